@@ -1,0 +1,25 @@
+# C tests: every tests/c/test_*.c is one executable and one ctest test.
+file(GLOB C_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/c/test_*.c)
+foreach(src ${C_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_link_libraries(${name} PRIVATE luacnn_core ${LUA_STATIC_LIB} util dl)
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  add_test(NAME c/${name} COMMAND ${name})
+  set_tests_properties(c/${name} PROPERTIES
+    ENVIRONMENT "LUACNN_EXE=$<TARGET_FILE:luacnn>;LUACNN_SOURCE=${CMAKE_SOURCE_DIR}"
+    SKIP_RETURN_CODE 77)
+endforeach()
+
+# Lua specs: every tests/*_spec.lua runs under busted inside the luacnn executable.
+find_program(BUSTED busted)
+file(GLOB LUA_SPECS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/*_spec.lua)
+foreach(spec ${LUA_SPECS})
+  get_filename_component(name ${spec} NAME_WE)
+  add_test(NAME lua/${name}
+    COMMAND $<TARGET_FILE:luacnn> ${BUSTED} --output=TAP ${spec}
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(lua/${name} PROPERTIES
+    ENVIRONMENT "LUACNN_DATA=${CMAKE_SOURCE_DIR}/../shared/data"
+    SKIP_RETURN_CODE 77)
+endforeach()
