@@ -1,0 +1,250 @@
+/* The tensor userdata: metamethods, fields and Torch7-style index tables. */
+#include <string.h>
+
+#include "bindings/luacnn.h"
+
+static int methods_ref = LUA_NOREF; /* the Tensor methods table (lc.Tensor) */
+
+static int t_gc(lua_State *L)
+{
+  lc_tensor **p = luaL_checkudata(L, 1, LCB_TENSOR_MT);
+  lc_tensor_release(*p);
+  *p = NULL;
+  return 0;
+}
+
+/* ---- index tables: t[{1, {2, 4}, {}}] ---- */
+
+static int64_t index_value(lua_State *L, lua_Integer i, int64_t size, int dim)
+{
+  if (i == 0) luaL_error(L, "index 0 is invalid for dim %d: indices are 1-based", dim + 1);
+  int64_t k = i > 0 ? i - 1 : size + i;
+  if (k < 0 || k >= size)
+    luaL_error(L, "index %d is out of range for dim %d of size %d", (int)i, dim + 1, (int)size);
+  return k;
+}
+
+/* Applies one index entry (at stack idx) to t along dim; returns the view and whether
+ * the dim survived. */
+static lc_tensor *apply_entry(lua_State *L, lc_tensor *t, int *dim, int idx)
+{
+  if (*dim >= t->ndim)
+    luaL_error(L, "index: too many indices for a tensor of %d dims", t->ndim);
+  int64_t size = t->sizes[*dim];
+  if (lua_isinteger(L, idx)) {
+    int64_t k = index_value(L, lua_tointeger(L, idx), size, *dim);
+    return lc_select(t, *dim, k); /* the dim disappears: *dim stays */
+  }
+  if (lua_istable(L, idx)) {
+    int n = (int)lua_rawlen(L, idx);
+    if (n == 0) {
+      (*dim)++;
+      return lc_tensor_retain(t);
+    }
+    if (n > 2) luaL_error(L, "index: a range is {first, last}, got %d numbers", n);
+    lua_rawgeti(L, idx, 1);
+    lua_rawgeti(L, idx, n);
+    if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1))
+      luaL_error(L, "index: range bounds must be integers");
+    int64_t first = index_value(L, lua_tointeger(L, -2), size, *dim);
+    lua_Integer last_raw = lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    int64_t last = index_value(L, last_raw, size, *dim);
+    if (last < first)
+      luaL_error(L, "index: range {%d, %d} is empty or reversed for dim %d of size %d",
+                 (int)first + 1, (int)last_raw, *dim + 1, (int)size);
+    lc_tensor *v = lc_narrow(t, *dim, first, last - first + 1);
+    (*dim)++;
+    return v;
+  }
+  luaL_error(L, "index: expected an integer or a {first, last} range, got %s", luaL_typename(L, idx));
+  return NULL;
+}
+
+/* The view a key selects: an integer (along dim 1) or a table of entries. */
+static lc_tensor *index_view(lua_State *L, lc_tensor *t, int key)
+{
+  int dim = 0;
+  if (!lua_istable(L, key)) return apply_entry(L, t, &dim, key);
+  int n = (int)lua_rawlen(L, key);
+  if (n > t->ndim)
+    luaL_error(L, "index: %d indices given for a tensor of %d dims", n, t->ndim);
+  lc_tensor *v = lc_tensor_retain(t);
+  for (int k = 1; k <= n; k++) {
+    lua_rawgeti(L, key, k);
+    lc_tensor *next = apply_entry(L, v, &dim, lua_gettop(L));
+    lua_pop(L, 1);
+    lc_tensor_release(v);
+    v = next;
+  }
+  return v;
+}
+
+/* ---- fields ---- */
+
+static int push_field(lua_State *L, lc_tensor *t, const char *key)
+{
+  if (strcmp(key, "grad") == 0) {
+    if (t->grad) lcb_push_tensor(L, lc_tensor_retain(t->grad));
+    else lua_pushnil(L);
+  } else if (strcmp(key, "requires_grad") == 0) {
+    lua_pushboolean(L, t->requires_grad);
+  } else if (strcmp(key, "dtype") == 0) {
+    lua_pushstring(L, lc_dtype_name(t->dtype));
+  } else if (strcmp(key, "device") == 0) {
+    lcb_push_device(L, t->storage->device);
+  } else if (strcmp(key, "is_leaf") == 0) {
+    lua_pushboolean(L, t->grad_fn == NULL);
+  } else if (strcmp(key, "grad_fn") == 0) {
+    if (t->grad_fn) lua_pushstring(L, t->grad_fn->name);
+    else lua_pushnil(L);
+  } else if (strcmp(key, "ndim") == 0) {
+    lua_pushinteger(L, t->ndim);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+static int t_index(lua_State *L)
+{
+  lc_tensor *t = *(lc_tensor **)lua_touserdata(L, 1);
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, methods_ref);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) != LUA_TNIL) return 1;
+    lua_pop(L, 2);
+    if (push_field(L, t, lua_tostring(L, 2))) return 1;
+    lua_pushnil(L);
+    return 1;
+  }
+  lcb_push_tensor(L, index_view(L, t, 2));
+  return 1;
+}
+
+static void set_requires_grad(lua_State *L, lc_tensor *t, bool on)
+{
+  if (t->grad_fn && !on)
+    luaL_error(L, "requires_grad: it can only be changed on leaf tensors; use :detach() to "
+               "get a tensor without history");
+  if (on && !lc_dtype_is_float(t->dtype))
+    luaL_error(L, "requires_grad: only float tensors can require gradients, this one is %s",
+               lc_dtype_name(t->dtype));
+  if (!t->grad_fn) t->requires_grad = on;
+}
+
+static int t_newindex(lua_State *L)
+{
+  lc_tensor *t = *(lc_tensor **)lua_touserdata(L, 1);
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    const char *key = lua_tostring(L, 2);
+    if (strcmp(key, "requires_grad") == 0) {
+      set_requires_grad(L, t, lua_toboolean(L, 3));
+    } else if (strcmp(key, "grad") == 0) {
+      lc_tensor *g = lua_isnil(L, 3) ? NULL : lcb_check_tensor(L, 3, "grad");
+      if (g && !lc_same_shape(g, t))
+        luaL_error(L, "grad: shape %s does not match the tensor's %s", lc_shape_str(g), lc_shape_str(t));
+      lc_tensor_retain(g);
+      lc_tensor_release(t->grad);
+      t->grad = g;
+    } else {
+      luaL_error(L, "tensor: cannot set field '%s' (only requires_grad, grad and indices can be set)", key);
+    }
+    return 0;
+  }
+  lc_tensor *view = index_view(L, t, 2);
+  lc_tensor *src = lcb_tensor_or_number(L, 3, "index assignment", view);
+  lc_assign(view, src);
+  lc_tensor_release(src);
+  lc_tensor_release(view);
+  return 0;
+}
+
+static int t_len(lua_State *L)
+{
+  lc_tensor *t = *(lc_tensor **)lua_touserdata(L, 1);
+  if (t->ndim == 0) luaL_error(L, "len: a 0-dim tensor has no length");
+  lua_pushinteger(L, t->sizes[0]);
+  return 1;
+}
+
+/* ---- arithmetic metamethods ---- */
+
+typedef enum { ARITH_ADD, ARITH_SUB, ARITH_MUL, ARITH_DIV, ARITH_POW } arith_op;
+
+static lc_tensor *tensor_scalar(arith_op op, lc_tensor *t, double s, bool scalar_first)
+{
+  if (op == ARITH_DIV && !scalar_first && !lc_dtype_is_float(t->dtype)) {
+    lc_tensor *f = lc_to_dtype(t, LC_FLOAT32);
+    lc_tensor *r = lc_unary(LC_UN_MUL_SCALAR, f, 1.0 / s, 0);
+    lc_tensor_release(f);
+    return r;
+  }
+  switch (op) {
+  case ARITH_ADD: return lc_unary(LC_UN_ADD_SCALAR, t, s, 0);
+  case ARITH_SUB: return scalar_first ? lc_unary(LC_UN_RSUB_SCALAR, t, s, 0) : lc_unary(LC_UN_ADD_SCALAR, t, -s, 0);
+  case ARITH_MUL: return lc_unary(LC_UN_MUL_SCALAR, t, s, 0);
+  case ARITH_DIV: return scalar_first ? lc_unary(LC_UN_RDIV_SCALAR, t, s, 0) : lc_unary(LC_UN_MUL_SCALAR, t, 1.0 / s, 0);
+  default: return scalar_first ? lc_unary(LC_UN_RPOW_SCALAR, t, s, 0) : lc_unary(LC_UN_POW_SCALAR, t, s, 0);
+  }
+}
+
+static const char *arith_names[] = {"add", "sub", "mul", "div", "pow"};
+static const lc_binary_op arith_binary[] = {LC_BIN_ADD, LC_BIN_SUB, LC_BIN_MUL, LC_BIN_DIV, LC_BIN_POW};
+
+int lcb_arith(lua_State *L, int op)
+{
+  const char *name = arith_names[op];
+  lc_tensor *a = lcb_test_tensor(L, 1), *b = lcb_test_tensor(L, 2);
+  lc_tensor *out;
+  if (a && b) {
+    out = lc_binary(arith_binary[op], a, b);
+  } else if (a && lua_type(L, 2) == LUA_TNUMBER) {
+    out = tensor_scalar((arith_op)op, a, lua_tonumber(L, 2), false);
+  } else if (b && lua_type(L, 1) == LUA_TNUMBER) {
+    out = tensor_scalar((arith_op)op, b, lua_tonumber(L, 1), true);
+  } else {
+    int bad = a ? 2 : 1;
+    return luaL_error(L, "%s: expected a tensor or a number as argument %d, got %s", name, bad,
+                      lua_isnoneornil(L, bad) ? "nil" : luaL_typename(L, bad));
+  }
+  lcb_push_tensor(L, out);
+  return 1;
+}
+
+static int t_add(lua_State *L) { return lcb_arith(L, ARITH_ADD); }
+static int t_sub(lua_State *L) { return lcb_arith(L, ARITH_SUB); }
+static int t_mul(lua_State *L) { return lcb_arith(L, ARITH_MUL); }
+static int t_div(lua_State *L) { return lcb_arith(L, ARITH_DIV); }
+static int t_pow(lua_State *L) { return lcb_arith(L, ARITH_POW); }
+
+static int t_unm(lua_State *L)
+{
+  lcb_push_tensor(L, lc_unary(LC_UN_NEG, lcb_check_tensor(L, 1, "neg"), 0, 0));
+  return 1;
+}
+
+static int t_lt(lua_State *L)
+{
+  return luaL_error(L, "tensor comparison with < is not supported; use a:lt(b), a:gt(b), "
+                       "a:le(b), a:ge(b) (they compare elementwise)");
+}
+
+void lcb_open_tensor(lua_State *L)
+{
+  static const luaL_Reg meta[] = {
+    {"__gc", t_gc}, {"__index", t_index}, {"__newindex", t_newindex}, {"__len", t_len},
+    {"__add", t_add}, {"__sub", t_sub}, {"__mul", t_mul}, {"__div", t_div}, {"__pow", t_pow},
+    {"__unm", t_unm}, {"__lt", t_lt}, {"__le", t_lt}, {NULL, NULL},
+  };
+  luaL_newmetatable(L, LCB_TENSOR_MT);
+  lcb_register(L, meta);
+  lua_pushliteral(L, "Tensor");
+  lua_setfield(L, -2, "__name");
+  lua_setfield(L, -2, "Tensor_mt"); /* module.Tensor_mt: Lua adds __tostring, __concat */
+  /* module.Tensor: the methods table, filled by bindings/ops.c and lib/luacnn */
+  lua_newtable(L);
+  lua_pushvalue(L, -1);
+  methods_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_setfield(L, -2, "Tensor");
+}

@@ -1,0 +1,136 @@
+-- luacnn: tensors, autograd and layers in C, driven from Lua.
+local core = require 'luacnn.core'
+local format = require 'luacnn.format'
+
+local lc = {}
+for name, value in pairs(core) do
+  if not name:match('^_') and name ~= 'Tensor_mt' then lc[name] = value end
+end
+local Tensor = core.Tensor
+lc.Tensor = Tensor
+lc.core = core
+
+-- dtypes as constants and strings alike
+lc.float32, lc.float64, lc.int64, lc.uint8 = 'float32', 'float64', 'int64', 'uint8'
+lc.float, lc.double, lc.long = 'float32', 'float64', 'int64'
+
+function lc.is_tensor(x) return getmetatable(x) == core.Tensor_mt end
+
+-- Shapes print as (2, 3) and compare by value.
+local Size = {}
+Size.__index = Size
+Size.__tostring = function(s)
+  local parts = {}
+  for i = 1, #s do parts[i] = tostring(s[i]) end
+  return '(' .. table.concat(parts, ', ') .. ')'
+end
+Size.__eq = function(a, b)
+  if #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
+Size.__concat = function(a, b) return tostring(a) .. tostring(b) end
+function Size.numel(s)
+  local n = 1
+  for i = 1, #s do n = n * s[i] end
+  return n
+end
+debug.getregistry()['luacnn.Size'] = Size
+lc.Size = Size
+
+core.Tensor_mt.__tostring = format.tensor
+core.Tensor_mt.__concat = function(a, b) return tostring(a) .. tostring(b) end
+core.Tensor_mt.__name = 'Tensor'
+
+-- ---- methods written in Lua ----
+function Tensor.float(t) return t:to('float32') end
+function Tensor.double(t) return t:to('float64') end
+function Tensor.long(t) return t:to('int64') end
+function Tensor.byte(t) return t:to('uint8') end
+function Tensor.cuda(t, index) return t:to(index and ('cuda:' .. index) or 'cuda') end
+function Tensor.cpu(t) return t:to('cpu') end
+function Tensor.type_as(t, other) return t:to(other.dtype) end
+function Tensor.std(t, dims, opts) return t:var(dims, opts):sqrt() end
+function Tensor.expand_as(t, other) return t:expand(other) end
+function Tensor.view_as(t, other) return t:view(other:shape()) end
+function Tensor.reshape_as(t, other) return t:reshape(other:shape()) end
+function Tensor.square(t) return t * t end
+function Tensor.zero_grad(t) t.grad = nil end
+function Tensor.__tostring(t) return format.tensor(t) end
+
+-- ---- creation helpers ----
+local function like_opts(t, opts)
+  local o = { dtype = t.dtype, device = t.device }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return o
+end
+function lc.zeros_like(t, opts) return lc.zeros(t:shape(), like_opts(t, opts)) end
+function lc.ones_like(t, opts) return lc.ones(t:shape(), like_opts(t, opts)) end
+function lc.rand_like(t, opts) return lc.rand(t:shape(), like_opts(t, opts)) end
+function lc.randn_like(t, opts) return lc.randn(t:shape(), like_opts(t, opts)) end
+function lc.full_like(t, v, opts) return lc.full(t:shape(), v, like_opts(t, opts)) end
+function lc.empty_like(t, opts) return lc.empty(t:shape(), like_opts(t, opts)) end
+
+-- Functional forms of the methods: lc.relu(x), lc.matmul(a, b), lc.exp(x), ...
+for _, name in ipairs { 'relu', 'sigmoid', 'tanh', 'exp', 'log', 'sqrt', 'abs', 'neg', 'matmul',
+                        'mm', 'sum', 'mean', 'max', 'min', 'argmax', 'argmin', 'var', 'std',
+                        'prod', 'clamp', 'maximum', 'minimum', 'reshape', 'flatten', 'transpose',
+                        'permute', 'squeeze', 'unsqueeze', 'pow', 'add', 'sub', 'mul', 'div',
+                        'sign', 'reciprocal', 'gt', 'lt', 'ge', 'le', 'eq', 'ne', 'narrow',
+                        'select', 'clone', 'detach' } do
+  if not lc[name] then
+    lc[name] = function(t, ...) return Tensor[name](t, ...) end
+  end
+end
+
+-- ---- autograd ----
+-- Runs fn with gradient recording off, restoring the mode even when fn raises.
+function lc.no_grad(fn, ...)
+  local previous = core.set_grad_enabled(false)
+  local results = table.pack(pcall(fn, ...))
+  core.set_grad_enabled(previous)
+  if not results[1] then error(results[2], 0) end
+  return table.unpack(results, 2, results.n)
+end
+
+function lc.enable_grad(fn, ...)
+  local previous = core.set_grad_enabled(true)
+  local results = table.pack(pcall(fn, ...))
+  core.set_grad_enabled(previous)
+  if not results[1] then error(results[2], 0) end
+  return table.unpack(results, 2, results.n)
+end
+
+-- ---- devices ----
+lc.cuda = lc.cuda or core.cuda or {}
+lc.cuda.is_available = lc.cuda.is_available or function() return false end
+lc.cuda.device_count = lc.cuda.device_count or function() return 0 end
+function lc.device(name) return name end
+function lc.try_gpu(i)
+  i = i or 0
+  if lc.cuda.device_count() > i then return 'cuda:' .. i end
+  return 'cpu'
+end
+function lc.try_all_gpus()
+  local out = {}
+  for i = 0, lc.cuda.device_count() - 1 do out[#out + 1] = 'cuda:' .. i end
+  if #out == 0 then out[1] = 'cpu' end
+  return out
+end
+
+-- ---- submodules load on first use, so `lc.nn` costs nothing until used ----
+local submodules = { nn = 'luacnn.nn', F = 'luacnn.functional', optim = 'luacnn.optim',
+                     data = 'luacnn.data', d2l = 'luacnn.d2l', plot = 'luacnn.plot',
+                     args = 'luacnn.args', run = 'luacnn.run', io = 'luacnn.io' }
+setmetatable(lc, {
+  __index = function(t, key)
+    local path = submodules[key]
+    if not path then return nil end
+    local value = require(path)
+    rawset(t, key, value)
+    return value
+  end,
+})
+lc.submodules = submodules
+
+return lc

@@ -1,0 +1,23 @@
+/* Errors raised by the runtime.
+ *
+ * The runtime knows nothing of Lua, yet a bad call deep inside an op must reach the
+ * script as a catchable error. So the runtime reports through one handler that never
+ * returns: the bindings install one that raises a Lua error. Ops validate their
+ * arguments before they allocate, so unwinding leaks nothing. */
+#ifndef LC_ERROR_H
+#define LC_ERROR_H
+
+#include <stdint.h>
+
+typedef void (*lc_error_handler)(const char *message);
+
+/* Installs the handler; it must not return (it longjmps, as lua_error does). */
+void lc_set_error_handler(lc_error_handler handler);
+
+/* Formats a message and hands it to the handler. Without a handler it prints and aborts. */
+_Noreturn void lc_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Writes "(2, 3, 4)" for a size list into buf. Returns buf. */
+char *lc_format_sizes(char *buf, int cap, int ndim, const int64_t *sizes);
+
+#endif

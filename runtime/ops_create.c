@@ -1,0 +1,269 @@
+/* Creation, conversion and copying. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/ops.h"
+#include "runtime/random.h"
+
+static const lc_backend *backend_of(const lc_tensor *t) { return lc_backend_for(t->storage->device); }
+
+lc_tensor *lc_full(int ndim, const int64_t *sizes, double value, lc_dtype dtype, lc_device device)
+{
+  lc_tensor *t = lc_empty(ndim, sizes, dtype, device);
+  if (lc_numel(t)) backend_of(t)->fill(t, value);
+  return t;
+}
+
+lc_tensor *lc_zeros(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device device)
+{
+  return lc_full(ndim, sizes, 0, dtype, device);
+}
+
+lc_tensor *lc_from_host(const void *data, int ndim, const int64_t *sizes, lc_dtype dtype,
+                        lc_device device)
+{
+  lc_tensor *t = lc_empty(ndim, sizes, dtype, device);
+  size_t nbytes = (size_t)lc_numel(t) * lc_dtype_size(dtype);
+  if (nbytes) backend_of(t)->from_host(t, data, nbytes);
+  return t;
+}
+
+lc_tensor *lc_arange(double start, double stop, double step, lc_dtype dtype, lc_device device)
+{
+  if (step == 0) lc_error("arange: step must be nonzero");
+  if ((stop - start) / step < 0)
+    lc_error("arange: the range from %g to %g never ends with step %g", start, stop, step);
+  int64_t n = (int64_t)ceil((stop - start) / step);
+  double *values = malloc((n ? n : 1) * sizeof *values);
+  if (!values) lc_error("arange: out of memory for %lld values", (long long)n);
+  for (int64_t i = 0; i < n; i++) values[i] = start + (double)i * step;
+  lc_tensor *f = lc_from_host(values, 1, &n, LC_FLOAT64, LC_DEVICE_CPU);
+  free(values);
+  lc_tensor *typed = lc_to_dtype(f, dtype);
+  lc_tensor_release(f);
+  lc_tensor *out = lc_to_device(typed, device);
+  lc_tensor_release(typed);
+  return out;
+}
+
+lc_tensor *lc_linspace(double start, double stop, int64_t steps, lc_dtype dtype, lc_device device)
+{
+  if (steps < 0) lc_error("linspace: number of steps must be non-negative, got %lld", (long long)steps);
+  double *values = malloc((steps ? steps : 1) * sizeof *values);
+  if (!values) lc_error("linspace: out of memory");
+  for (int64_t i = 0; i < steps; i++)
+    values[i] = steps == 1 ? start : start + (stop - start) * (double)i / (double)(steps - 1);
+  lc_tensor *f = lc_from_host(values, 1, &steps, LC_FLOAT64, LC_DEVICE_CPU);
+  free(values);
+  lc_tensor *typed = lc_to_dtype(f, dtype);
+  lc_tensor_release(f);
+  lc_tensor *out = lc_to_device(typed, device);
+  lc_tensor_release(typed);
+  return out;
+}
+
+lc_tensor *lc_eye(int64_t n, int64_t m, lc_dtype dtype, lc_device device)
+{
+  int64_t sizes[2] = {n, m};
+  lc_tensor *t = lc_zeros(2, sizes, dtype, device);
+  int64_t diag = n < m ? n : m;
+  int64_t strides[1] = {m + 1};
+  lc_tensor *d = lc_alias(t, 1, &diag, strides, 0);
+  if (diag) backend_of(t)->fill(d, 1);
+  lc_tensor_release(d);
+  return t;
+}
+
+static void require_float(const char *op, lc_dtype dtype)
+{
+  if (!lc_dtype_is_float(dtype))
+    lc_error("%s: a floating dtype (float32 or float64) was expected, got %s", op, lc_dtype_name(dtype));
+}
+
+void lc_uniform_(lc_tensor *t, double lo, double hi)
+{
+  require_float("uniform_", t->dtype);
+  lc_tensor *tmp = lc_is_contiguous(t) ? lc_tensor_retain(t) : lc_empty_like(t);
+  backend_of(t)->uniform(tmp, lc_initial_seed(), lc_random_reserve(lc_numel(t)), lo, hi);
+  if (tmp != t) lc_copy_(t, tmp);
+  lc_tensor_release(tmp);
+  lc_bump_version(t);
+}
+
+void lc_normal_(lc_tensor *t, double mean, double std)
+{
+  require_float("normal_", t->dtype);
+  lc_tensor *tmp = lc_is_contiguous(t) ? lc_tensor_retain(t) : lc_empty_like(t);
+  backend_of(t)->normal(tmp, lc_initial_seed(), lc_random_reserve(lc_numel(t)), mean, std);
+  if (tmp != t) lc_copy_(t, tmp);
+  lc_tensor_release(tmp);
+  lc_bump_version(t);
+}
+
+lc_tensor *lc_rand(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device device)
+{
+  require_float("rand", dtype);
+  lc_tensor *t = lc_empty(ndim, sizes, dtype, device);
+  lc_uniform_(t, 0, 1);
+  return t;
+}
+
+lc_tensor *lc_randn(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device device)
+{
+  require_float("randn", dtype);
+  lc_tensor *t = lc_empty(ndim, sizes, dtype, device);
+  lc_normal_(t, 0, 1);
+  return t;
+}
+
+lc_tensor *lc_randint(int64_t low, int64_t high, int ndim, const int64_t *sizes, lc_dtype dtype,
+                      lc_device device)
+{
+  if (high <= low) lc_error("randint: low (%lld) must be less than high (%lld)", (long long)low, (long long)high);
+  lc_tensor *u = lc_empty(ndim, sizes, LC_FLOAT64, device);
+  lc_uniform_(u, 0, (double)(high - low));
+  lc_tensor *k = lc_to_dtype(u, LC_INT64); /* truncation is floor for non-negative values */
+  lc_tensor_release(u);
+  lc_tensor *shifted = lc_unary(LC_UN_ADD_SCALAR, k, (double)low, 0);
+  lc_tensor_release(k);
+  lc_tensor *bounded = lc_unary(LC_UN_CLAMP, shifted, (double)low, (double)(high - 1));
+  lc_tensor_release(shifted);
+  lc_tensor *out = lc_to_dtype(bounded, dtype);
+  lc_tensor_release(bounded);
+  return out;
+}
+
+/* ---- conversions ---- */
+
+lc_tensor *lc_contiguous_copy(const lc_tensor *t)
+{
+  lc_tensor *out = lc_empty(t->ndim, t->sizes, t->dtype, t->storage->device);
+  if (lc_numel(t)) backend_of(t)->copy(out, t);
+  return out;
+}
+
+static void to_dtype_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
+{
+  gin[0] = lc_to_dtype(g, n->next[0].dtype);
+}
+
+lc_tensor *lc_to_dtype(const lc_tensor *t, lc_dtype dtype)
+{
+  lc_tensor *out = lc_empty(t->ndim, t->sizes, dtype, t->storage->device);
+  if (lc_numel(t)) backend_of(t)->copy(out, t);
+  if (lc_dtype_is_float(dtype)) {
+    lc_tensor *in[1] = {(lc_tensor *)t};
+    lc_attach(out, lc_node_new("ToDtype", to_dtype_backward, 1, in));
+  }
+  return out;
+}
+
+static void to_device_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
+{
+  lc_device device = {(lc_device_type)n->i[0], (int)n->i[1]};
+  gin[0] = lc_to_device(g, device);
+}
+
+lc_tensor *lc_to_device(const lc_tensor *t, lc_device device)
+{
+  if (lc_device_equal(t->storage->device, device)) return lc_tensor_retain((lc_tensor *)t);
+  lc_tensor *src = lc_contiguous_copy(t);
+  lc_tensor *out = lc_empty(t->ndim, t->sizes, t->dtype, device);
+  size_t nbytes = (size_t)lc_numel(t) * lc_dtype_size(t->dtype);
+  if (nbytes) {
+    if (device.type == LC_CPU) {
+      backend_of(src)->to_host(lc_data(out), src, nbytes);
+    } else if (src->storage->device.type == LC_CPU) {
+      lc_backend_for(device)->from_host(out, lc_data(src), nbytes);
+    } else { /* GPU to GPU through the host: rare, and correct */
+      void *host = malloc(nbytes);
+      if (!host) lc_error("to: out of memory staging %zu bytes", nbytes);
+      backend_of(src)->to_host(host, src, nbytes);
+      lc_backend_for(device)->from_host(out, host, nbytes);
+      free(host);
+    }
+  }
+  lc_tensor_release(src);
+  lc_tensor *in[1] = {(lc_tensor *)t};
+  lc_node *node = lc_node_new("ToDevice", to_device_backward, 1, in);
+  if (node) {
+    node->i[0] = t->storage->device.type;
+    node->i[1] = t->storage->device.index;
+  }
+  lc_attach(out, node);
+  return out;
+}
+
+void lc_to_host(const lc_tensor *t, void *host)
+{
+  lc_tensor *c = lc_is_contiguous(t) ? lc_tensor_retain((lc_tensor *)t) : lc_contiguous_copy(t);
+  size_t nbytes = (size_t)lc_numel(c) * lc_dtype_size(c->dtype);
+  if (nbytes) backend_of(c)->to_host(host, c, nbytes);
+  lc_tensor_release(c);
+}
+
+static void identity_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
+{
+  gin[0] = lc_tensor_retain(g);
+}
+
+lc_tensor *lc_clone(lc_tensor *t)
+{
+  lc_tensor *out = lc_contiguous_copy(t);
+  lc_tensor *in[1] = {t};
+  lc_attach(out, lc_node_new("Clone", identity_backward, 1, in));
+  return out;
+}
+
+lc_tensor *lc_contiguous(lc_tensor *t)
+{
+  if (lc_is_contiguous(t)) return lc_tensor_retain(t);
+  return lc_clone(t);
+}
+
+void lc_check_same_device(const char *op, const lc_tensor *a, const lc_tensor *b)
+{
+  if (!lc_device_equal(a->storage->device, b->storage->device)) {
+    char da[32], db[32];
+    lc_error("%s: expected all tensors on the same device, got %s and %s", op,
+             lc_device_name(a->storage->device, da, sizeof da),
+             lc_device_name(b->storage->device, db, sizeof db));
+  }
+}
+
+void lc_copy_(lc_tensor *dst, const lc_tensor *src)
+{
+  lc_check_same_device("copy_", dst, src);
+  int64_t sizes[LC_MAX_DIMS];
+  int nd = lc_broadcast_shape("copy_", dst, src, sizes);
+  if (nd != dst->ndim || memcmp(sizes, dst->sizes, nd * sizeof *sizes) != 0)
+    lc_error("copy_: a tensor of shape %s cannot be written into a slice of shape %s",
+             lc_shape_str(src), lc_shape_str(dst));
+  lc_tensor *e = lc_expand((lc_tensor *)src, dst->ndim, dst->sizes);
+  /* Aliasing source and destination (t[{..}] = t[{..}]) must read before writing. */
+  lc_tensor *from = e->storage == dst->storage ? lc_contiguous_copy(e) : lc_tensor_retain(e);
+  if (lc_numel(dst)) backend_of(dst)->copy(dst, from);
+  lc_tensor_release(from);
+  lc_tensor_release(e);
+  lc_bump_version(dst);
+}
+
+void lc_fill_(lc_tensor *t, double value)
+{
+  if (lc_numel(t)) backend_of(t)->fill(t, value);
+  lc_bump_version(t);
+}
+
+void lc_add_(lc_tensor *dst, const lc_tensor *src)
+{
+  lc_check_same_device("add_", dst, src);
+  lc_tensor *e = lc_expand((lc_tensor *)src, dst->ndim, dst->sizes);
+  lc_tensor *s = e->dtype == dst->dtype ? lc_tensor_retain(e) : lc_to_dtype(e, dst->dtype);
+  bool previous = lc_set_grad_enabled(false);
+  if (lc_numel(dst)) backend_of(dst)->binary(LC_BIN_ADD, dst, dst, s);
+  lc_set_grad_enabled(previous);
+  lc_tensor_release(s);
+  lc_tensor_release(e);
+  lc_bump_version(dst);
+}

@@ -1,0 +1,103 @@
+/* The tensor model: a tensor is a strided view (dtype, device, sizes, strides, offset)
+ * over a reference-counted storage, as in Torch7's TH. Autograd state lives on the
+ * tensor too (requires_grad, grad, grad_fn), so ops record the graph in C.
+ *
+ * Dimensions and indices are 0-based here; the bindings convert from Lua's 1-based
+ * world exactly once. */
+#ifndef LC_TENSOR_H
+#define LC_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/common/ops.h"
+#include "runtime/error.h"
+
+#define LC_MAX_DIMS 8
+
+typedef enum { LC_CPU = 0, LC_CUDA = 1 } lc_device_type;
+
+typedef struct {
+  lc_device_type type;
+  int index;
+} lc_device;
+
+typedef struct lc_storage {
+  int refcount;
+  void *data;
+  size_t nbytes;
+  lc_device device;
+  /* Bumped by every in-place write; autograd compares it with the version a
+   * saved tensor had, to refuse gradients computed from overwritten data. */
+  uint64_t version;
+} lc_storage;
+
+typedef struct lc_node lc_node;
+
+typedef struct lc_tensor {
+  int refcount;
+  lc_storage *storage;
+  int64_t offset; /* in elements */
+  int ndim;
+  int64_t sizes[LC_MAX_DIMS];
+  int64_t strides[LC_MAX_DIMS]; /* in elements */
+  lc_dtype dtype;
+
+  bool requires_grad;
+  struct lc_tensor *grad;
+  lc_node *grad_fn; /* NULL for leaves */
+  /* The tensor whose storage this one views, or NULL when it owns its layout.
+   * In-place writes through a view rewrite the base's history. */
+  struct lc_tensor *base;
+} lc_tensor;
+
+/* ---- dtypes and devices ---- */
+size_t lc_dtype_size(lc_dtype dtype);
+const char *lc_dtype_name(lc_dtype dtype);
+bool lc_dtype_from_name(const char *name, lc_dtype *out);
+bool lc_dtype_is_float(lc_dtype dtype);
+lc_dtype lc_promote(lc_dtype a, lc_dtype b);
+
+extern const lc_device LC_DEVICE_CPU;
+bool lc_device_equal(lc_device a, lc_device b);
+/* "cpu", "cuda:0" */
+const char *lc_device_name(lc_device device, char *buf, int cap);
+bool lc_device_from_name(const char *name, lc_device *out);
+
+/* ---- storage ---- */
+lc_storage *lc_storage_new(size_t nbytes, lc_device device);
+void lc_storage_retain(lc_storage *s);
+void lc_storage_release(lc_storage *s);
+/* Bytes currently held by storages, per device type; the bindings use it to pace Lua's GC. */
+size_t lc_storage_live_bytes(lc_device_type type);
+
+/* ---- lifetime ---- */
+lc_tensor *lc_tensor_retain(lc_tensor *t);
+void lc_tensor_release(lc_tensor *t);
+
+/* ---- creation (uninitialised memory unless stated) ---- */
+lc_tensor *lc_empty(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device device);
+lc_tensor *lc_empty_like(const lc_tensor *t);
+/* A new tensor header sharing t's storage with the given geometry (no autograd links). */
+lc_tensor *lc_alias(const lc_tensor *t, int ndim, const int64_t *sizes,
+                    const int64_t *strides, int64_t offset);
+/* The same data, no history: what autograd saves and what `detach` returns. */
+lc_tensor *lc_detach(const lc_tensor *t);
+
+/* ---- geometry ---- */
+int64_t lc_numel(const lc_tensor *t);
+bool lc_is_contiguous(const lc_tensor *t);
+void lc_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides);
+bool lc_same_shape(const lc_tensor *a, const lc_tensor *b);
+/* Element pointer of the first element (host pointer on the CPU, device pointer on a GPU). */
+void *lc_data(const lc_tensor *t);
+/* Normalises a possibly negative 0-based dim; raises "<op>: dim ... out of range". */
+int lc_wrap_dim(const char *op, int dim, int ndim);
+/* "(2, 3)" of t's shape, in a small rotating static buffer (for error messages). */
+const char *lc_shape_str(const lc_tensor *t);
+
+/* Scalar read of a one-element tensor (any device). */
+double lc_item(const lc_tensor *t);
+
+#endif
