@@ -1,0 +1,22 @@
+/*
+** The luacnn executable: what main.c, repl.c and completion.c share.
+*/
+#ifndef LUACNN_CLI_H
+#define LUACNN_CLI_H
+
+#include <lua.h>
+
+#define CLI_NAME "luacnn"
+
+/* main.c */
+void cli_message(const char *msg);          /* "luacnn: msg" on stderr */
+int cli_report(lua_State *L, int status);   /* print the error on top, if any */
+int cli_docall(lua_State *L, int narg, int nres, int short_traceback);
+
+/* repl.c: read-eval-print until end of input; editing when stdin is a tty */
+void cli_repl(lua_State *L);
+
+/* completion.c: tab completion of globals and fields for libedit */
+void cli_completion_init(lua_State *L);
+
+#endif

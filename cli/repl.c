@@ -1,0 +1,276 @@
+/*
+** The REPL. A chunk is one line, or several while it is incomplete; a line is
+** first tried as an expression ("return <line>") so that its values print.
+** With a terminal, libedit gives line editing, history in ~/.luacnn_history
+** and tab completion (completion.c). Without one, lines are read plainly and
+** neither banner nor prompts are printed, so a pipe can drive the REPL:
+**   printf '1+1\n' | luacnn      prints 2
+*/
+#define _XOPEN_SOURCE 700
+
+#include <limits.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <editline/readline.h>
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "cli.h"
+
+#ifndef LUACNN_VERSION
+#define LUACNN_VERSION "unknown"
+#endif
+
+#define PROMPT "> "
+#define PROMPT2 ">> "
+#define HISTORY_FILE ".luacnn_history"
+#define HISTORY_LINES 1000
+
+enum { CHUNK_EOF = -1, CHUNK_INTERRUPTED = -2 };
+
+static int editing;                          /* stdin is a terminal */
+static volatile sig_atomic_t interrupted;    /* Ctrl-C while reading */
+static char history_path[PATH_MAX];
+
+static void on_prompt_sigint(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+/* One line without its newline (malloc'd), or NULL at end of input or on
+   Ctrl-C (then `interrupted` is set). */
+static char *read_line(const char *prompt) {
+  char *line = NULL;
+  interrupted = 0;
+  if (editing) {
+    line = readline(prompt);
+  } else {
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (n < 0) {
+      free(line);
+      line = NULL;
+      clearerr(stdin);
+    } else if (n > 0 && line[n - 1] == '\n') {
+      line[n - 1] = '\0';
+    }
+  }
+  if (interrupted) {
+    free(line);
+    line = NULL;
+  }
+  return line;
+}
+
+/* ---- compiling ------------------------------------------------------------- */
+
+/* Is the error on top a syntax error that more input could complete? */
+static int incomplete(lua_State *L, int status) {
+  static const char eof[] = "<eof>";
+  size_t len, n = sizeof eof - 1;
+  const char *msg;
+  if (status != LUA_ERRSYNTAX) return 0;
+  msg = lua_tolstring(L, -1, &len);
+  return len >= n && strcmp(msg + len - n, eof) == 0;
+}
+
+/* The line on top as an expression; pushes the function if it compiles. */
+static int load_expression(lua_State *L) {
+  const char *code = lua_pushfstring(L, "return %s;", lua_tostring(L, -1));
+  int status = luaL_loadbuffer(L, code, strlen(code), "=stdin");
+  lua_remove(L, -2);
+  if (status != LUA_OK) lua_pop(L, 1);
+  return status;
+}
+
+/* The text on top as statements, reading continuation lines while it is
+   incomplete. Pushes the function or the error; the text stays below it. */
+static int load_statements(lua_State *L) {
+  for (;;) {
+    size_t len;
+    const char *code = lua_tolstring(L, -1, &len);
+    int status = luaL_loadbuffer(L, code, len, "=stdin");
+    char *more;
+    if (!incomplete(L, status)) return status;
+    more = read_line(PROMPT2);
+    if (more == NULL) return interrupted ? CHUNK_INTERRUPTED : status;
+    lua_pop(L, 1);
+    lua_pushliteral(L, "\n");
+    lua_pushstring(L, more);
+    free(more);
+    lua_concat(L, 3);
+  }
+}
+
+static void remember(const char *code) {
+  if (editing && code[strspn(code, " \t\n")] != '\0') add_history(code);
+}
+
+/* Reads and compiles one chunk: leaves the function or the error message on
+   top and returns the load status, or CHUNK_EOF / CHUNK_INTERRUPTED. */
+static int read_chunk(lua_State *L) {
+  char *line = read_line(PROMPT);
+  int status;
+  if (line == NULL) return interrupted ? CHUNK_INTERRUPTED : CHUNK_EOF;
+  lua_pushstring(L, line);
+  free(line);
+  status = load_expression(L);
+  if (status != LUA_OK) status = load_statements(L);
+  if (status == CHUNK_INTERRUPTED) return status;
+  remember(lua_tostring(L, -2));
+  lua_remove(L, -2);
+  return status;
+}
+
+/* ---- running ----------------------------------------------------------------- */
+
+/* Prints its arguments through tostring (so tensors show their values),
+   separated by tabs, as print does. */
+static int print_values(lua_State *L) {
+  int i, n = lua_gettop(L);
+  for (i = 1; i <= n; i++) {
+    size_t len;
+    const char *s = luaL_tolstring(L, i, &len);
+    if (i > 1) fputc('\t', stdout);
+    fwrite(s, 1, len, stdout);
+    lua_pop(L, 1);
+  }
+  fputc('\n', stdout);
+  fflush(stdout);
+  return 0;
+}
+
+static void show_error(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "%s\n", msg ? msg : "(error object is not a string)");
+  fflush(stderr);
+  lua_pop(L, 1);
+}
+
+/* Runs the function on top and prints what it returns. */
+static void run_chunk(lua_State *L) {
+  int base = lua_gettop(L) - 1;
+  int status = cli_docall(L, 0, LUA_MULTRET, 1);
+  int n = lua_gettop(L) - base;
+  if (status == LUA_OK && n > 0) {
+    lua_pushcfunction(L, print_values);
+    lua_insert(L, base + 1);
+    status = lua_pcall(L, n, 0, 0);
+  }
+  if (status != LUA_OK) show_error(L);
+  lua_settop(L, base);
+}
+
+/* ---- the session ---------------------------------------------------------------- */
+
+/* "cuda:0 <name>, cuda:1 <name>" or "cpu only", from lc.cuda when it is there.
+   Reading `lc` loads luacnn (main.c), reporting a failure once. */
+static int describe_devices(lua_State *L) {
+  lua_Integer i, n = 0;
+  luaL_Buffer b;
+  if (lua_getglobal(L, "lc") != LUA_TTABLE) {
+    lua_pushliteral(L, "luacnn not loaded");
+    return 1;
+  }
+  if (lua_getfield(L, -1, "cuda") == LUA_TTABLE &&
+      lua_getfield(L, -1, "device_count") == LUA_TFUNCTION) {
+    lua_call(L, 0, 1);
+    n = lua_tointeger(L, -1);
+  }
+  lua_settop(L, 2);
+  if (n <= 0) {
+    lua_pushliteral(L, "cpu only");
+    return 1;
+  }
+  luaL_buffinit(L, &b);
+  for (i = 0; i < n; i++) {
+    if (i > 0) luaL_addstring(&b, ", ");
+    lua_pushfstring(L, "cuda:%I", i);
+    luaL_addvalue(&b);
+    if (lua_getfield(L, 2, "device_name") == LUA_TFUNCTION) {
+      lua_pushinteger(L, i);
+      lua_call(L, 1, 1);
+      if (lua_isstring(L, -1)) {
+        luaL_addchar(&b, ' ');
+        luaL_addvalue(&b);
+        continue;
+      }
+    }
+    lua_pop(L, 1);
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
+static void print_banner(lua_State *L) {
+  const char *devices = "cpu only";
+  lua_pushcfunction(L, describe_devices);
+  if (lua_pcall(L, 0, 1, 0) == LUA_OK) {
+    devices = lua_tostring(L, -1);
+  } else {
+    show_error(L);
+    lua_pushnil(L);
+  }
+  printf("%s %s (%s) \xe2\x80\x94 %s\n", CLI_NAME, LUACNN_VERSION, LUA_RELEASE,
+         devices ? devices : "cpu only");
+  fflush(stdout);
+  lua_pop(L, 1);
+}
+
+static void save_history(void) {
+  if (history_path[0] && write_history(history_path) != 0)
+    history_path[0] = '\0';
+}
+
+/* libedit: completion, then history (which makes libedit read the settings
+   above). A Ctrl-C interrupts libedit's read(): readline() returns early and
+   `interrupted` tells the line is to be dropped. */
+static void start_editing(lua_State *L) {
+  const char *home = getenv("HOME");
+  setlocale(LC_CTYPE, "");               /* libedit reads UTF-8 only so */
+  cli_completion_init(L);
+  using_history();
+  stifle_history(HISTORY_LINES);
+  if (home && *home &&
+      snprintf(history_path, sizeof history_path, "%s/%s", home, HISTORY_FILE) <
+          (int)sizeof history_path) {
+    read_history(history_path);
+    atexit(save_history);
+  } else {
+    history_path[0] = '\0';
+  }
+}
+
+void cli_repl(lua_State *L) {
+  struct sigaction sa;
+  int status, base = lua_gettop(L);
+  editing = isatty(STDIN_FILENO);
+  memset(&sa, 0, sizeof sa);          /* no SA_RESTART: Ctrl-C ends the read */
+  sa.sa_handler = on_prompt_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  if (editing) {
+    print_banner(L);
+    start_editing(L);
+  }
+  while ((status = read_chunk(L)) != CHUNK_EOF) {
+    if (status == CHUNK_INTERRUPTED) {
+      lua_settop(L, base);
+      if (editing) fputs("^C\n", stdout);
+      fflush(stdout);
+    } else if (status == LUA_OK) {
+      run_chunk(L);
+    } else {
+      show_error(L);
+    }
+  }
+  lua_settop(L, base);
+  if (editing) fputc('\n', stdout);
+  fflush(stdout);
+  signal(SIGINT, SIG_DFL);
+}

@@ -1,0 +1,185 @@
+/*
+** The REPL driven through a pseudo-terminal, as a person types: the banner,
+** expressions printed, multi-line input, errors that do not end the session,
+** tab completion of globals and fields, Ctrl-C at the prompt and in running
+** code, Ctrl-D, and the history file.
+*/
+#include "test_cli.h"
+
+#include <pty.h>
+#include <termios.h>
+
+static int master = -1;
+static pid_t child;
+static char screen[1 << 17];   /* everything the REPL wrote */
+static size_t screen_len, seen;  /* seen: how far expect() has consumed */
+
+static void start_repl(const char *exe, const char *home) {
+  struct winsize ws = {40, 120, 0, 0};
+  child = forkpty(&master, NULL, NULL, &ws);
+  if (child < 0) {
+    perror("forkpty");
+    exit(77);
+  }
+  if (child == 0) {
+    setenv("HOME", home, 1);
+    setenv("TERM", "xterm", 1);
+    unsetenv("LUACNN_LIB");
+    if (chdir(home) != 0) _exit(126);
+    execl(exe, exe, (char *)NULL);
+    _exit(127);
+  }
+}
+
+static void pump(int timeout_ms) {
+  struct pollfd fd = {master, POLLIN, 0};
+  char buf[4096];
+  ssize_t n;
+  if (poll(&fd, 1, timeout_ms) <= 0) return;
+  n = read(master, buf, sizeof buf);
+  if (n <= 0) return;
+  if (screen_len + (size_t)n >= sizeof screen) n = (ssize_t)(sizeof screen - 1 - screen_len);
+  memcpy(screen + screen_len, buf, (size_t)n);
+  screen_len += (size_t)n;
+  screen[screen_len] = '\0';
+}
+
+/* Waits for `want` in the output after what was consumed so far, consumes up
+   to its end, and returns where the consumed text started (or NULL). */
+static const char *expect(const char *want, double timeout) {
+  double end = now_s() + timeout;
+  const char *from = screen + seen;
+  for (;;) {
+    const char *hit = strstr(screen + seen, want);
+    if (hit) {
+      seen = (size_t)(hit - screen) + strlen(want);
+      return from;
+    }
+    if (now_s() > end) break;
+    pump(50);
+  }
+  fprintf(stderr, "expected \"%s\"; the REPL wrote after the last match:\n%s\n", want,
+          screen + seen);
+  return NULL;
+}
+
+static void type(const char *keys) {
+  if (write(master, keys, strlen(keys)) < 0) perror("write");
+}
+
+/* Types a line and checks that `want` follows; returns the text written
+   from the typing up to `want` (NUL-terminated copy), or NULL. */
+static char *answer(const char *line, const char *want) {
+  static char text[8192];
+  const char *from;
+  size_t start = seen;
+  type(line);
+  from = expect(want, 10);
+  if (from == NULL) return NULL;
+  snprintf(text, sizeof text, "%.*s", (int)(seen - start), screen + start);
+  return text;
+}
+
+#define EXPECT(line, want) CHECK(answer(line, want) != NULL, "typed %s", #line)
+
+int main(void) {
+  const char *exe = luacnn_exe();
+  const char *home = make_temp_dir();
+  const char *src = getenv("LUACNN_SOURCE");
+  char *text, *hist;
+  int status;
+
+  start_repl(exe, home);
+
+  /* banner: versions and devices, then the prompt */
+  CHECK(expect("luacnn ", 20) != NULL, "no banner");
+  CHECK(expect("(Lua 5.4", 5) != NULL, "banner without the Lua version");
+  text = answer("", "> ");
+  CHECK(text && (strstr(text, "cpu only") || strstr(text, "cuda:") ||
+                 strstr(text, "not loaded")),
+        "banner names no devices: [%s]", text ? text : "");
+
+  /* expressions print their values; statements print nothing */
+  EXPECT("1+1\r", "\r\n2\r\n> ");
+  EXPECT("x = 12345\r", "> ");
+  EXPECT("x * 2, 'two'\r", "24690\ttwo\r\n> ");
+  EXPECT("nil\r", "nil\r\n> ");
+
+  /* a function over several lines, with the continuation prompt */
+  EXPECT("function sq(n)\r", ">> ");
+  EXPECT("  return n * n\r", ">> ");
+  EXPECT("end\r", "> ");
+  EXPECT("sq(111)\r", "12321\r\n> ");
+
+  /* errors are shown, the session goes on; the traceback leaves out the
+     REPL's own frames */
+  EXPECT("error('kaput')\r", "stdin:1: kaput\r\n> ");
+  EXPECT("function boom() local t = nil; return t.x end\r", "> ");
+  text = answer("boom()\r", "> ");
+  CHECK(text && strstr(text, "attempt to index a nil value (local 't')") &&
+            strstr(text, "in function 'boom'") && !strstr(text, "[C]: in ?") &&
+            !strstr(text, "main chunk"),
+        "error in a function: [%s]", text ? text : "");
+  EXPECT("sq(7) + 1\r", "50\r\n> ");
+
+  /* tab completion: a global, a field, a method through a metatable */
+  EXPECT("str\t.rep('ab', 3)\r", "ababab\r\n> ");
+  EXPECT("string.for\t('%d', 4200 + 42)\r", "4242\r\n> ");
+  EXPECT("tbl = {alpha = 31337, beta = 2}\r", "> ");
+  EXPECT("tbl.alp\t + 1\r", "31338\r\n> ");
+  EXPECT("s = 'hello'\r", "> ");
+  EXPECT("s:upp\t()\r", "HELLO\r\n> ");
+
+  /* Ctrl-C at the prompt drops the line, in a continuation too */
+  type("junk_global = 1");
+  usleep(100000);
+  EXPECT("\003", "> ");
+  EXPECT("junk_global\r", "nil\r\n> ");
+  EXPECT("for i = 1, 3 do\r", ">> ");
+  EXPECT("\003", "> ");
+  EXPECT("'fresh' .. 'start'\r", "freshstart\r\n> ");
+
+  /* Ctrl-C in running code raises "interrupted!" there */
+  type("while true do end\r");
+  usleep(300000);
+  EXPECT("\003", "interrupted!");
+  EXPECT("\r", "> ");
+  EXPECT("1000 + 234\r", "1234\r\n> ");
+
+  /* `lc` is luacnn, when the library is in the tree */
+  if (src) {
+    char init[600];
+    snprintf(init, sizeof init, "%s/lib/luacnn/init.lua", src);
+    if (access(init, R_OK) == 0) {
+      EXPECT("type(lc), type(lc.tensor)\r", "table\tfunction\r\n> ");
+      EXPECT("lc.ten\t == lc.tensor\r", "true\r\n> ");
+      /* "zer" has two completions, zeros and zeros_like: their common part */
+      EXPECT("lc.zer\t(2, 3):numel()\r", "6\r\n> ");
+      /* tensor methods come from a C __index: listed through __fields */
+      EXPECT("t = lc.tensor{{1, 2}, {3, 4}}\r", "> ");
+      EXPECT("t:nume\t() * 100\r", "400\r\n> ");
+      text = answer("t\r", "> ");
+      CHECK(text && strstr(text, "[3., 4.]"), "a tensor prints its values: [%s]",
+            text ? text : "");
+    } else {
+      fprintf(stderr, "note: %s missing, `lc` not checked\n", init);
+    }
+  }
+
+  /* Ctrl-D leaves cleanly; the history keeps what was typed */
+  type("\004");
+  status = wait_exit(child, 10);
+  CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+        "Ctrl-D: wait status %d", status);
+  hist = read_file(temp_path(".luacnn_history"));
+  CHECK(hist && strstr(hist, "sq(111)") && strstr(hist, "1000\\040+\\040234"),
+        "history file: [%s]", hist ? hist : "(none)");
+  CHECK(hist && !strstr(hist, "junk_global\\040="), "an interrupted line went to history");
+  free(hist);
+
+  close(master);
+  remove_tree(temp_dir);
+  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+  else printf("test_cli_repl: all passed\n");
+  return failures ? 1 : 0;
+}
