@@ -6,6 +6,9 @@
 #ifndef LC_BACKEND_H
 #define LC_BACKEND_H
 
+#include "kernels/cpu/conv.h"
+#include "kernels/cpu/optim.h"
+#include "kernels/cpu/pool.h"
 #include "runtime/tensor.h"
 
 typedef struct lc_backend {
@@ -37,6 +40,64 @@ typedef struct lc_backend {
   /* Copies between this device and the host: contiguous, same dtype, n bytes. */
   void (*to_host)(void *host, const lc_tensor *src, size_t nbytes);
   void (*from_host)(lc_tensor *dst, const void *host, size_t nbytes);
+
+  /* ---- neural-network layers ----
+   * Tensors are contiguous (NCHW for images), one float dtype per call; outputs are
+   * allocated by the caller and overwritten. Shapes are the kernel headers' structs,
+   * already finished (out_h, out_w set). */
+  void (*conv2d_forward)(const lc_conv2d_shape *s, const lc_tensor *x, const lc_tensor *w,
+                         const lc_tensor *bias /* or NULL */, lc_tensor *y);
+  void (*conv2d_backward_data)(const lc_conv2d_shape *s, const lc_tensor *dy, const lc_tensor *w,
+                               lc_tensor *dx);
+  void (*conv2d_backward_weight)(const lc_conv2d_shape *s, const lc_tensor *x, const lc_tensor *dy,
+                                 lc_tensor *dw, lc_tensor *dbias /* or NULL */);
+  /* indices: int64, per output the flat position within its input plane */
+  void (*max_pool2d_forward)(const lc_pool2d_shape *s, const lc_tensor *x, lc_tensor *y,
+                             lc_tensor *indices);
+  void (*max_pool2d_backward)(const lc_pool2d_shape *s, const lc_tensor *dy,
+                              const lc_tensor *indices, lc_tensor *dx);
+  void (*avg_pool2d_forward)(const lc_pool2d_shape *s, int count_include_pad,
+                             int64_t divisor_override, const lc_tensor *x, lc_tensor *y);
+  void (*avg_pool2d_backward)(const lc_pool2d_shape *s, int count_include_pad,
+                              int64_t divisor_override, const lc_tensor *dy, lc_tensor *dx);
+  /* x (N, C, H, W) -> y (N, C, OH, OW) */
+  void (*adaptive_avg_pool2d_forward)(const lc_tensor *x, lc_tensor *y);
+  void (*adaptive_avg_pool2d_backward)(const lc_tensor *dy, lc_tensor *dx);
+  /* x viewed as (N, C, S); gamma, beta, running stats (C) may be NULL; save_* (C). */
+  void (*batchnorm_forward_train)(const lc_tensor *x, const lc_tensor *gamma, const lc_tensor *beta,
+                                  lc_tensor *running_mean, lc_tensor *running_var, double momentum,
+                                  double eps, lc_tensor *y, lc_tensor *save_mean,
+                                  lc_tensor *save_invstd);
+  void (*batchnorm_forward_eval)(const lc_tensor *x, const lc_tensor *gamma, const lc_tensor *beta,
+                                 const lc_tensor *running_mean, const lc_tensor *running_var,
+                                 double eps, lc_tensor *y);
+  /* dgamma, dbeta may be NULL */
+  void (*batchnorm_backward_train)(const lc_tensor *x, const lc_tensor *dy, const lc_tensor *gamma,
+                                   const lc_tensor *save_mean, const lc_tensor *save_invstd,
+                                   lc_tensor *dx, lc_tensor *dgamma, lc_tensor *dbeta);
+  void (*batchnorm_backward_eval)(const lc_tensor *x, const lc_tensor *dy, const lc_tensor *gamma,
+                                  const lc_tensor *running_mean, const lc_tensor *running_var,
+                                  double eps, lc_tensor *dx, lc_tensor *dgamma, lc_tensor *dbeta);
+  /* (rows, classes) */
+  void (*log_softmax_forward)(const lc_tensor *x, lc_tensor *y);
+  void (*log_softmax_backward)(const lc_tensor *y, const lc_tensor *dy, lc_tensor *dx);
+  /* targets int64, 0-based; loss (rows). Return 0, or -1 with *bad_row set when a target
+   * is out of range (a backend that cannot check cheaply returns 0). */
+  int (*cross_entropy_forward)(const lc_tensor *logits, const lc_tensor *targets,
+                               double label_smoothing, lc_tensor *loss, int64_t *bad_row);
+  /* dloss (rows), possibly expanded (stride 0) for mean/sum reductions */
+  int (*cross_entropy_backward)(const lc_tensor *logits, const lc_tensor *targets,
+                                double label_smoothing, const lc_tensor *dloss,
+                                lc_tensor *dlogits, int64_t *bad_row);
+  /* One optimizer step over n parameters (a fused backend does them in one launch).
+   * bufs[i] / max_exp_avg_sq[i] may be NULL. */
+  void (*sgd_step)(int n, lc_tensor *const *params, lc_tensor *const *grads,
+                   lc_tensor *const *bufs, const lc_sgd_params *h, int first_step);
+  void (*adam_step)(int n, lc_tensor *const *params, lc_tensor *const *grads,
+                    lc_tensor *const *exp_avg, lc_tensor *const *exp_avg_sq,
+                    lc_tensor *const *max_exp_avg_sq, const lc_adam_params *h);
+  /* uint8 (N, C, H, W) -> uint8 (N, C, OH, OW), PIL-style antialiased bilinear */
+  void (*resize_bilinear_u8)(const lc_tensor *src, lc_tensor *dst);
 } lc_backend;
 
 const lc_backend *lc_backend_for(lc_device device);

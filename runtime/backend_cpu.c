@@ -8,6 +8,7 @@
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/reduce.h"
 #include "runtime/backend.h"
+#include "runtime/backend_cpu_nn.h"
 
 static void *cpu_alloc(size_t nbytes, lc_device device)
 {
@@ -149,6 +150,26 @@ static const lc_backend cpu_backend = {
   .normal = cpu_normal,
   .to_host = cpu_to_host,
   .from_host = cpu_from_host,
+  .conv2d_forward = lc_cpu_conv2d_forward,
+  .conv2d_backward_data = lc_cpu_conv2d_backward_data,
+  .conv2d_backward_weight = lc_cpu_conv2d_backward_weight,
+  .max_pool2d_forward = lc_cpu_max_pool2d_forward,
+  .max_pool2d_backward = lc_cpu_max_pool2d_backward,
+  .avg_pool2d_forward = lc_cpu_avg_pool2d_forward,
+  .avg_pool2d_backward = lc_cpu_avg_pool2d_backward,
+  .adaptive_avg_pool2d_forward = lc_cpu_adaptive_avg_pool2d_forward,
+  .adaptive_avg_pool2d_backward = lc_cpu_adaptive_avg_pool2d_backward,
+  .batchnorm_forward_train = lc_cpu_batchnorm_forward_train,
+  .batchnorm_forward_eval = lc_cpu_batchnorm_forward_eval,
+  .batchnorm_backward_train = lc_cpu_batchnorm_backward_train,
+  .batchnorm_backward_eval = lc_cpu_batchnorm_backward_eval,
+  .log_softmax_forward = lc_cpu_log_softmax_forward,
+  .log_softmax_backward = lc_cpu_log_softmax_backward,
+  .cross_entropy_forward = lc_cpu_cross_entropy_forward,
+  .cross_entropy_backward = lc_cpu_cross_entropy_backward,
+  .sgd_step = lc_cpu_sgd_step,
+  .adam_step = lc_cpu_adam_step,
+  .resize_bilinear_u8 = lc_cpu_resize_bilinear_u8,
 };
 
 const lc_backend *lc_backend_cpu(void) { return &cpu_backend; }
