@@ -362,13 +362,14 @@ static void axis_ticks(axis *a, int target, const char *const *catlabels, size_t
 /* ---------------------------------------------------------------- legend */
 
 typedef struct {
-  int n;
-  double w, h, row, sample;
+  int n, ncols, per_col;
+  double w, h, row, sample, colw;
   double x, y;     /* placed top-left corner */
 } legend_box;
 
+/* Size of the legend: one column, or as many as needed to fit max_h pixels of height. */
 static void legend_measure(cairo_t *cr, const lc_chart_panel *p, double s, double maxw,
-                           legend_box *lb)
+                           double max_h, legend_box *lb)
 {
   lb->n = 0;
   double namew = 0;
@@ -382,8 +383,14 @@ static void legend_measure(cairo_t *cr, const lc_chart_panel *p, double s, doubl
   }
   lb->row = font_height(cr) * 1.25;
   lb->sample = 28 * s;
-  lb->w = 10 * s + lb->sample + 8 * s + namew + 10 * s;
-  lb->h = 8 * s + lb->n * lb->row + 6 * s;
+  lb->colw = lb->sample + 8 * s + namew + 10 * s;
+  int fit = (int)((max_h - 14 * s) / lb->row);
+  if (fit < 1) fit = 1;
+  lb->ncols = lb->n > fit ? (lb->n + fit - 1) / fit : 1;
+  lb->per_col = (lb->n + lb->ncols - 1) / (lb->ncols ? lb->ncols : 1);
+  if (lb->per_col < 1) lb->per_col = 1;
+  lb->w = 10 * s + lb->ncols * lb->colw;
+  lb->h = 8 * s + lb->per_col * lb->row + 6 * s;
 }
 
 /* Points (in pixels) that the legend should avoid covering: every drawn point, and points
@@ -555,7 +562,8 @@ static void draw_legend(const frame *f, const lc_chart_panel *p, const legend_bo
     const lc_chart_series *se = &p->series[k];
     style st = series_style(se, &auto_k, s);
     if (!has_text(se->name)) continue;
-    double cy = y + 8 * s + (row + 0.5) * lb->row, sx = x + 10 * s;
+    double cy = y + 8 * s + (row % lb->per_col + 0.5) * lb->row;
+    double sx = x + 10 * s + (row / lb->per_col) * lb->colw;
     if (se->dash != LC_CHART_NOLINE) {
       cairo_move_to(cr, sx, cy);
       cairo_line_to(cr, sx + lb->sample, cy);
@@ -619,8 +627,10 @@ static int check_panel(const lc_chart_panel *p, size_t idx, char *err, size_t er
   return 0;
 }
 
+/* legend_x >= 0: this panel's "outside" legend goes at that x (a column the figure kept
+ * free for it), so that all panels keep the same size. */
 static void draw_panel(cairo_t *cr, const lc_chart_panel *p, double x0, double y0, double w,
-                       double h, double s)
+                       double h, double s, double legend_x, double legend_namew)
 {
   frame f;
   memset(&f, 0, sizeof f);
@@ -692,12 +702,14 @@ static void draw_panel(cairo_t *cr, const lc_chart_panel *p, double x0, double y
 
   /* legend inside unless it would hide too much of the plot */
   legend_box lb;
-  double legend_maxw = w * 0.45;
-  legend_measure(cr, p, s, legend_maxw, &lb);
+  double legend_maxw = legend_x >= 0 && p->legend == LC_CHART_LEGEND_OUTSIDE ? legend_namew : w * 0.45;
+  legend_measure(cr, p, s, legend_maxw, f.ph, &lb);
   int outside = 0;
   if (lb.n > 0 && p->legend != LC_CHART_LEGEND_NONE) {
     double pw = right - f.px;
-    if (p->legend == LC_CHART_LEGEND_OUTSIDE ||
+    if (p->legend == LC_CHART_LEGEND_OUTSIDE && legend_x >= 0) {
+      outside = 2;                       /* in the figure's legend column */
+    } else if (p->legend == LC_CHART_LEGEND_OUTSIDE ||
         (p->legend == LC_CHART_LEGEND_BEST && (lb.w > 0.42 * pw || lb.h > 0.6 * f.ph))) {
       outside = 1;
       right -= lb.w + 4 * s;
@@ -708,7 +720,7 @@ static void draw_panel(cairo_t *cr, const lc_chart_panel *p, double x0, double y
 
   /* x ticks: as many as fit without their labels touching */
   if (!f.ax.categorical) {
-    int xtarget = (int)(f.pw / (80 * s));
+    int xtarget = (int)(f.pw / (60 * s));
     xtarget = xtarget < 2 ? 2 : xtarget > 12 ? 12 : xtarget;
     for (;;) {
       axis_ticks(&f.ax, xtarget, NULL, 0);
@@ -829,7 +841,7 @@ static void draw_panel(cairo_t *cr, const lc_chart_panel *p, double x0, double y
   /* legend */
   if (lb.n > 0 && p->legend != LC_CHART_LEGEND_NONE) {
     if (outside) {
-      lb.x = f.px + f.pw + 10 * s;
+      lb.x = outside == 2 ? legend_x : f.px + f.pw + 10 * s;
       lb.y = f.py;
     } else {
       legend_place(&f, p, p->legend, &lb);
@@ -914,10 +926,22 @@ int lc_chart_render_png(const lc_chart_figure *fig, lc_chart_png *out, char *err
             0.5, 0);
     top = 10 * s + font_height(cr) + 2 * s;
   }
-  double cw = (double)width / cols, ch = (height - top) / rows;
+  double ch = (height - top) / rows;
+  /* with several panels, "outside" legends get a column at the right of the figure */
+  double reserved = 0, namew = 320 * s;
+  if (fig->npanels > 1)
+    for (size_t i = 0; i < fig->npanels; i++) {
+      if (fig->panels[i].legend != LC_CHART_LEGEND_OUTSIDE) continue;
+      legend_box lb;
+      legend_measure(cr, &fig->panels[i], s, namew, ch - 70 * s, &lb);
+      if (lb.n > 0 && lb.w + 16 * s > reserved) reserved = lb.w + 16 * s;
+    }
+  if (reserved > width * 0.5) reserved = width * 0.5;
+  double cw = (width - reserved) / cols;
   for (size_t i = 0; i < fig->npanels; i++) {
     int r = (int)(i / cols), c = (int)(i % cols);
-    draw_panel(cr, &fig->panels[i], c * cw, top + r * ch, cw, ch, s);
+    draw_panel(cr, &fig->panels[i], c * cw, top + r * ch, cw, ch, s,
+               reserved > 0 ? width - reserved + 4 * s : -1, namew);
   }
 
   cairo_status_t st = cairo_status(cr);
