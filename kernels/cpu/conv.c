@@ -1,0 +1,226 @@
+/* 2-D convolution on the CPU (see conv.h). The algorithm is written once, in conv_impl.inc,
+ * and included here for float and double; this file holds what does not depend on the type:
+ * shape checks, the work plan (tile sizes, thread count) and the scratch layout. */
+#include "kernels/cpu/conv.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A forward/backward_weight column tile (or a backward_data block) is sized to about this many
+ * bytes, so that im2col writes it and the GEMM reads it back while it is still in L2. */
+#define LC_CONV_TILE_BYTES (384 * 1024)
+#define LC_CONV_ALIGN 64
+
+const char *lc_conv2d_strerror(int code)
+{
+  switch (code) {
+  case LC_CONV_OK: return "success";
+  case LC_CONV_EBADARG: return "invalid size, stride, padding, dilation or groups";
+  case LC_CONV_EGROUPS: return "groups must divide both in_channels and out_channels";
+  case LC_CONV_EOUTPUT: return "the padded input is smaller than the dilated kernel";
+  case LC_CONV_ETOOBIG: return "a dimension is too large for BLAS";
+  case LC_CONV_ENOMEM: return "out of memory for the convolution scratch buffer";
+  case LC_CONV_ESCRATCH: return "the scratch buffer is too small";
+  default: return "unknown convolution error";
+  }
+}
+
+int64_t lc_conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil)
+{
+  int64_t span = in + 2 * pad - dil * (k - 1) - 1;
+  if (span < 0 || stride < 1) return 0;  /* C division truncates: keep floor() honest */
+  return span / stride + 1;
+}
+
+int lc_conv2d_shape_finish(lc_conv2d_shape *s)
+{
+  if (s->n < 0 || s->c_in < 1 || s->h < 1 || s->w < 1 || s->c_out < 1 || s->kh < 1 ||
+      s->kw < 1 || s->stride_h < 1 || s->stride_w < 1 || s->pad_h < 0 || s->pad_w < 0 ||
+      s->dil_h < 1 || s->dil_w < 1 || s->groups < 1)
+    return LC_CONV_EBADARG;
+  if (s->c_in % s->groups || s->c_out % s->groups) return LC_CONV_EGROUPS;
+  s->out_h = lc_conv_out_size(s->h, s->kh, s->stride_h, s->pad_h, s->dil_h);
+  s->out_w = lc_conv_out_size(s->w, s->kw, s->stride_w, s->pad_w, s->dil_w);
+  if (s->out_h < 1 || s->out_w < 1) return LC_CONV_EOUTPUT;
+  /* BLAS takes int sizes and leading dimensions. */
+  if (s->out_h * s->out_w > INT_MAX || s->c_in * s->kh * s->kw > INT_MAX ||
+      s->c_out > INT_MAX || s->h * s->w > INT_MAX)
+    return LC_CONV_ETOOBIG;
+  return LC_CONV_OK;
+}
+
+/* ---- the work plan, shared by both element types ---- */
+
+typedef struct conv_plan {
+  int64_t P;          /* out_h * out_w: columns of an image's column matrix */
+  int64_t cig, cog;   /* input / output channels per group */
+  int64_t kk;         /* kh * kw */
+  int64_t kg;         /* cig * kk: rows of one group's column matrix (GEMM inner size) */
+  int direct;         /* 1x1, stride 1, no padding: x already is the column matrix */
+  int64_t tile_rows;  /* output rows per forward / backward_weight tile */
+  int64_t tiles;      /* tiles per image */
+  int64_t cblk;       /* input channels per backward_data block (within one group) */
+  int64_t cblocks;    /* backward_data blocks per group */
+  size_t col_elems;   /* per-thread column buffer, in elements (max over the three ops) */
+  size_t part_elems;  /* per-thread dw + dbias partial sums of backward_weight */
+} conv_plan;
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+static size_t round_up(size_t bytes)
+{
+  return (bytes + LC_CONV_ALIGN - 1) / LC_CONV_ALIGN * LC_CONV_ALIGN;
+}
+
+/* Tile sizes. `threads` only shrinks tiles (so small batches still give every thread work);
+ * col_elems is computed from the unshrunk sizes, so it never depends on the thread count. */
+static conv_plan conv_make_plan(const lc_conv2d_shape *s, size_t elem, int threads)
+{
+  conv_plan p;
+  p.P = s->out_h * s->out_w;
+  p.cig = s->c_in / s->groups;
+  p.cog = s->c_out / s->groups;
+  p.kk = s->kh * s->kw;
+  p.kg = p.cig * p.kk;
+  p.direct = s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 &&
+             s->pad_h == 0 && s->pad_w == 0;
+
+  int64_t row_bytes = p.kg * s->out_w * (int64_t)elem;
+  int64_t rows = LC_CONV_TILE_BYTES / row_bytes;
+  if (rows < 1) rows = 1;
+  if (rows > s->out_h) rows = s->out_h;
+  int64_t chan_bytes = p.kk * p.P * (int64_t)elem;
+  int64_t cblk = LC_CONV_TILE_BYTES / chan_bytes;
+  if (cblk < 1) cblk = 1;
+  if (cblk > p.cig) cblk = p.cig;
+  size_t fwd_col = p.direct ? 0 : (size_t)(p.kg * rows * s->out_w);
+  size_t bwd_col = p.direct ? 0 : (size_t)(cblk * p.kk * p.P);
+  p.col_elems = fwd_col > bwd_col ? fwd_col : bwd_col;
+  p.part_elems = (size_t)(s->c_out * p.kg + s->c_out);
+
+  /* Fewer images than threads: cut images into more tiles / blocks. */
+  if (s->n > 0 && s->n < threads) {
+    int64_t per_image = ceil_div(threads, s->n);
+    int64_t r = ceil_div(s->out_h, per_image);
+    if (r < rows) rows = r;
+    int64_t blocks_wanted = ceil_div(threads, s->n * s->groups);
+    int64_t c = ceil_div(p.cig, blocks_wanted);
+    if (c < cblk) cblk = c;
+  }
+  p.tile_rows = rows;
+  p.tiles = ceil_div(s->out_h, rows);
+  p.cblk = cblk;
+  p.cblocks = ceil_div(p.cig, cblk);
+  return p;
+}
+
+size_t lc_conv2d_scratch_bytes(const lc_conv2d_shape *s, size_t elem_size)
+{
+  int t = omp_get_max_threads();
+  conv_plan p = conv_make_plan(s, elem_size, t);
+  return LC_CONV_ALIGN + (size_t)t * round_up(p.col_elems * elem_size) +
+         (size_t)(t - 1) * round_up(p.part_elems * elem_size);
+}
+
+/* How many threads fit in the scratch: the first needs a column buffer, every further one a
+ * column buffer and (when partials) a partial-sum buffer. */
+static int conv_threads_fitting(size_t bytes, size_t col_bytes, size_t part_bytes, int want)
+{
+  if (bytes < LC_CONV_ALIGN + col_bytes) return 0;
+  bytes -= LC_CONV_ALIGN + col_bytes;
+  int t = 1;
+  while (t < want && bytes >= col_bytes + part_bytes) {
+    bytes -= col_bytes + part_bytes;
+    t++;
+  }
+  return t;
+}
+
+/* The scratch for one call: the caller's, or a fresh allocation (freed by conv_scratch_end). */
+typedef struct conv_scratch {
+  char *base;      /* aligned start */
+  void *owned;     /* what to free, or NULL */
+  int threads;     /* threads the call may use */
+  size_t col_bytes, part_bytes;
+} conv_scratch;
+
+static int conv_scratch_begin(conv_scratch *cs, void *scratch, size_t bytes, size_t col_bytes,
+                              size_t part_bytes, int want)
+{
+  col_bytes = round_up(col_bytes);
+  part_bytes = round_up(part_bytes);
+  cs->owned = NULL;
+  cs->col_bytes = col_bytes;
+  cs->part_bytes = part_bytes;
+  if (!scratch) {
+    bytes = LC_CONV_ALIGN + (size_t)want * col_bytes + (size_t)(want - 1) * part_bytes;
+    scratch = cs->owned = malloc(bytes);
+    if (!scratch) return LC_CONV_ENOMEM;
+  }
+  cs->threads = conv_threads_fitting(bytes, col_bytes, part_bytes, want);
+  if (cs->threads < 1) return LC_CONV_ESCRATCH;
+  uintptr_t a = (uintptr_t)scratch;
+  cs->base = (char *)((a + LC_CONV_ALIGN - 1) / LC_CONV_ALIGN * LC_CONV_ALIGN);
+  return LC_CONV_OK;
+}
+
+static void conv_scratch_end(conv_scratch *cs) { free(cs->owned); }
+
+static void *conv_col_buffer(const conv_scratch *cs, int t)
+{
+  return cs->base + (size_t)t * cs->col_bytes;
+}
+
+/* Partial sums of thread t >= 1 (thread 0 accumulates straight into the output). */
+static void *conv_part_buffer(const conv_scratch *cs, int t)
+{
+  return cs->base + (size_t)cs->threads * cs->col_bytes + (size_t)(t - 1) * cs->part_bytes;
+}
+
+/* OpenBLAS runs single-threaded while our OpenMP threads each call it; restored afterwards.
+ * When the call uses one thread only, OpenBLAS keeps its own threads (batch-1 inference of a
+ * layer too small to split). */
+static int blas_threads_begin(int our_threads)
+{
+  int before = openblas_get_num_threads();
+  if (our_threads > 1 && before != 1) openblas_set_num_threads(1);
+  return before;
+}
+
+static void blas_threads_end(int our_threads, int before)
+{
+  if (our_threads > 1 && before != 1) openblas_set_num_threads(before);
+}
+
+/* Output columns [lo, hi) of one kernel column (offset `off` = k*dil - pad) that land inside
+ * an input row of length `in`: lo*stride + off >= 0 and (hi-1)*stride + off <= in - 1. */
+static void conv_valid_range(int64_t off, int64_t stride, int64_t in, int64_t out, int64_t *lo,
+                             int64_t *hi)
+{
+  int64_t l = off >= 0 ? 0 : ceil_div(-off, stride);
+  int64_t h = in - 1 - off < 0 ? 0 : (in - 1 - off) / stride + 1;
+  if (h > out) h = out;
+  if (l > h) l = h;
+  *lo = l;
+  *hi = h;
+}
+
+#define real float
+#define FN(name) name##_f32
+#define GEMM cblas_sgemm
+#include "kernels/cpu/conv_impl.inc"
+#undef real
+#undef FN
+#undef GEMM
+
+#define real double
+#define FN(name) name##_f64
+#define GEMM cblas_dgemm
+#include "kernels/cpu/conv_impl.inc"
+#undef real
+#undef FN
+#undef GEMM

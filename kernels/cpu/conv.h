@@ -1,0 +1,85 @@
+/* 2-D convolution on the CPU: forward, backward with respect to the input and to the weight.
+ *
+ * PyTorch's semantics (cross-correlation; stride, zero padding, dilation, groups, optional
+ * bias) over contiguous NCHW arrays:
+ *   x     (n, c_in, h, w)
+ *   w     (c_out, c_in / groups, kh, kw)
+ *   bias  (c_out)
+ *   y     (n, c_out, out_h, out_w)
+ * Every output array is overwritten, never accumulated into.
+ *
+ * The work is im2col (skipped for 1x1 stride-1 unpadded kernels) + OpenBLAS GEMM, tiled so the
+ * column buffer stays in cache and split over OpenMP threads by (image, tile). The GEMMs run
+ * single-threaded inside the parallel region: while a call runs, OpenBLAS's own thread count is
+ * set to 1 and restored afterwards, so the two thread pools never fight over the cores. The
+ * number of threads is omp_get_max_threads() (set it with omp_set_num_threads or OMP_NUM_THREADS).
+ * Results do not depend on the thread count except for the summation order of backward_weight.
+ *
+ * Scratch memory: every function takes (scratch, scratch_bytes). With scratch == NULL the
+ * function allocates what it needs for the call and frees it. A caller that keeps a buffer
+ * across calls asks lc_conv2d_scratch_bytes for the size; a smaller buffer is also accepted
+ * (fewer threads are used) as long as one thread's share fits, else LC_CONV_ESCRATCH.
+ *
+ * float32 and float64 entry points share one implementation (conv_impl.inc).
+ */
+#ifndef LC_KERNELS_CPU_CONV_H
+#define LC_KERNELS_CPU_CONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lc_conv2d_shape {
+  int64_t n, c_in, h, w;          /* input */
+  int64_t c_out, kh, kw;          /* weight: (c_out, c_in / groups, kh, kw) */
+  int64_t stride_h, stride_w;     /* >= 1 */
+  int64_t pad_h, pad_w;           /* >= 0, zero padding on both sides */
+  int64_t dil_h, dil_w;           /* >= 1 */
+  int64_t groups;                 /* >= 1, divides c_in and c_out */
+  int64_t out_h, out_w;           /* filled in by lc_conv2d_shape_finish */
+} lc_conv2d_shape;
+
+enum {
+  LC_CONV_OK = 0,
+  LC_CONV_EBADARG = -1,   /* a size is negative or zero where it must be positive */
+  LC_CONV_EGROUPS = -2,   /* groups does not divide c_in or c_out */
+  LC_CONV_EOUTPUT = -3,   /* the (padded) input is smaller than the (dilated) kernel */
+  LC_CONV_ETOOBIG = -4,   /* a matrix dimension exceeds what BLAS can index (INT_MAX) */
+  LC_CONV_ENOMEM = -5,    /* scratch == NULL and the allocation failed */
+  LC_CONV_ESCRATCH = -6   /* the caller's scratch cannot hold even one thread's share */
+};
+
+/* A short English description of an LC_CONV_* code, for the caller's error message. */
+const char *lc_conv2d_strerror(int code);
+
+/* floor((in + 2 pad - dil (k - 1) - 1) / stride) + 1, the output size along one dimension.
+ * Returns a value < 1 when the kernel does not fit (callers report LC_CONV_EOUTPUT). */
+int64_t lc_conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil);
+
+/* Checks the fields of s and fills s->out_h and s->out_w. n may be 0 (every call is then a
+ * no-op, except that backward_weight zeroes dw and dbias). Returns LC_CONV_OK or an error. */
+int lc_conv2d_shape_finish(lc_conv2d_shape *s);
+
+/* Scratch bytes that lets all three functions below use every OpenMP thread, for elements of
+ * elem_size bytes (sizeof(float) or sizeof(double)). s must have been finished. */
+size_t lc_conv2d_scratch_bytes(const lc_conv2d_shape *s, size_t elem_size);
+
+/* y = conv(x, w) + bias. bias may be NULL. */
+int lc_conv2d_forward_f32(const lc_conv2d_shape *s, const float *x, const float *w,
+                          const float *bias, float *y, void *scratch, size_t scratch_bytes);
+int lc_conv2d_forward_f64(const lc_conv2d_shape *s, const double *x, const double *w,
+                          const double *bias, double *y, void *scratch, size_t scratch_bytes);
+
+/* dx = d(sum(dy * y)) / dx: the transposed convolution of dy with w. dx is overwritten. */
+int lc_conv2d_backward_data_f32(const lc_conv2d_shape *s, const float *dy, const float *w,
+                                float *dx, void *scratch, size_t scratch_bytes);
+int lc_conv2d_backward_data_f64(const lc_conv2d_shape *s, const double *dy, const double *w,
+                                double *dx, void *scratch, size_t scratch_bytes);
+
+/* dw = sum over the batch of dy (x) im2col(x)^T; dbias[co] = sum of dy over n, out_h, out_w.
+ * dw and dbias (which may be NULL) are overwritten. */
+int lc_conv2d_backward_weight_f32(const lc_conv2d_shape *s, const float *x, const float *dy,
+                                  float *dw, float *dbias, void *scratch, size_t scratch_bytes);
+int lc_conv2d_backward_weight_f64(const lc_conv2d_shape *s, const double *x, const double *dy,
+                                  double *dw, double *dbias, void *scratch, size_t scratch_bytes);
+
+#endif

@@ -1,0 +1,29 @@
+/* Softmax, log-softmax and cross-entropy on the CPU (see loss.h): the loops are in
+ * loss_impl.inc, included here for float and double. */
+#include "kernels/cpu/loss.h"
+
+#include <math.h>
+#include <omp.h>
+
+/* Rows are split over threads only when there is enough work to pay for waking them. */
+#define LC_LOSS_PARALLEL_MIN 16384
+
+/* The first row whose target is outside [0, classes), or -1. */
+static int64_t first_bad_target(int64_t rows, int64_t classes, const int64_t *targets)
+{
+  for (int64_t r = 0; r < rows; r++)
+    if (targets[r] < 0 || targets[r] >= classes) return r;
+  return -1;
+}
+
+#define real float
+#define FN(name) name##_f32
+#include "kernels/cpu/loss_impl.inc"
+#undef real
+#undef FN
+
+#define real double
+#define FN(name) name##_f64
+#include "kernels/cpu/loss_impl.inc"
+#undef real
+#undef FN
