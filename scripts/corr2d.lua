@@ -6,7 +6,7 @@ local nn = lc.nn
 local args = lc.args{
   'Cross-correlation from scratch, edge detection, and learning a kernel with autograd.',
   lr = {3e-2, help = 'learning rate of the kernel-learning loop'},
-  steps = {10, help = 'gradient steps when learning the kernel back'},
+  steps = {20, help = 'gradient steps when learning the kernel back'},
   seed = 0,
 }
 

@@ -20,6 +20,6 @@ foreach(spec ${LUA_SPECS})
     COMMAND $<TARGET_FILE:luacnn> ${BUSTED} --output=TAP ${spec}
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(lua/${name} PROPERTIES
-    ENVIRONMENT "LUACNN_DATA=${CMAKE_SOURCE_DIR}/../shared/data"
+    ENVIRONMENT "LUACNN_DATA=${CMAKE_SOURCE_DIR}/../shared/data;LUACNN_EXE=$<TARGET_FILE:luacnn>"
     SKIP_RETURN_CODE 77)
 endforeach()
