@@ -28,6 +28,10 @@
 -- is an error (so `args.lrr` is caught, not nil). `args.info(settings)` gives the script
 -- name, the command line and which settings were given explicitly.
 --
+-- The settings of the script's lc.args call are also kept as `args.current`: luacnn.run
+-- records them (and honours --run_dir) when a run is started without explicit settings,
+-- as d2l.train_ch6 does.
+--
 -- For tests and tools: `args.parse(spec, argv, opts)` returns the settings or raises the
 -- error message (and returns nil, usage_text for --help) instead of exiting.
 local args = {}
@@ -393,6 +397,7 @@ local function call(_, spec, second)
     io.stdout:flush()
     os.exit(0)
   end
+  args.current = settings      -- the script's settings, for luacnn.run (and so train_ch6)
   if settings.seed ~= nil then
     math.randomseed(settings.seed)
     local lc = package.loaded['luacnn']

@@ -2,7 +2,10 @@
 --
 --   local run = require 'luacnn.run'
 --   local r = run.start{script = 'lenet', settings = args}    -- args from lc.args{...}
---   -- creates settings.run_dir, or runs/<script>-<YYYYmmdd-HHMMSS>/, and writes config.json
+--   -- creates settings.run_dir, or runs/<script>-<YYYYmmdd-HHMMSS>/, and writes config.json;
+--   -- settings default to the script's lc.args result, script to the script's file name;
+--   -- other options: dir (overrides both), root ('runs'), metric ('test_acc'),
+--   -- higher_is_better, quiet
 --   for epoch = 1, n do
 --     ...
 --     r:log_epoch{epoch = epoch, train_loss = l, train_acc = a, test_acc = t,
@@ -226,8 +229,11 @@ local function iso_time(t)
   return os.date('!%Y-%m-%dT%H:%M:%SZ', t)
 end
 
+-- Ctrl-C as luacnn (and lua) report it: the error "interrupted!", or a read cut short by
+-- the signal ("Interrupted system call").
 function run.is_interrupt(err)
-  return type(err) == 'string' and err:find('interrupted!%s*$') ~= nil
+  return type(err) == 'string' and (err:find('interrupted!%s*$') ~= nil or
+                                    err:find('Interrupted system call') ~= nil)
 end
 
 -- Wall-clock seconds with sub-second resolution: Lua's os.time() counts whole seconds, so
@@ -255,19 +261,20 @@ end
 
 function run.start(opts)
   opts = opts or {}
-  local settings = opts.settings or {}
-  local info
-  do
-    local ok, args = pcall(require, 'luacnn.args')
-    if ok then info = args.info(settings) end
-  end
+  local ok_args, args = pcall(require, 'luacnn.args')
+  -- without explicit settings: the script's lc.args{...} (so --run_dir works for train_ch6)
+  local settings = opts.settings or (ok_args and args.current) or {}
+  local info = ok_args and args.info(settings) or nil
   local script = opts.script or (info and info.script)
   if not script then
     local a = rawget(_G, 'arg')
     local p = type(a) == 'table' and a[0] or nil
     script = p and (p:match('([^/]+)$'):gsub('%.lua$', '')) or 'run'
   end
-  local dir = opts.dir or rawget(settings, 'run_dir')
+  -- --run_dir on the command line names this run's folder even when the caller passes
+  -- settings of its own (train_ch6 without opts.settings does)
+  local current = ok_args and args.current or nil
+  local dir = opts.dir or rawget(settings, 'run_dir') or (current and rawget(current, 'run_dir'))
   if not dir then
     local root = opts.root or 'runs'
     local base = string.format('%s/%s-%s', root, script, run.timestamp())
@@ -473,7 +480,7 @@ function Run:guard(fn, opts)
       if not ok then io.stderr:write('run: saving on interrupt failed: ', tostring(e2), '\n') end
     end
     self:finish{status = 'interrupted'}
-    io.stderr:write(string.format('\ninterrupted: run saved in %s\n', self.dir))
+    if not self.quiet then io.stderr:write(string.format('\ninterrupted: run saved in %s\n', self.dir)) end
   else
     self:finish{status = 'failed', error = tostring(err), traceback = tb}
   end

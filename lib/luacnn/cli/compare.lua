@@ -159,11 +159,7 @@ function compare.table_text(runs, labels, metric)
     row[#row + 1] = fnum(f.examples_per_sec, '%.1f')
     row[#row + 1] = fnum(s.seconds or f.seconds, '%.1f')
     local status = s.status or '-'
-    if s.error then
-      local e = s.error:gsub('%s+', ' ')
-      if #e > 60 then e = e:sub(1, 57) .. '...' end
-      status = status .. ': ' .. e
-    end
+    if s.error then status = status .. ': ' .. sweep.short_error(s.error, 70) end
     row[#row + 1] = status
     rows[i] = row
   end

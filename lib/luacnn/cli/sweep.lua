@@ -388,8 +388,8 @@ function sweep.command(exe, script, r, names, passthrough)
   return table.concat(parts, ' ')
 end
 
--- The error a failed run printed: the line before Lua's "stack traceback:", or the last
--- line of its log.
+-- The error a failed run printed: the message above Lua's "stack traceback:" (all its
+-- lines, from the one starting "luacnn: "), or else the last line of its log.
 function sweep.error_from_log(path)
   local text = run.read_file(path)
   if not text then return nil end
@@ -398,7 +398,14 @@ function sweep.error_from_log(path)
     if line:match('%S') then lines[#lines + 1] = line end
   end
   for i, line in ipairs(lines) do
-    if line:match('^stack traceback:') and i > 1 then return lines[i - 1] end
+    if line:match('^stack traceback:') and i > 1 then
+      local first = i - 1
+      for j = i - 1, math.max(1, i - 8), -1 do
+        if lines[j]:match('^[%w%.%-_]+: ') then first = j break end
+      end
+      local msg = table.concat(lines, ' ', first, i - 1)
+      return (msg:gsub('^lua[%w%.]*: ', ''):gsub('^luacnn: ', ''))
+    end
   end
   return lines[#lines]
 end
@@ -411,6 +418,7 @@ function sweep.collect(r, metric)
   res.error = exit and exit.error or nil
   res.seconds = exit and exit.seconds or nil
   local summary = run.read_json(r.dir .. '/summary.json')
+  if not exit and summary and summary.status == 'interrupted' then res.status = 'interrupted' end
   local final = summary and summary.final or nil
   if not final then
     local rows = run.read_csv(r.dir .. '/metrics.csv')
@@ -505,26 +513,39 @@ end
 
 ---------------------------------------------------------------- output
 
--- Text table: header list, rows of strings; numbers right-aligned.
+-- Text table: header list, rows of strings. Columns of numbers ('-' for none) are
+-- right-aligned, header included.
 function sweep.format_table(header, rows)
-  local w = {}
-  for j, h in ipairs(header) do w[j] = #h end
+  local w, numeric = {}, {}
+  local function len(c) return utf8.len(c) or #c end
+  for j, h in ipairs(header) do w[j] = len(h); numeric[j] = true end
   for _, row in ipairs(rows) do
-    for j = 1, #header do w[j] = math.max(w[j], utf8.len(row[j] or '') or #(row[j] or '')) end
+    for j = 1, #header do
+      local c = row[j] or ''
+      w[j] = math.max(w[j], len(c))
+      if c ~= '' and c ~= '-' and not tonumber(c) then numeric[j] = false end
+    end
   end
-  local function line(cells, is_header)
+  local function line(cells)
     local out = {}
     for j = 1, #header do
       local c = cells[j] or ''
-      local pad = string.rep(' ', w[j] - (utf8.len(c) or #c))
-      local numeric = not is_header and (tonumber(c) ~= nil or c == '-')
-      out[j] = numeric and (pad .. c) or (c .. pad)
+      local pad = string.rep(' ', w[j] - len(c))
+      out[j] = numeric[j] and (pad .. c) or (c .. pad)
     end
     return ((' ' .. table.concat(out, '  ')):gsub('%s+$', ''))
   end
-  local out = {line(header, true)}
+  local out = {line(header)}
   for _, row in ipairs(rows) do out[#out + 1] = line(row) end
   return table.concat(out, '\n')
+end
+
+-- An error for a table cell: one line, the script's folder dropped from its position
+-- ("/long/path/lenet.lua:31: msg" -> "lenet.lua:31: msg"), cut to n characters.
+function sweep.short_error(e, n)
+  e = tostring(e):gsub('%s+', ' '):gsub('^[^%s:]*/([^/%s:]+:%d+:)', '%1')
+  if #e > n then e = e:sub(1, n - 3) .. '...' end
+  return e
 end
 
 local function fnum(v, fmt)
@@ -578,11 +599,7 @@ function sweep.print_table(results, ctx)
     row[#row + 1] = fnum(res.final.examples_per_sec, '%.1f')
     row[#row + 1] = fnum(res.seconds, '%.1f')
     local status = res.status
-    if res.status ~= 'ok' and res.error then
-      local e = res.error:gsub('%s+', ' ')
-      if #e > 70 then e = e:sub(1, 67) .. '...' end
-      status = status .. ': ' .. e
-    end
+    if res.status ~= 'ok' and res.error then status = status .. ': ' .. sweep.short_error(res.error, 70) end
     row[#row + 1] = status
     rows[#rows + 1] = row
   end
@@ -930,7 +947,7 @@ local function main(argv)
       if exit.status == 'ok' then
         what = string.format('%s %s', m, fnum(v, '%.4f'))
       else
-        what = string.format('%s: %s', exit.status:upper(), tostring(exit.error))
+        what = string.format('%s: %s', exit.status:upper(), sweep.short_error(exit.error, 100))
       end
       say(string.format('[%d/%d] %s  %s  (%.1f s)', finished, total, describe(r), what, exit.seconds or 0))
       local okw, werr = pcall(sweep.write_results, dir .. '/results.csv', results_now(), ctx)
