@@ -1,0 +1,83 @@
+-- nn.Conv2d(in_channels, out_channels, kernel_size, {stride = 1, padding = 0, dilation = 1,
+-- groups = 1, bias = true}): sizes a number or an {h, w} pair; padding may also be 'valid'
+-- or 'same'. Initialised as PyTorch's layer.
+local lc = require 'luacnn'
+local module = require 'luacnn.nn.module'
+local init = require 'luacnn.nn.initializers'
+local F = require 'luacnn.functional'
+
+local Conv2d = module.Module:extend 'Conv2d'
+
+local function positive_int(v, what)
+  if math.type(v) ~= 'integer' or v < 1 then
+    error(string.format('Conv2d: %s must be a positive integer, got %s', what, tostring(v)), 0)
+  end
+end
+
+local function pair_table(h, w) return {h, w} end
+
+function Conv2d:init(in_channels, out_channels, kernel_size, opts)
+  opts = opts or {}
+  positive_int(in_channels, 'in_channels')
+  positive_int(out_channels, 'out_channels')
+  local ok, kh, kw = pcall(F._pair, kernel_size, 'Conv2d', 'kernel_size', 1)
+  if not ok then error(kh, 0) end
+  local groups = opts.groups or 1
+  positive_int(groups, 'groups')
+  if in_channels % groups ~= 0 then
+    error(string.format('Conv2d: in_channels %d must be divisible by groups %d', in_channels, groups), 0)
+  end
+  if out_channels % groups ~= 0 then
+    error(string.format('Conv2d: out_channels %d must be divisible by groups %d', out_channels, groups), 0)
+  end
+  local function checked_pair(v, what, min)
+    local okp, h, w = pcall(F._pair, v, 'Conv2d', what, min)
+    if not okp then error(h, 0) end
+    return pair_table(h, w)
+  end
+  self.in_channels, self.out_channels = in_channels, out_channels
+  self.kernel_size = {kh, kw}
+  self.stride = checked_pair(opts.stride or 1, 'stride', 1)
+  if opts.padding == 'same' or opts.padding == 'valid' then
+    self.padding = opts.padding
+  else
+    self.padding = checked_pair(opts.padding or 0, 'padding', 0)
+  end
+  self.dilation = checked_pair(opts.dilation or 1, 'dilation', 1)
+  self.groups = groups
+  local dtype, device = opts.dtype or 'float32', opts.device or 'cpu'
+  self.weight = module.Parameter(lc.empty({out_channels, in_channels // groups, kh, kw},
+                                          {dtype = dtype, device = device}))
+  if opts.bias == false then
+    self:register_parameter('bias', nil)
+  else
+    self.bias = module.Parameter(lc.empty({out_channels}, {dtype = dtype, device = device}))
+  end
+  self:reset_parameters()
+end
+
+function Conv2d:reset_parameters()
+  init._default_layer_init(self.weight, self.bias)
+end
+
+function Conv2d:forward(x)
+  return F.conv2d(x, self.weight, self.bias, self)
+end
+
+local function pair_str(p) return '(' .. p[1] .. ', ' .. p[2] .. ')' end
+
+function Conv2d:extra_repr()
+  local s = string.format('%d, %d, kernel_size=%s, stride=%s', self.in_channels, self.out_channels,
+                          pair_str(self.kernel_size), pair_str(self.stride))
+  if type(self.padding) == 'string' then
+    s = s .. ", padding='" .. self.padding .. "'"
+  elseif self.padding[1] ~= 0 or self.padding[2] ~= 0 then
+    s = s .. ', padding=' .. pair_str(self.padding)
+  end
+  if self.dilation[1] ~= 1 or self.dilation[2] ~= 1 then s = s .. ', dilation=' .. pair_str(self.dilation) end
+  if self.groups ~= 1 then s = s .. ', groups=' .. self.groups end
+  if self.bias == nil then s = s .. ', bias=False' end
+  return s
+end
+
+return {Conv2d = Conv2d}
