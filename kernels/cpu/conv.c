@@ -14,6 +14,8 @@
  * bytes, so that im2col writes it and the GEMM reads it back while it is still in L2. */
 #define LC_CONV_TILE_BYTES (384 * 1024)
 #define LC_CONV_ALIGN 64
+/* Spare elements after a column buffer, for the vector stores of im2col that run past it. */
+#define LC_CONV_COL_SLACK 16
 
 const char *lc_conv2d_strerror(int code)
 {
@@ -65,8 +67,9 @@ typedef struct conv_plan {
   int64_t tiles;      /* tiles per image */
   int64_t cblk;       /* input channels per backward_data block (within one group) */
   int64_t cblocks;    /* backward_data blocks per group */
+  int64_t bd_elems;   /* backward_data column tile budget, in elements */
   size_t col_elems;   /* per-thread column buffer, in elements (max over the three ops) */
-  size_t part_elems;  /* per-thread dw + dbias partial sums of backward_weight */
+  size_t part_elems;  /* per-thread partial sums of backward_weight: dw^T and dbias */
 } conv_plan;
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -76,8 +79,9 @@ static size_t round_up(size_t bytes)
   return (bytes + LC_CONV_ALIGN - 1) / LC_CONV_ALIGN * LC_CONV_ALIGN;
 }
 
-/* Tile sizes. `threads` only shrinks tiles (so small batches still give every thread work);
- * col_elems is computed from the unshrunk sizes, so it never depends on the thread count. */
+/* Tile sizes. `threads` only shrinks tiles and blocks (so small batches still give every
+ * thread work); col_elems is computed from the unshrunk sizes, so it never depends on the
+ * thread count. */
 static conv_plan conv_make_plan(const lc_conv2d_shape *s, size_t elem, int threads)
 {
   conv_plan p;
@@ -89,27 +93,30 @@ static conv_plan conv_make_plan(const lc_conv2d_shape *s, size_t elem, int threa
   p.direct = s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 &&
              s->pad_h == 0 && s->pad_w == 0;
 
+  /* forward / backward_weight: a tile is whole output rows of one image */
   int64_t row_bytes = p.kg * s->out_w * (int64_t)elem;
   int64_t rows = LC_CONV_TILE_BYTES / row_bytes;
   if (rows < 1) rows = 1;
   if (rows > s->out_h) rows = s->out_h;
-  int64_t chan_bytes = p.kk * p.P * (int64_t)elem;
-  int64_t cblk = LC_CONV_TILE_BYTES / chan_bytes;
-  if (cblk < 1) cblk = 1;
-  if (cblk > p.cig) cblk = p.cig;
-  size_t fwd_col = p.direct ? 0 : (size_t)(p.kg * rows * s->out_w);
-  size_t bwd_col = p.direct ? 0 : (size_t)(cblk * p.kk * p.P);
+  /* the column tile, plus (backward_weight) the transposed dy tile */
+  size_t fwd_col = (p.direct ? 0 : (size_t)(p.kg * rows * s->out_w + LC_CONV_COL_SLACK)) +
+                   (size_t)(p.cog * rows * s->out_w);
+  /* backward_data: a block of input channels, processed in tiles of output rows that hold at
+   * most bd_elems column entries (at least one row of every channel of the group) */
+  p.bd_elems = LC_CONV_TILE_BYTES / (int64_t)elem;
+  if (p.bd_elems < p.kg * s->out_w) p.bd_elems = p.kg * s->out_w;
+  size_t bwd_col = p.direct ? 0 : (size_t)p.bd_elems;
   p.col_elems = fwd_col > bwd_col ? fwd_col : bwd_col;
   p.part_elems = (size_t)(s->c_out * p.kg + s->c_out);
 
-  /* Fewer images than threads: cut images into more tiles / blocks. */
+  int64_t cblk = p.cig;
+  /* Fewer images than threads: cut images into more tiles and channel blocks. */
   if (s->n > 0 && s->n < threads) {
     int64_t per_image = ceil_div(threads, s->n);
     int64_t r = ceil_div(s->out_h, per_image);
     if (r < rows) rows = r;
     int64_t blocks_wanted = ceil_div(threads, s->n * s->groups);
-    int64_t c = ceil_div(p.cig, blocks_wanted);
-    if (c < cblk) cblk = c;
+    cblk = ceil_div(p.cig, blocks_wanted);
   }
   p.tile_rows = rows;
   p.tiles = ceil_div(s->out_h, rows);
@@ -123,16 +130,16 @@ size_t lc_conv2d_scratch_bytes(const lc_conv2d_shape *s, size_t elem_size)
   int t = omp_get_max_threads();
   conv_plan p = conv_make_plan(s, elem_size, t);
   return LC_CONV_ALIGN + (size_t)t * round_up(p.col_elems * elem_size) +
-         (size_t)(t - 1) * round_up(p.part_elems * elem_size);
+         (size_t)t * round_up(p.part_elems * elem_size);
 }
 
-/* How many threads fit in the scratch: the first needs a column buffer, every further one a
- * column buffer and (when partials) a partial-sum buffer. */
+/* How many threads fit in the scratch: each needs a column buffer and (backward_weight) a
+ * partial-sum buffer. */
 static int conv_threads_fitting(size_t bytes, size_t col_bytes, size_t part_bytes, int want)
 {
-  if (bytes < LC_CONV_ALIGN + col_bytes) return 0;
-  bytes -= LC_CONV_ALIGN + col_bytes;
-  int t = 1;
+  if (bytes < LC_CONV_ALIGN) return 0;
+  bytes -= LC_CONV_ALIGN;
+  int t = 0;
   while (t < want && bytes >= col_bytes + part_bytes) {
     bytes -= col_bytes + part_bytes;
     t++;
@@ -157,7 +164,7 @@ static int conv_scratch_begin(conv_scratch *cs, void *scratch, size_t bytes, siz
   cs->col_bytes = col_bytes;
   cs->part_bytes = part_bytes;
   if (!scratch) {
-    bytes = LC_CONV_ALIGN + (size_t)want * col_bytes + (size_t)(want - 1) * part_bytes;
+    bytes = LC_CONV_ALIGN + (size_t)want * (col_bytes + part_bytes);
     scratch = cs->owned = malloc(bytes);
     if (!scratch) return LC_CONV_ENOMEM;
   }
@@ -175,10 +182,10 @@ static void *conv_col_buffer(const conv_scratch *cs, int t)
   return cs->base + (size_t)t * cs->col_bytes;
 }
 
-/* Partial sums of thread t >= 1 (thread 0 accumulates straight into the output). */
+/* Partial sums of thread t. */
 static void *conv_part_buffer(const conv_scratch *cs, int t)
 {
-  return cs->base + (size_t)cs->threads * cs->col_bytes + (size_t)(t - 1) * cs->part_bytes;
+  return cs->base + (size_t)cs->threads * cs->col_bytes + (size_t)t * cs->part_bytes;
 }
 
 /* OpenBLAS runs single-threaded while our OpenMP threads each call it; restored afterwards.
@@ -207,6 +214,90 @@ static void conv_valid_range(int64_t off, int64_t stride, int64_t in, int64_t ou
   if (l > h) l = h;
   *lo = l;
   *hi = h;
+}
+
+/* im2col for stride-1 float32 rows with AVX-512: a zero-masking load reads exactly the valid
+ * part of an input row (masked-off lanes never touch memory, so the padding costs nothing)
+ * and a full 16-lane store writes it. Rows are written in increasing address order, so the
+ * lanes a store writes past its row are overwritten by the next row; the column buffer has
+ * LC_CONV_COL_SLACK spare elements for the last one. (Masked stores, the obvious tool, are
+ * slow on AMD Zen 4.) LeNet's rows are 10 to 28 floats, where memcpy plus zero fills cost
+ * more than the GEMM that follows. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define LC_CONV_MAX_CHUNKS 16  /* rows up to 256 floats take the fast path */
+
+static int have_avx512(void)
+{
+  static int known = -1;
+  if (known < 0) known = __builtin_cpu_supports("avx512f") ? 1 : 0;
+  return known;
+}
+
+/* Lanes [a, b) of 16 set, clipped to [0, 16]. */
+static __mmask16 lane_mask(int64_t a, int64_t b)
+{
+  if (a < 0) a = 0;
+  if (b > 16) b = 16;
+  if (b <= a) return 0;
+  return (__mmask16)((0xFFFFu >> (16 - (b - a))) << a);
+}
+
+__attribute__((target("avx512f"))) static void
+conv_im2col_s1_avx512(const lc_conv2d_shape *s, const float *x, int64_t nc, int64_t oh0,
+                      int64_t oh1, float *col)
+{
+  const int64_t ow_n = s->out_w, cols = (oh1 - oh0) * ow_n, chunks = (ow_n + 15) / 16;
+  __mmask16 mask[LC_CONV_MAX_CHUNKS];
+  for (int64_t c = 0; c < nc; c++) {
+    const float *xc = x + c * s->h * s->w;
+    for (int64_t ki = 0; ki < s->kh; ki++) {
+      for (int64_t kj = 0; kj < s->kw; kj++) {
+        float *dst = col + ((c * s->kh + ki) * s->kw + kj) * cols;
+        int64_t off = kj * s->dil_w - s->pad_w, lo, hi;
+        conv_valid_range(off, 1, s->w, ow_n, &lo, &hi);
+        for (int64_t k = 0; k < chunks; k++) mask[k] = lane_mask(lo - 16 * k, hi - 16 * k);
+        for (int64_t oh = oh0; oh < oh1; oh++, dst += ow_n) {
+          int64_t ih = oh * s->stride_h - s->pad_h + ki * s->dil_h;
+          if (ih < 0 || ih >= s->h) {
+            for (int64_t k = 0; k < chunks; k++) _mm512_storeu_ps(dst + 16 * k, _mm512_setzero_ps());
+            continue;
+          }
+          /* the address of lane 0 may lie before the row; only valid lanes are read */
+          uintptr_t src = (uintptr_t)(xc + ih * s->w) + (uintptr_t)(off * (int64_t)sizeof(float));
+          for (int64_t k = 0; k < chunks; k++) {
+            __m512 v = _mm512_maskz_loadu_ps(mask[k], (const void *)(src + 64 * (uintptr_t)k));
+            _mm512_storeu_ps(dst + 16 * k, v);
+          }
+        }
+      }
+    }
+  }
+}
+
+static int conv_im2col_fast_f32(const lc_conv2d_shape *s, const float *x, int64_t nc,
+                                int64_t oh0, int64_t oh1, float *col)
+{
+  if (s->stride_w != 1 || s->out_w > 16 * LC_CONV_MAX_CHUNKS || !have_avx512()) return 0;
+  conv_im2col_s1_avx512(s, x, nc, oh0, oh1, col);
+  return 1;
+}
+#else
+static int conv_im2col_fast_f32(const lc_conv2d_shape *s, const float *x, int64_t nc,
+                                int64_t oh0, int64_t oh1, float *col)
+{
+  (void)s, (void)x, (void)nc, (void)oh0, (void)oh1, (void)col;
+  return 0;
+}
+#endif
+
+/* float64 serves gradient checks, not speed: the portable loop only. */
+static int conv_im2col_fast_f64(const lc_conv2d_shape *s, const double *x, int64_t nc,
+                                int64_t oh0, int64_t oh1, double *col)
+{
+  (void)s, (void)x, (void)nc, (void)oh0, (void)oh1, (void)col;
+  return 0;
 }
 
 #define real float
