@@ -14,6 +14,8 @@
  * set to 1 and restored afterwards, so the two thread pools never fight over the cores. The
  * number of threads is omp_get_max_threads() (set it with omp_set_num_threads or OMP_NUM_THREADS).
  * Results do not depend on the thread count except for the summation order of backward_weight.
+ * Because OpenBLAS's thread count is process-wide, two convolutions should not run at the same
+ * time from different threads of the caller (the runtime runs ops one at a time).
  *
  * Scratch memory: every function takes (scratch, scratch_bytes). With scratch == NULL the
  * function allocates what it needs for the call and frees it. A caller that keeps a buffer

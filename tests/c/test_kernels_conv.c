@@ -209,9 +209,53 @@ static void test_threads_and_scratch(void)
   rc = lc_conv2d_backward_weight_f32(&s, x, dy, dw2, NULL, buf, one);
   check(rc == 0 && !memcmp(dw2, dw[0], sizeof(float) * nw),
         "backward_weight in 1-thread scratch equals the 1-thread result");
+  /* the adjoint identities in float64 on this multi-tile shape, for every thread count:
+   * <conv(x, w), dy> = <x, backward_data(dy)> = <w, backward_weight(x, dy)> */
+  double *yd = malloc(sizeof(double) * ny), *dxd = malloc(sizeof(double) * nx);
+  double *dwd = malloc(sizeof(double) * nw);
+  for (int t = 0; t < 3; t++) {
+    omp_set_num_threads(threads[t]);
+    lc_conv2d_forward_f64(&s, xd, wd, NULL, yd, NULL, 0);
+    lc_conv2d_backward_data_f64(&s, dyd, wd, dxd, NULL, 0);
+    lc_conv2d_backward_weight_f64(&s, xd, dyd, dwd, NULL, NULL, 0);
+    double a = dot(yd, dyd, ny), b = dot(xd, dxd, nx), c = dot(wd, dwd, nw);
+    check(fabs(a - b) < 1e-9 * fabs(a) && fabs(a - c) < 1e-9 * fabs(a),
+          "adjoint identities with %d threads: %.12g %.12g %.12g", threads[t], a, b, c);
+  }
+  omp_set_num_threads(saved);
+  free(yd); free(dxd); free(dwd);
   for (int t = 0; t < 3; t++) { free(y[t]); free(dx[t]); free(dw[t]); }
   free(xd); free(wd); free(dyd); free(x); free(w); free(dy); free(want); free(got); free(buf);
   free(y2); free(dx2); free(dw2);
+}
+
+/* Batch 1 on several threads: images are cut into row tiles (forward, backward_weight) and
+ * channel blocks (backward_data). The adjoint identities hold, and forward equals the naive
+ * convolution, with 2 and 3 threads. */
+static void test_batch_one(void)
+{
+  lc_conv2d_shape s = {.n = 1, .c_in = 8, .h = 23, .w = 19, .c_out = 5, .kh = 3, .kw = 5,
+                       .stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 2, .dil_h = 1,
+                       .dil_w = 2, .groups = 1};
+  lc_conv2d_shape_finish(&s);
+  int64_t nx = numel_x(&s), nw = numel_w(&s), ny = numel_y(&s);
+  double *x = rng_array(nx, -1, 1), *w = rng_array(nw, -1, 1), *dy = rng_array(ny, -1, 1);
+  double *y = malloc(sizeof(double) * ny), *want = malloc(sizeof(double) * ny);
+  double *dx = malloc(sizeof(double) * nx), *dw = malloc(sizeof(double) * nw);
+  naive_conv(&s, x, w, NULL, want);
+  int saved = omp_get_max_threads();
+  for (int t = 2; t <= 3; t++) {
+    omp_set_num_threads(t);
+    lc_conv2d_forward_f64(&s, x, w, NULL, y, NULL, 0);
+    lc_conv2d_backward_data_f64(&s, dy, w, dx, NULL, 0);
+    lc_conv2d_backward_weight_f64(&s, x, dy, dw, NULL, NULL, 0);
+    check_close(y, want, ny, 1e-12, 1e-12, "batch 1 forward with %d threads", t);
+    double a = dot(y, dy, ny), b = dot(x, dx, nx), c = dot(w, dw, nw);
+    check(fabs(a - b) < 1e-10 * fabs(a) && fabs(a - c) < 1e-10 * fabs(a),
+          "batch 1 adjoint identities with %d threads: %.12g %.12g %.12g", t, a, b, c);
+  }
+  omp_set_num_threads(saved);
+  free(x); free(w); free(dy); free(y); free(want); free(dx); free(dw);
 }
 
 static void test_shapes(void)
@@ -273,5 +317,6 @@ int main(void)
     test_gradients(&s);
   }
   test_threads_and_scratch();
+  test_batch_one();
   return check_done("test_kernels_conv");
 }
