@@ -40,6 +40,19 @@ describe('luacnn.run', function()
     assert.is_true(H.exists(tmp .. '/a/b/config.json'))
   end)
 
+  it("records the script's lc.args settings and --run_dir when none are passed (train_ch6)", function()
+    local saved = args.current
+    local s = args({lr = 0.9}, {argv = {'--lr', '0.3', '--run_dir', tmp .. '/cli'}, script = 'lenet'})
+    local r = run.start{}
+    local r2 = run.start{settings = {lr = 0.3, epochs = 2}}    -- settings of its own
+    args.current = saved
+    assert.equal(tmp .. '/cli', r.dir)
+    assert.equal('lenet', r.script)
+    assert.equal(0.3, run.read_json(r:path('config.json')).settings.lr)
+    assert.equal(tmp .. '/cli', r2.dir)
+    assert.equal(2, run.read_json(r2:path('config.json')).settings.epochs)
+  end)
+
   it('logs epochs to metrics.csv in the standard column order, extras after', function()
     local r = run.start{dir = tmp .. '/r', script = 'lenet'}
     r:log_epoch{epoch = 1, train_loss = 2.3, train_acc = 0.1, test_acc = 0.12,

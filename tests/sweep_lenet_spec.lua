@@ -1,5 +1,6 @@
--- A small real sweep: LeNet on a Fashion-MNIST subset, a 2x2 grid, one epoch each, on the
--- CPU. Skips (loudly) until lc.d2l and the data are there.
+-- A small real sweep: LeNet (ReLU, max pooling) on a Fashion-MNIST subset of 6,000 training
+-- and 2,000 test images, a 2x2 grid, one epoch each, on the CPU. Every run must learn (test
+-- accuracy well above the 10% of chance). Skips (loudly) until lc.d2l and the data are there.
 local H = dofile((debug.getinfo(1, 'S').source:match('^@(.*/)') or './') .. 'fixtures/spec_helper.lua')
 local run = require 'luacnn.run'
 
@@ -39,7 +40,7 @@ describe('luacnn sweep over LeNet', function()
     local tmp = H.tmpdir()
     local script = H.fixtures .. '/lenet_subset.lua'
     local out, rc = H.luacnn(string.format(
-      'sweep %s --grid lr=0.3,0.9 batch_size=128,256 --epochs 1 --device cpu --dir %s',
+      'sweep %s --grid lr=0.1,0.3 batch_size=64,128 --epochs 1 --device cpu --seed 1 --dir %s',
       H.q(script), H.q(tmp .. '/sw')), nil, 'LUACNN_DATA=' .. H.q(root:gsub('/fashion%-mnist$', '')))
     print(out)
     assert.equal(0, rc, out)
@@ -50,15 +51,17 @@ describe('luacnn sweep over LeNet', function()
       assert.equal('ok', r.status, tostring(r.error))
       seen[r.lr .. '/' .. r.batch_size] = true
       assert.is_number(r.test_acc)
-      assert.is_true(r.test_acc >= 0.05 and r.test_acc <= 1, 'test acc ' .. tostring(r.test_acc))
-      assert.is_true(r.train_acc >= 0.05 and r.train_acc <= 1, 'train acc ' .. tostring(r.train_acc))
-      assert.is_true(r.train_loss > 0 and r.train_loss < 3, 'train loss ' .. tostring(r.train_loss))
+      -- sane: learned (chance is 0.1 and a loss of ln 10 = 2.30), and no more than possible
+      assert.is_true(r.test_acc > 0.25 and r.test_acc <= 1, 'test acc ' .. tostring(r.test_acc))
+      assert.is_true(r.train_acc > 0.2 and r.train_acc <= 1, 'train acc ' .. tostring(r.train_acc))
+      assert.is_true(r.train_loss > 0 and r.train_loss < 2.2, 'train loss ' .. tostring(r.train_loss))
+      assert.is_true(r.examples_per_sec > 0)
       -- the run record written by train_ch6 in the folder the sweep chose
       local s = assert(run.read_json(r.dir .. '/summary.json'))
       assert.equal('finished', s.status)
       assert.equal(1, s.epochs)
     end
-    for _, k in ipairs{'0.3/128', '0.3/256', '0.9/128', '0.9/256'} do assert.is_true(seen[k], k) end
+    for _, k in ipairs{'0.1/64', '0.1/128', '0.3/64', '0.3/128'} do assert.is_true(seen[k], k) end
     for i = 2, 4 do assert.is_true(rows[i - 1].test_acc >= rows[i].test_acc) end
     H.rmdir(tmp)
   end)

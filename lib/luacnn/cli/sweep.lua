@@ -300,7 +300,9 @@ end
 
 -- The script's declared settings (from lc.args' --args-json), or nil and why.
 function sweep.script_options(exe, script)
-  local cmd = string.format('%s %s --args-json 2>&1 </dev/null', run.shell_quote(exe), run.shell_quote(script))
+  -- a script that never calls lc.args would run for real: the timeout bounds that
+  local cmd = string.format('timeout 60 %s %s --args-json 2>&1 </dev/null', run.shell_quote(exe),
+                            run.shell_quote(script))
   local p = io.popen(cmd)
   if not p then return nil, 'cannot start ' .. exe end
   local out = p:read('a') or ''
@@ -669,6 +671,8 @@ function sweep.plot_results(results, ctx)
       ok_runs[#ok_runs + 1] = res
     end
   end
+  -- plan order, so that categories and legends follow the grid, not the ranking
+  table.sort(ok_runs, function(a, b) return a.index < b.index end)
   local paths = {}
   if #ok_runs == 0 then return paths end
   local random_spec = {}
