@@ -54,7 +54,7 @@ for step = 1, args.steps do
   if step % 2 == 0 then print(string.format('epoch %d, loss %.3f', step, last_loss)) end
 end
 print('learned kernel:')
-print(conv.weight:reshape(1, 2))
+print(conv.weight:detach():reshape(1, 2))
 
 -- The same descent through the from-scratch corr2d: autograd follows the slice writes.
 print('\nLearning the kernel through the Lua-loop corr2d:')
