@@ -358,3 +358,39 @@ describe('errors inside forward', function()
     check.raises(function() Empty()(lc.ones(1)) end, 'Empty: forward is not implemented')
   end)
 end)
+
+describe('on a GPU', function()
+  local gpu = lc.cuda.is_available()
+  local test = gpu and it or pending
+
+  test('to(cuda) moves parameters and buffers, keeping them registered, and trains there', function()
+    lc.manual_seed(4)
+    local net = nn.Sequential(nn.Conv2d(1, 4, 3, {padding = 1}), nn.BatchNorm2d(4), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 3))
+    local ref = nn.Sequential(nn.Conv2d(1, 4, 3, {padding = 1}), nn.BatchNorm2d(4), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 3))
+    ref:load_state_dict(net:state_dict())
+    assert.are.equal(net, net:to('cuda'))
+    for name, p in net:named_parameters() do
+      assert.are.equal('cuda:0', p.device, name)
+      assert.is_true(p.requires_grad and p.is_leaf and nn.is_parameter(p), name)
+    end
+    for name, b in net:named_buffers() do assert.are.equal('cuda:0', b.device, name) end
+    assert.are.equal('int64', net[2].num_batches_tracked.dtype)
+    local x, y = lc.rand(5, 1, 8, 8), lc.randint(1, 4, 5)
+    local loss = nn.CrossEntropyLoss()
+    local l_gpu = loss(net(x:cuda()), y:cuda())
+    local l_cpu = loss(ref(x), y)
+    check.close(l_gpu:cpu(), l_cpu, 1e-5)
+    l_gpu:backward(); l_cpu:backward()
+    for name, p in net:named_parameters() do
+      assert.are.equal('cuda:0', p.grad.device)
+      check.close(p.grad:cpu(), ref:get_submodule(name:match('^(.*)%.[^.]+$'))[name:match('[^.]+$')].grad, 1e-4, name)
+    end
+    check.close(net[2].running_mean:cpu(), ref[2].running_mean, 1e-5)
+    check.raises(function() net(x) end, 'net[1] (Conv2d): conv2d: input is on cpu but weight is on cuda:0')
+    net:cpu()
+    assert.are.equal('cpu', net[6].weight.device)
+    check.close(net(x), ref(x), 1e-5)
+  end)
+end)

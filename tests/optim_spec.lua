@@ -318,3 +318,26 @@ describe('learning-rate schedulers', function()
     assert.are.equal(4, s2.last_epoch)
   end)
 end)
+
+describe('on a GPU', function()
+  local gpu = lc.cuda.is_available()
+  local test = gpu and it or pending
+
+  test('the fused steps give the CPU results', function()
+    for _, case in ipairs{{'SGD', {lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 0.01}},
+                          {'SGD', {lr = 0.1}},
+                          {'Adam', {lr = 0.01, amsgrad = true}}, {'AdamW', {lr = 0.01}}} do
+      local kind, h = case[1], case[2]
+      local a = lc.tensor(p0, {requires_grad = true})
+      local b = lc.tensor(p0):cuda()
+      b.requires_grad = true
+      local oa, ob = optim[kind]({a}, h), optim[kind]({b}, h)
+      for _, g in ipairs(grads) do
+        a.grad, b.grad = lc.tensor(g), lc.tensor(g):cuda()
+        oa:step(); ob:step()
+      end
+      assert.are.equal('cuda:0', b.device)
+      check.close(b:cpu(), a, 1e-6, kind)
+    end
+  end)
+end)
