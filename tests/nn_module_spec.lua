@@ -118,12 +118,32 @@ describe('nn.Module subclasses', function()
     assert.are.equal(net[2][2].conv3, net:get_submodule('2.2.conv3'))
   end)
 
-  it('count a shared parameter once', function()
+  it('count a shared parameter once, and keep it shared through to()', function()
     local lin = nn.Linear(3, 3)
     local net = nn.Sequential(lin, nn.ReLU(), lin)
     assert.are.equal(2, #net:parameters())
     assert.are.equal(12, net:num_parameters())
     assert.are.equal(3, #net:modules())   -- Sequential, Linear (once), ReLU
+    local M = nn.Module:extend 'Tied'
+    function M:init()
+      self.a = nn.Linear(2, 2)
+      self.b = nn.Linear(2, 2)
+      self.b.weight = self.a.weight
+    end
+    local m = M():double()
+    assert.are.equal('float64', m.b.weight.dtype)
+    assert.are.equal(m.a.weight, m.b.weight)
+    assert.are.equal(3, #m:parameters())
+  end)
+
+  it('tell instances of a class with is_a', function()
+    local Block = nn.Sequential:extend 'Block'
+    local b = Block(nn.ReLU())
+    assert.is_true(b:is_a(Block))
+    assert.is_true(b:is_a(nn.Sequential))
+    assert.is_true(b:is_a(nn.Module))
+    assert.is_false(b:is_a(nn.Linear))
+    assert.are.equal(nn.Linear, getmetatable(nn.Linear(1, 1)))
   end)
 
   it('switch train and eval mode recursively', function()

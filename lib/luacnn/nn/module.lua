@@ -400,6 +400,16 @@ function Module:get_submodule(path)
   return m
 end
 
+-- m:is_a(nn.Conv2d): whether m is an instance of that class or of a subclass of it.
+function Module:is_a(cls)
+  local c = getmetatable(self)
+  while c do
+    if c == cls then return true end
+    c = rawget(c, 'super')
+  end
+  return false
+end
+
 -- The number of parameter values (each shared tensor counted once).
 function Module:num_parameters(only_trainable)
   local n = 0
@@ -465,24 +475,33 @@ function Module:to(a, b)
       if dtypes[x] then dtype = x elseif x ~= nil then device = x end
     end
   end
+  -- one conversion per tensor, so parameters shared between modules stay shared
+  local done = {}
   for _, m in ipairs(self:modules()) do
     for _, name in ipairs(m._parameters.keys) do
       local p = m._parameters.vals[name]
       if p ~= nil then
-        local q = convert(p, device, dtype)
-        if q ~= p then
-          local g = p.grad
-          q = q:detach()
-          q.requires_grad = p.requires_grad
-          parameter_marks[q] = true
-          if g then q.grad = convert(g, device, dtype) end
-          m._parameters.vals[name] = q
+        local q = done[p]
+        if not q then
+          q = convert(p, device, dtype)
+          if q ~= p then
+            local g = p.grad
+            q = q:detach()
+            q.requires_grad = p.requires_grad
+            parameter_marks[q] = true
+            if g then q.grad = convert(g, device, dtype) end
+          end
+          done[p] = q
         end
+        m._parameters.vals[name] = q
       end
     end
     for _, name in ipairs(m._buffers.keys) do
       local t = m._buffers.vals[name]
-      if t ~= nil then m._buffers.vals[name] = convert(t, device, dtype) end
+      if t ~= nil then
+        done[t] = done[t] or convert(t, device, dtype)
+        m._buffers.vals[name] = done[t]
+      end
     end
   end
   return self
