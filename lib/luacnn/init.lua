@@ -118,6 +118,10 @@ function lc.try_all_gpus()
   return out
 end
 
+-- ---- checkpoints (safetensors) ----
+function lc.save(...) return require('luacnn.io').save(...) end
+function lc.load(...) return require('luacnn.io').load(...) end
+
 -- ---- submodules load on first use, so `lc.nn` costs nothing until used ----
 local submodules = { nn = 'luacnn.nn', F = 'luacnn.functional', optim = 'luacnn.optim',
                      data = 'luacnn.data', d2l = 'luacnn.d2l', plot = 'luacnn.plot',
