@@ -785,12 +785,25 @@ static int m_argmin(lua_State *L) { return extremum(L, true, true); }
 
 /* ---- autograd ---- */
 
-static int m_backward(lua_State *L)
+static int run_backward(lua_State *L)
 {
   lc_tensor *t = lcb_check_tensor(L, 1, "backward");
   lc_tensor *grad = lcb_test_tensor(L, 2);
   int opts = lua_istable(L, 2) && !grad ? 2 : lua_istable(L, 3) ? 3 : 0;
   lc_backward(t, grad, lcb_opt_bool(L, opts, "retain_graph", false));
+  return 0;
+}
+
+/* The engine turns grad mode off while it runs; an error in the middle of a backward
+ * must not leave it off for the rest of the script. */
+static int m_backward(lua_State *L)
+{
+  bool grad_mode = lc_grad_enabled();
+  lua_pushcfunction(L, run_backward);
+  lua_insert(L, 1);
+  int status = lua_pcall(L, lua_gettop(L) - 1, 0, 0);
+  lc_set_grad_enabled(grad_mode);
+  if (status != LUA_OK) return lua_error(L);
   return 0;
 }
 

@@ -62,18 +62,30 @@ int lc_node_save(lc_node *node, const lc_tensor *t)
   return k;
 }
 
+static _Noreturn void released_error(const lc_node *node)
+{
+  lc_error("backward: trying to backward through the graph a second time (at %s); "
+           "pass {retain_graph = true} to the first backward", node->name);
+}
+
+static bool saved_is_stale(const lc_node *node, int k)
+{
+  return node->saved[k]->storage->version != node->saved_version[k];
+}
+
+static _Noreturn void stale_error(const lc_node *node, int k)
+{
+  lc_error("backward: a tensor saved by %s for the gradient was modified by an in-place "
+           "operation (it is at version %llu, %llu was expected)", node->name,
+           (unsigned long long)node->saved[k]->storage->version,
+           (unsigned long long)node->saved_version[k]);
+}
+
 lc_tensor *lc_node_saved(lc_node *node, int k)
 {
-  if (node->released)
-    lc_error("backward: trying to backward through the graph a second time (at %s); "
-             "pass {retain_graph = true} to the first backward", node->name);
-  lc_tensor *t = node->saved[k];
-  if (t->storage->version != node->saved_version[k])
-    lc_error("backward: a tensor saved by %s for the gradient was modified by an in-place "
-             "operation (it is at version %llu, %llu was expected)", node->name,
-             (unsigned long long)t->storage->version,
-             (unsigned long long)node->saved_version[k]);
-  return t;
+  if (node->released) released_error(node);
+  if (saved_is_stale(node, k)) stale_error(node, k);
+  return node->saved[k];
 }
 
 bool lc_node_needs(const lc_node *node, int input)
@@ -165,6 +177,9 @@ static node_list collect_graph(lc_node *root)
   while (stack.n) {
     lc_node *n = stack.items[--stack.n];
     list_push(&order, n);
+    /* left over by a backward that failed half-way: not this pass's gradient */
+    lc_tensor_release(n->grad_accum);
+    n->grad_accum = NULL;
     for (int i = 0; i < n->n_inputs; i++) {
       lc_node *child = n->next[i].node;
       if (!child) continue;
@@ -219,9 +234,7 @@ static void run_node(lc_node *n, bool retain_graph)
   lc_tensor *gin[LC_MAX_INPUTS] = {0};
   lc_tensor *gout = n->grad_accum;
   n->grad_accum = NULL;
-  if (n->released)
-    lc_error("backward: trying to backward through the graph a second time (at %s); "
-             "pass {retain_graph = true} to the first backward", n->name);
+  if (n->released) released_error(n);
   n->backward(n, gout, gin);
   lc_tensor_release(gout);
   for (int i = 0; i < n->n_inputs; i++) {
@@ -236,6 +249,24 @@ static void run_node(lc_node *n, bool retain_graph)
     lc_tensor_release(gin[i]);
   }
   if (!retain_graph) release_saved(n);
+}
+
+/* Raises, before anything has run, the errors that would otherwise stop backward
+ * half-way (with grad mode off and some gradients accumulated): a graph already freed
+ * by an earlier backward, or a saved tensor overwritten in place since it was saved. */
+static void check_graph(node_list *nodes, lc_tensor *seed)
+{
+  for (size_t i = 0; i < nodes->n; i++) {
+    lc_node *n = nodes->items[i];
+    int stale = -1;
+    for (int k = 0; k < n->n_saved && !n->released && stale < 0; k++)
+      if (saved_is_stale(n, k)) stale = k;
+    if (!n->released && stale < 0) continue;
+    free(nodes->items);
+    lc_tensor_release(seed);
+    if (n->released) released_error(n);
+    stale_error(n, stale);
+  }
 }
 
 void lc_backward(lc_tensor *root, lc_tensor *grad, bool retain_graph)
@@ -255,14 +286,16 @@ void lc_backward(lc_tensor *root, lc_tensor *grad, bool retain_graph)
                "got shape %s; pass the gradient explicitly", lc_shape_str(root));
     seed = lc_full(root->ndim, root->sizes, 1.0, root->dtype, root->storage->device);
   }
-  bool previous = lc_set_grad_enabled(false);
   if (!root->grad_fn) {
+    bool previous = lc_set_grad_enabled(false);
     accumulate_leaf(root, seed);
     lc_tensor_release(seed);
     lc_set_grad_enabled(previous);
     return;
   }
   node_list nodes = collect_graph(root->grad_fn);
+  check_graph(&nodes, seed);
+  bool previous = lc_set_grad_enabled(false);
   root->grad_fn->grad_accum = seed;
   /* Kahn's order: a node runs once all its consumers have run. */
   node_list ready = {0};
