@@ -4,12 +4,21 @@
 
 #include "runtime/ops.h"
 
+/* An operand BLAS can read in place: one dim of each matrix has unit stride and the other
+ * a stride of at least the matrix's extent along the first (BLAS's leading dimension).
+ * Size-1 dims never step, so their strides are made canonical first: a column picked out
+ * of a wider tensor qualifies. Stride-0 rows (expand) or overlapping strides do not, and
+ * are copied. Batch strides may be anything, 0 included. */
 static lc_tensor *blas_ready(lc_tensor *t, int r)
 {
-  bool rows = t->strides[r + 1] == 1 || t->sizes[r + 1] == 1;
-  bool cols = t->strides[r] == 1 || t->sizes[r] == 1;
-  bool batch_ok = r == 0 || t->sizes[0] == 1 || t->strides[0] != 0;
-  if ((rows || cols) && batch_ok) return lc_tensor_retain(t);
+  int64_t strides[LC_MAX_DIMS];
+  memcpy(strides, t->strides, sizeof strides);
+  int64_t rows = t->sizes[r], cols = t->sizes[r + 1];
+  if (cols == 1) strides[r + 1] = 1;
+  if (rows == 1) strides[r] = strides[r + 1] == 1 ? (cols > 1 ? cols : 1) : 1;
+  bool plain = strides[r + 1] == 1 && strides[r] >= (cols > 1 ? cols : 1);
+  bool transposed = strides[r] == 1 && strides[r + 1] >= (rows > 1 ? rows : 1);
+  if (plain || transposed) return lc_alias(t, t->ndim, t->sizes, strides, t->offset);
   return lc_contiguous_copy(t);
 }
 
