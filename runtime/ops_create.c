@@ -29,12 +29,21 @@ lc_tensor *lc_from_host(const void *data, int ndim, const int64_t *sizes, lc_dty
   return t;
 }
 
+/* arange and linspace stage their values in a host array of doubles; beyond this many,
+ * its byte count would overflow (lc_empty has the same bound). */
+#define LC_MAX_HOST_VALUES (INT64_MAX / 16)
+
 lc_tensor *lc_arange(double start, double stop, double step, lc_dtype dtype, lc_device device)
 {
+  if (!isfinite(start) || !isfinite(stop) || !isfinite(step))
+    lc_error("arange: start, stop and step must be finite, got %g, %g and %g", start, stop, step);
   if (step == 0) lc_error("arange: step must be nonzero");
   if ((stop - start) / step < 0)
     lc_error("arange: the range from %g to %g never ends with step %g", start, stop, step);
-  int64_t n = (int64_t)ceil((stop - start) / step);
+  double count = ceil((stop - start) / step);
+  if (count > (double)LC_MAX_HOST_VALUES)
+    lc_error("arange: %.0f values is too many", count);
+  int64_t n = (int64_t)count;
   double *values = malloc((n ? n : 1) * sizeof *values);
   if (!values) lc_error("arange: out of memory for %lld values", (long long)n);
   for (int64_t i = 0; i < n; i++) values[i] = start + (double)i * step;
@@ -50,6 +59,9 @@ lc_tensor *lc_arange(double start, double stop, double step, lc_dtype dtype, lc_
 lc_tensor *lc_linspace(double start, double stop, int64_t steps, lc_dtype dtype, lc_device device)
 {
   if (steps < 0) lc_error("linspace: number of steps must be non-negative, got %lld", (long long)steps);
+  if (steps > LC_MAX_HOST_VALUES) lc_error("linspace: %lld steps is too many", (long long)steps);
+  if (!isfinite(start) || !isfinite(stop))
+    lc_error("linspace: start and stop must be finite, got %g and %g", start, stop);
   double *values = malloc((steps ? steps : 1) * sizeof *values);
   if (!values) lc_error("linspace: out of memory");
   for (int64_t i = 0; i < steps; i++)
@@ -81,11 +93,21 @@ static void require_float(const char *op, lc_dtype dtype)
     lc_error("%s: a floating dtype (float32 or float64) was expected, got %s", op, lc_dtype_name(dtype));
 }
 
+/* The largest value of t's dtype below hi. A draw lo + (hi - lo) * u with u < 1 can still
+ * round to hi once stored (1 - 2^-30 is 1.0f in float32), so uniform_ clamps to it. */
+static double below(double hi, lc_dtype dtype)
+{
+  if (dtype == LC_FLOAT64) return nextafter(hi, -INFINITY);
+  float h = (float)hi;
+  return (double)h >= hi ? nextafterf(h, -INFINITY) : h;
+}
+
 void lc_uniform_(lc_tensor *t, double lo, double hi)
 {
   require_float("uniform_", t->dtype);
   lc_tensor *tmp = lc_is_contiguous(t) ? lc_tensor_retain(t) : lc_empty_like(t);
   backend_of(t)->uniform(tmp, lc_initial_seed(), lc_random_reserve(lc_numel(t)), lo, hi);
+  if (hi > lo && lc_numel(tmp)) backend_of(t)->unary(LC_UN_CLAMP, tmp, tmp, -INFINITY, below(hi, t->dtype));
   if (tmp != t) lc_copy_(t, tmp);
   lc_tensor_release(tmp);
   lc_bump_version(t);

@@ -40,9 +40,13 @@ static void reshape_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
 static int infer_sizes(const char *op, const lc_tensor *t, int ndim, const int64_t *sizes, int64_t *out)
 {
   if (ndim > LC_MAX_DIMS) lc_error("%s: %d dimensions requested, at most %d are supported", op, ndim, LC_MAX_DIMS);
-  int64_t known = 1, numel = lc_numel(t);
+  int64_t known = 1, numel = lc_numel(t), extent = 1;
   int infer = -1;
   for (int i = 0; i < ndim; i++) {
+    /* as in lc_empty: even an empty shape like (0, 2^62) must not overflow counts */
+    if (sizes[i] > 1 && extent > INT64_MAX / 16 / sizes[i])
+      lc_error("%s: shape %s has too many elements", op, lc_format_sizes((char[128]){0}, 128, ndim, sizes));
+    if (sizes[i] > 1) extent *= sizes[i];
     if (sizes[i] == -1) {
       if (infer >= 0) lc_error("%s: only one dimension can be -1 in %s", op, lc_format_sizes((char[128]){0}, 128, ndim, sizes));
       infer = i;
@@ -147,11 +151,21 @@ lc_tensor *lc_expand(lc_tensor *t, int ndim, const int64_t *sizes)
   if (ndim < t->ndim)
     lc_error("expand: the target shape %s has fewer dims than the tensor's %s",
              lc_format_sizes((char[128]){0}, 128, ndim, sizes), lc_shape_str(t));
-  int64_t shape[LC_MAX_DIMS];
+  if (ndim > LC_MAX_DIMS)
+    lc_error("expand: %d dimensions requested, at most %d are supported", ndim, LC_MAX_DIMS);
+  int64_t shape[LC_MAX_DIMS], extent = 1;
   for (int i = 0; i < ndim; i++) {
     int d = t->ndim - ndim + i;
     int64_t have = d >= 0 ? t->sizes[d] : 1;
+    /* -1 keeps an existing size; a new leading dim has none to keep */
+    if (sizes[i] < -1 || (sizes[i] == -1 && d < 0))
+      lc_error("expand: size %lld at dim %d of %s is invalid", (long long)sizes[i], i + 1,
+               lc_format_sizes((char[128]){0}, 128, ndim, sizes));
     shape[i] = sizes[i] == -1 ? have : sizes[i];
+    /* a view needs no memory, but element counts must fit as they do in lc_empty */
+    if (shape[i] > 1 && extent > INT64_MAX / 16 / shape[i])
+      lc_error("expand: %s has too many elements", lc_format_sizes((char[128]){0}, 128, ndim, shape));
+    if (shape[i] > 1) extent *= shape[i];
     if (have != shape[i] && have != 1)
       lc_error("expand: the tensor of shape %s cannot be expanded to %s (size %lld at dim %d is not 1)",
                lc_shape_str(t), lc_format_sizes((char[128]){0}, 128, ndim, sizes), (long long)have, i + 1);
@@ -225,9 +239,9 @@ lc_tensor *lc_narrow(lc_tensor *t, int dim, int64_t start, int64_t length)
 {
   if (t->ndim == 0) lc_error("narrow: cannot slice a 0-dim tensor");
   dim = lc_wrap_dim("narrow", dim, t->ndim);
-  if (start < 0 || length < 0 || start + length > t->sizes[dim])
-    lc_error("narrow: range %lld..%lld is out of range for dim %d of size %lld",
-             (long long)start + 1, (long long)(start + length), dim + 1, (long long)t->sizes[dim]);
+  if (start < 0 || length < 0 || start > t->sizes[dim] || length > t->sizes[dim] - start)
+    lc_error("narrow: start %lld with length %lld is out of range for dim %d of size %lld",
+             (long long)start + 1, (long long)length, dim + 1, (long long)t->sizes[dim]);
   int64_t sizes[LC_MAX_DIMS];
   memcpy(sizes, t->sizes, sizeof sizes);
   sizes[dim] = length;
