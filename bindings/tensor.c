@@ -15,24 +15,27 @@ static int t_gc(lua_State *L)
 
 /* ---- index tables: t[{1, {2, 4}, {}}] ---- */
 
+/* `dim` (0-based) is the dim of the indexed tensor, for messages: entry k of an index
+ * table always addresses dim k of the original, even after earlier entries dropped dims. */
 static int64_t index_value(lua_State *L, lua_Integer i, int64_t size, int dim)
 {
   if (i == 0) luaL_error(L, "index 0 is invalid for dim %d: indices are 1-based", dim + 1);
   int64_t k = i > 0 ? i - 1 : size + i;
   if (k < 0 || k >= size)
-    luaL_error(L, "index %d is out of range for dim %d of size %d", (int)i, dim + 1, (int)size);
+    luaL_error(L, "index %I is out of range for dim %d of size %I", (lua_Integer)i, dim + 1,
+               (lua_Integer)size);
   return k;
 }
 
-/* Applies one index entry (at stack idx) to t along dim; returns the view and whether
- * the dim survived. */
-static lc_tensor *apply_entry(lua_State *L, lc_tensor *t, int *dim, int idx)
+/* Applies one index entry (at stack idx), which addresses dim `orig` of the original
+ * tensor, to the view t along *dim; advances *dim when the dim survives. */
+static lc_tensor *apply_entry(lua_State *L, lc_tensor *t, int *dim, int idx, int orig)
 {
   if (*dim >= t->ndim)
     luaL_error(L, "index: too many indices for a tensor of %d dims", t->ndim);
   int64_t size = t->sizes[*dim];
   if (lua_isinteger(L, idx)) {
-    int64_t k = index_value(L, lua_tointeger(L, idx), size, *dim);
+    int64_t k = index_value(L, lua_tointeger(L, idx), size, orig);
     return lc_select(t, *dim, k); /* the dim disappears: *dim stays */
   }
   if (lua_istable(L, idx)) {
@@ -46,13 +49,13 @@ static lc_tensor *apply_entry(lua_State *L, lc_tensor *t, int *dim, int idx)
     lua_rawgeti(L, idx, n);
     if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1))
       luaL_error(L, "index: range bounds must be integers");
-    int64_t first = index_value(L, lua_tointeger(L, -2), size, *dim);
-    lua_Integer last_raw = lua_tointeger(L, -1);
+    lua_Integer first_raw = lua_tointeger(L, -2), last_raw = lua_tointeger(L, -1);
     lua_pop(L, 2);
-    int64_t last = index_value(L, last_raw, size, *dim);
+    int64_t first = index_value(L, first_raw, size, orig);
+    int64_t last = index_value(L, last_raw, size, orig);
     if (last < first)
-      luaL_error(L, "index: range {%d, %d} is empty or reversed for dim %d of size %d",
-                 (int)first + 1, (int)last_raw, *dim + 1, (int)size);
+      luaL_error(L, "index: range {%I, %I} is empty or reversed for dim %d of size %I",
+                 first_raw, last_raw, orig + 1, (lua_Integer)size);
     lc_tensor *v = lc_narrow(t, *dim, first, last - first + 1);
     (*dim)++;
     return v;
@@ -65,14 +68,14 @@ static lc_tensor *apply_entry(lua_State *L, lc_tensor *t, int *dim, int idx)
 static lc_tensor *index_view(lua_State *L, lc_tensor *t, int key)
 {
   int dim = 0;
-  if (!lua_istable(L, key)) return apply_entry(L, t, &dim, key);
+  if (!lua_istable(L, key)) return apply_entry(L, t, &dim, key, 0);
   int n = (int)lua_rawlen(L, key);
   if (n > t->ndim)
     luaL_error(L, "index: %d indices given for a tensor of %d dims", n, t->ndim);
   lc_tensor *v = lc_tensor_retain(t);
   for (int k = 1; k <= n; k++) {
     lua_rawgeti(L, key, k);
-    lc_tensor *next = apply_entry(L, v, &dim, lua_gettop(L));
+    lc_tensor *next = apply_entry(L, v, &dim, lua_gettop(L), k - 1);
     lua_pop(L, 1);
     lc_tensor_release(v);
     v = next;
@@ -189,6 +192,18 @@ static lc_tensor *tensor_scalar(arith_op op, lc_tensor *t, double s, bool scalar
   }
 }
 
+/* PyTorch: a Python float makes an integer tensor's result float whatever its value
+ * (arange(3) * 2.0 is float32, arange(3) * 2 int64); Lua keeps 2 and 2.0 apart too. */
+static lc_tensor *with_scalar(lua_State *L, arith_op op, lc_tensor *t, int idx, bool scalar_first)
+{
+  double s = lua_tonumber(L, idx);
+  if (lc_dtype_is_float(t->dtype) || lua_isinteger(L, idx)) return tensor_scalar(op, t, s, scalar_first);
+  lc_tensor *f = lc_to_dtype(t, LC_FLOAT32);
+  lc_tensor *r = tensor_scalar(op, f, s, scalar_first);
+  lc_tensor_release(f);
+  return r;
+}
+
 static const char *arith_names[] = {"add", "sub", "mul", "div", "pow"};
 static const lc_binary_op arith_binary[] = {LC_BIN_ADD, LC_BIN_SUB, LC_BIN_MUL, LC_BIN_DIV, LC_BIN_POW};
 
@@ -200,9 +215,9 @@ int lcb_arith(lua_State *L, int op)
   if (a && b) {
     out = lc_binary(arith_binary[op], a, b);
   } else if (a && lua_type(L, 2) == LUA_TNUMBER) {
-    out = tensor_scalar((arith_op)op, a, lua_tonumber(L, 2), false);
+    out = with_scalar(L, (arith_op)op, a, 2, false);
   } else if (b && lua_type(L, 1) == LUA_TNUMBER) {
-    out = tensor_scalar((arith_op)op, b, lua_tonumber(L, 1), true);
+    out = with_scalar(L, (arith_op)op, b, 1, true);
   } else {
     int bad = a ? 2 : 1;
     return luaL_error(L, "%s: expected a tensor or a number as argument %d, got %s", name, bad,

@@ -34,8 +34,10 @@ static lc_dtype unary_compute_dtype(lc_unary_op op, lc_dtype in, double s0, doub
   switch (op) {
   case LC_UN_NEG: case LC_UN_ABS: case LC_UN_RELU: case LC_UN_SIGN: case LC_UN_STEP:
     return in == LC_UINT8 && op == LC_UN_NEG ? LC_INT64 : in;
-  case LC_UN_ADD_SCALAR: case LC_UN_MUL_SCALAR: case LC_UN_RSUB_SCALAR: case LC_UN_CLAMP:
-    return is_integral(s0) && (op != LC_UN_CLAMP || is_integral(s1)) ? LC_INT64 : LC_FLOAT32;
+  case LC_UN_ADD_SCALAR: case LC_UN_MUL_SCALAR: case LC_UN_RSUB_SCALAR:
+    return is_integral(s0) ? LC_INT64 : LC_FLOAT32;
+  case LC_UN_CLAMP: /* an infinite bound is a missing one: clamp(1) keeps integers */
+    return (isinf(s0) || is_integral(s0)) && (isinf(s1) || is_integral(s1)) ? in : LC_FLOAT32;
   case LC_UN_POW_SCALAR:
     return is_integral(s0) && s0 >= 0 ? LC_INT64 : LC_FLOAT32;
   default:
