@@ -150,7 +150,11 @@ static int64_t check_size(lua_State *L, int idx, int k, const char *op)
 int lcb_check_sizes(lua_State *L, int idx, const char *op, int64_t *sizes, int *next)
 {
   int n = 0;
-  if (lua_type(L, idx) == LUA_TTABLE && lua_rawlen(L, idx) > 0) { /* {2, 3} or a shape */
+  /* {2, 3} or a shape; an empty table is the 0-dim shape when more arguments follow it
+   * (zeros({}, opts), full({}, 7), a 0-dim tensor's shape()), else it is an options table */
+  bool sizes_table = lua_type(L, idx) == LUA_TTABLE &&
+                     (lua_rawlen(L, idx) > 0 || !lua_isnoneornil(L, idx + 1));
+  if (sizes_table) {
     n = (int)lua_rawlen(L, idx);
     if (n > LC_MAX_DIMS) luaL_error(L, "%s: %d dims given, at most %d are supported", op, n, LC_MAX_DIMS);
     for (int k = 1; k <= n; k++) {
