@@ -66,8 +66,9 @@ local function number_formatter(data, is_float)
     if v == math.huge then return 'inf' end
     if v == -math.huge then return '-inf' end
   end
-  local sci = max_abs >= 1e8 or (min_abs < 1e-4 and min_abs ~= math.huge) or
-              (max_abs / math.max(min_abs, 1e-300) > 1000 and not all_int and max_abs > 1000)
+  -- PyTorch's rule, over the nonzero finite values shown
+  local sci = min_abs ~= math.huge and
+              (max_abs / min_abs > 1000 or max_abs > 1e8 or (not all_int and min_abs < 1e-4))
   if sci then
     return function(v) return special(v) or string.format('%.4e', v) end
   elseif all_int then
@@ -76,37 +77,54 @@ local function number_formatter(data, is_float)
   return function(v) return special(v) or string.format('%.4f', v) end
 end
 
-local function render(data, fmt, indent, width)
-  if type(data) ~= 'table' then
+local LINE_WIDTH = 80
+
+-- A 1-d row: elements joined by ", ", wrapped to LINE_WIDTH as PyTorch wraps them.
+local function render_vector(data, fmt, indent, width)
+  local items = {}
+  for _, v in ipairs(data) do
+    if v == false then
+      items[#items + 1] = ' ...'
+    else
+      local s = fmt(v)
+      items[#items + 1] = string.rep(' ', width - #s) .. s
+    end
+  end
+  local per_line = math.max(1, (LINE_WIDTH - indent) // (width + 2))
+  local lines = {}
+  for i = 1, #items, per_line do
+    lines[#lines + 1] = table.concat(items, ', ', i, math.min(i + per_line - 1, #items))
+  end
+  return '[' .. table.concat(lines, ',\n' .. string.rep(' ', indent + 1)) .. ']'
+end
+
+-- Sub-tensors one per line, with ndim - 1 newlines between them (a blank line between
+-- the matrices of a 3-d tensor), and "..." standing for the elided ones.
+local function render(data, fmt, indent, width, ndim)
+  if ndim == 0 then
     local s = fmt(data)
     return string.rep(' ', width - #s) .. s
   end
-  local depth_items, nested = {}, type(data[1]) == 'table' or (data[1] == false and type(data[2]) == 'table')
+  if ndim == 1 then return render_vector(data, fmt, indent, width) end
+  local items = {}
   for _, v in ipairs(data) do
-    if v == false then
-      depth_items[#depth_items + 1] = '...'
-    else
-      depth_items[#depth_items + 1] = render(v, fmt, indent + 1, width)
-    end
+    items[#items + 1] = v == false and '...' or render(v, fmt, indent + 1, width, ndim - 1)
   end
-  if not nested then
-    return '[' .. table.concat(depth_items, ', ') .. ']'
-  end
-  local sep = ',\n' .. string.rep('\n', 0) .. string.rep(' ', indent + 1)
-  if type(data[1]) == 'table' and type(data[1][1]) == 'table' then
-    sep = ',\n\n' .. string.rep(' ', indent + 1)
-  end
-  return '[' .. table.concat(depth_items, sep) .. ']'
+  local sep = ',' .. string.rep('\n', ndim - 1) .. string.rep(' ', indent + 1)
+  return '[' .. table.concat(items, sep) .. ']'
 end
 
 function format.tensor(t)
   local is_float = t.dtype == 'float32' or t.dtype == 'float64'
   local summarise = t:numel() > THRESHOLD
-  local data = gather(t, summarise)
-  local fmt = number_formatter(data, is_float)
-  local width = 0
-  each_value(data, function(v) width = math.max(width, #fmt(v)) end)
-  local body = render(data, fmt, #'tensor(', width)
+  local body = '[]'
+  if t:numel() > 0 then
+    local data = gather(t, summarise)
+    local fmt = number_formatter(data, is_float)
+    local width = 0
+    each_value(data, function(v) width = math.max(width, #fmt(v)) end)
+    body = render(data, fmt, #'tensor(', width, t:dim())
+  end
   local info = { t.dtype, 'shape ' .. shape_string(t) }
   if t.device ~= 'cpu' then info[#info + 1] = t.device end
   if t.grad_fn then
