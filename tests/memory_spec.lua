@@ -1,0 +1,109 @@
+-- Tensor memory is released when Lua collects the tensors, and the GC is paced by the
+-- bytes tensors hold, so loops need no collectgarbage().
+local lc = require 'luacnn'
+
+local MB = 1024 * 1024
+
+local function live()
+  local cpu, cuda = lc.live_bytes()
+  return cpu, cuda
+end
+
+local function settle()
+  collectgarbage()
+  collectgarbage()
+  return (live())
+end
+
+describe('tensor memory', function()
+  it('live_bytes reports cpu and cuda bytes', function()
+    local cpu, cuda = live()
+    assert.are.equal('integer', math.type(cpu))
+    assert.are.equal('integer', math.type(cuda))
+    if not lc.cuda.is_available() then assert.are.equal(0, cuda) end
+  end)
+
+  it('counts storage bytes and releases them on collection', function()
+    local before = settle()
+    local t = lc.empty(1000, 250) -- 1 MB of float32
+    assert.are.equal(before + 1000000, live())
+    local d = lc.zeros(1000, { dtype = 'float64' })
+    assert.are.equal(before + 1000000 + 8000, live())
+    t, d = nil, nil
+    assert.are.equal(before, settle())
+  end)
+
+  it('views share storage and keep it alive', function()
+    local before = settle()
+    local t = lc.zeros(1000, 1000)
+    local grown = live() - before
+    assert.are.equal(4000000, grown)
+    local v = t:t():narrow(1, 1, 10):select(2, 3)
+    local e = t[1]:expand(5, 1000)
+    assert.are.equal(before + grown, live())
+    t = nil
+    assert.are.equal(before + grown, settle()) -- v still holds the storage
+    v, e = nil, nil
+    assert.are.equal(before, settle())
+  end)
+
+  it('releases autograd graphs and gradients with their tensors', function()
+    local before = settle()
+    do
+      local w = lc.randn(500, 500, { requires_grad = true })
+      local x = lc.randn(500, 500)
+      for _ = 1, 3 do
+        local y = (w:matmul(x):tanh() * x):sum()
+        y:backward()
+      end
+      assert.is_not_nil(w.grad)
+    end
+    assert.are.equal(before, settle())
+    -- a graph kept alive by its output is freed with it
+    local x = lc.randn(1000, 1000, { requires_grad = true })
+    local y = (x * 2):exp():sum()
+    assert.is_true(live() > before + 8000000) -- saved exp output and x
+    x, y = nil, nil
+    assert.are.equal(before, settle())
+  end)
+
+  it('returns the same Lua object for the same C tensor', function()
+    local x = lc.tensor({ 1, 2 }, { requires_grad = true })
+    ;(x * 2):sum():backward()
+    assert.are.equal(x.grad, x.grad)
+    assert.is_true(rawequal(x.grad, x.grad))
+  end)
+
+  it('keeps live bytes bounded in a loop of 10,000 1 MB tensors without collectgarbage()', function()
+    collectgarbage('restart')
+    local before = settle()
+    local peak = 0
+    for i = 1, 10000 do
+      local t = lc.empty(262144) -- 1 MiB
+      if i % 8 == 0 then t:fill_(i) end -- touch some of them
+      local now = live()
+      if now > peak then peak = now end
+    end
+    -- 10 GB were allocated in total; the pacing collects at a few hundred MB at most
+    assert.is_true(peak - before < 256 * MB, string.format('peak %.0f MB', (peak - before) / MB))
+    assert.are.equal(before, settle())
+  end)
+
+  it('keeps a training-like loop with autograd bounded too', function()
+    local before = settle()
+    local w = lc.randn(512, 512, { requires_grad = true }) -- 1 MiB
+    local x = lc.randn(512, 512)
+    local peak = 0
+    for _ = 1, 100 do -- each step makes about ten 1 MiB tensors: 1 GB in all
+      local loss = ((x * w):relu() - x):square():mean()
+      loss:backward()
+      lc.no_grad(function() w:sub_(w.grad * 1e-3) end)
+      w.grad = nil
+      local now = live()
+      if now > peak then peak = now end
+    end
+    assert.is_true(peak - before < 256 * MB, string.format('peak %.0f MB', (peak - before) / MB))
+    w, x = nil, nil
+    assert.are.equal(before, settle())
+  end)
+end)
