@@ -1,0 +1,490 @@
+-- lc.data: data sets and loaders.
+--
+--   local train_iter, test_iter = lc.data.fashion_mnist{batch_size = 256, resize = 224}
+--   print(#train_iter)                      -- batches per epoch (235 for 60,000 images)
+--   for X, y in train_iter do ... end       -- X float32 (B, 1, H, W) in [0, 1], y int64 1..10
+--   lc.data.fashion_mnist_labels(y)         -- {'ankle boot', 't-shirt', ...}
+--
+--   local loader = lc.data.DataLoader(lc.data.TensorDataset(X, y), {batch_size = 10, shuffle = true})
+--   for Xb, yb in loader do ... end
+--
+-- A loader is iterated with `for ... in loader do` (each loop is a new epoch: a new
+-- permutation when shuffling) or through an explicit iterator: `local it = loader()` then
+-- `it()` until it returns nil. Batches are made lazily, one per step, so an epoch of images
+-- resized to 224x224 never sits in memory at once.
+--
+-- The catalog of data sets and the lookup of their directories are plain Lua (the `luacnn
+-- data` command uses them without touching tensors); the tensor library loads on first use.
+local data = {}
+
+local lc_module
+local function lc()
+  lc_module = lc_module or require('luacnn')
+  return lc_module
+end
+
+---------------------------------------------------------------- catalog
+
+data.datasets = {
+  ['fashion-mnist'] = {
+    title = 'Fashion-MNIST (Zalando Research): 28x28 grayscale clothing images, 10 classes',
+    -- The two locations the official README (zalandoresearch/fashion-mnist) links to.
+    urls = {
+      'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/',
+      'https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/',
+    },
+    -- name, content, bytes, md5 (official, as in the README)
+    files = {
+      {name = 'train-images-idx3-ubyte.gz', what = 'training images', bytes = 26421880,
+       md5 = '8d4fb7e6c68d591d4c3dfef9ec88bf0d'},
+      {name = 'train-labels-idx1-ubyte.gz', what = 'training labels', bytes = 29515,
+       md5 = '25c81989df183df01b3e8a0aad5dffbe'},
+      {name = 't10k-images-idx3-ubyte.gz', what = 'test images', bytes = 4422102,
+       md5 = 'bef4ecab320f06d8554ea6380940ec79'},
+      {name = 't10k-labels-idx1-ubyte.gz', what = 'test labels', bytes = 5148,
+       md5 = 'bb300cfdad3c16e7a12a480ee83cd310'},
+    },
+    license = 'MIT (Copyright 2017 Zalando SE)',
+  },
+}
+
+---------------------------------------------------------------- where data lives
+
+local function file_exists(path)
+  local f = io.open(path, 'rb')
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- The per-user cache: $XDG_CACHE_HOME/luacnn, else ~/.cache/luacnn.
+function data.cache_dir()
+  local xdg = os.getenv('XDG_CACHE_HOME')
+  if xdg and xdg ~= '' then return xdg .. '/luacnn' end
+  local home = os.getenv('HOME')
+  if home and home ~= '' then return home .. '/.cache/luacnn' end
+  return nil
+end
+
+-- The directories searched for data set `name` when no root is given, in order, each as
+-- {dir = ..., why = 'how it was chosen'}: $LUACNN_DATA/<name>, then the per-user cache.
+function data.search_dirs(name)
+  local dirs = {}
+  local env = os.getenv('LUACNN_DATA')
+  if env and env ~= '' then
+    dirs[#dirs + 1] = {dir = env .. '/' .. name, why = '$LUACNN_DATA/' .. name}
+  end
+  local cache = data.cache_dir()
+  if cache then dirs[#dirs + 1] = {dir = cache .. '/' .. name, why = 'the per-user cache'} end
+  return dirs
+end
+
+-- The path of one file of a data set in dir: the .gz name, or the same file uncompressed.
+local function find_file(dir, gz_name)
+  local path = dir .. '/' .. gz_name
+  if file_exists(path) then return path end
+  local raw = dir .. '/' .. gz_name:gsub('%.gz$', '')
+  if file_exists(raw) then return raw end
+  return nil
+end
+
+-- Looks for every file of data set `name`. Returns the directory and a table of paths by
+-- file name; or nil and a message that says where it looked, what was missing and how to get
+-- the data. root (optional) is the directory holding the files, or one with a <name>/
+-- subdirectory holding them; when given, it is the only place searched.
+function data.locate(name, root)
+  local spec = data.datasets[name]
+  if not spec then error("data: unknown data set '" .. tostring(name) .. "'", 2) end
+  local candidates = {}
+  if root then
+    root = tostring(root):gsub('/+$', '')
+    if root == '' then root = '/' end
+    candidates[1] = {dir = root, why = 'the root argument'}
+    candidates[2] = {dir = root .. '/' .. name, why = 'the root argument'}
+  else
+    candidates = data.search_dirs(name)
+  end
+  local report = {}
+  for _, c in ipairs(candidates) do
+    local paths, missing = {}, {}
+    for _, f in ipairs(spec.files) do
+      paths[f.name] = find_file(c.dir, f.name)
+      if not paths[f.name] then missing[#missing + 1] = f.name end
+    end
+    if #missing == 0 then return c.dir, paths end
+    local status = #missing == #spec.files and 'no data files' or ('missing ' .. table.concat(missing, ', '))
+    report[#report + 1] = string.format('  %s (%s): %s', c.dir, c.why, status)
+  end
+  local lines = {
+    string.format('the %s data set was not found. Looked in:', name),
+  }
+  if #report == 0 then
+    lines[#lines + 1] = '  nowhere: no root given, $LUACNN_DATA unset and no $HOME for a cache directory'
+  end
+  for _, r in ipairs(report) do lines[#lines + 1] = r end
+  local default = data.default_fetch_dir(name) or '<dir>'
+  lines[#lines + 1] = string.format(
+    'Get it with `luacnn data fetch %s` (downloads the %d official files into %s and checks '
+    .. 'their md5 sums), or pass root= (or set $LUACNN_DATA to the directory above %s/).',
+    name, #spec.files, default, name)
+  return nil, table.concat(lines, '\n')
+end
+
+-- Where `luacnn data fetch NAME` puts the files by default: the first place the loaders look.
+function data.default_fetch_dir(name)
+  local dirs = data.search_dirs(name)
+  return dirs[1] and dirs[1].dir or nil
+end
+
+---------------------------------------------------------------- small helpers
+
+local function check_options(op, opts, known)
+  if opts == nil then return {} end
+  if type(opts) ~= 'table' then
+    error(string.format('%s: expected an options table, got %s', op, type(opts)), 3)
+  end
+  for k in pairs(opts) do
+    if not known[k] then
+      local names = {}
+      for n in pairs(known) do names[#names + 1] = n end
+      table.sort(names)
+      error(string.format("%s: unknown option '%s' (known: %s)", op, tostring(k),
+                          table.concat(names, ', ')), 3)
+    end
+  end
+  return opts
+end
+
+local function positive_integer(op, what, v)
+  if math.type(v) ~= 'integer' or v < 1 then
+    error(string.format('%s: %s must be a positive integer, got %s', op, what, tostring(v)), 3)
+  end
+  return v
+end
+
+-- resize = n or {h, w} -> {h, w}; nil stays nil.
+local function resize_size(op, resize)
+  if resize == nil or resize == false then return nil end
+  if type(resize) == 'number' then
+    positive_integer(op, 'resize', resize)
+    return {resize, resize}
+  end
+  if type(resize) == 'table' and #resize == 2 then
+    positive_integer(op, 'resize[1] (height)', resize[1])
+    positive_integer(op, 'resize[2] (width)', resize[2])
+    return {resize[1], resize[2]}
+  end
+  error(string.format('%s: resize must be a size n or a pair {h, w}, got %s', op, tostring(resize)), 3)
+end
+
+---------------------------------------------------------------- images as tensors
+
+-- ToTensor divides by 255 (img.float().div(255), a true division in float32). Dividing by a
+-- Lua number would multiply by its reciprocal instead, which is 1 ulp off for some bytes
+-- (12 / 255), so the divisor is a 0-dim tensor, one per device.
+local scales = {}
+local function scale_255(device)
+  local s = scales[device]
+  if not s then
+    s = lc().tensor(255):to(device)
+    scales[device] = s
+  end
+  return s
+end
+
+-- torchvision's Resize (bilinear, on PIL images) then ToTensor, for a batch of uint8 images
+-- (N, C, H, W) in 0..255: float32 in [0, 1] on opts.device, resized to opts.resize (n or
+-- {h, w}). The resize runs on uint8 data, as PIL's does, and is bit-exact with it; on a GPU
+-- device the uint8 batch moves first and is resized there (4x less to copy than floats).
+function data.to_tensor(images, opts)
+  opts = check_options('to_tensor', opts, {resize = true, device = true})
+  if not lc().is_tensor(images) or images.dtype ~= 'uint8' or images:dim() ~= 4 then
+    error('to_tensor: expected uint8 images (N, C, H, W), got '
+          .. (lc().is_tensor(images) and (images.dtype .. ' ' .. tostring(images:shape())) or type(images)), 2)
+  end
+  local size = resize_size('to_tensor', opts.resize)
+  local device = opts.device or 'cpu'
+  if device ~= images.device then images = images:to(device) end
+  if size and (size[1] ~= images:size(3) or size[2] ~= images:size(4)) then
+    images = lc().core._F.resize_bilinear(images, size[1], size[2])
+  end
+  return images:float():div(scale_255(images.device))
+end
+
+---------------------------------------------------------------- datasets and loaders
+
+local TensorDataset = {}
+TensorDataset.__name = 'TensorDataset'
+
+-- A data set over in-memory tensors that share their first dimension (examples):
+-- TensorDataset(X, y) or TensorDataset{X, y}. ds[i] is the list of the tensors' i-th
+-- slices; #ds is the number of examples.
+function data.TensorDataset(...)
+  local tensors = {...}
+  if select('#', ...) == 1 and type(tensors[1]) == 'table' and not lc().is_tensor(tensors[1]) then
+    tensors = tensors[1]
+  end
+  if #tensors == 0 then error('TensorDataset: expected at least one tensor', 2) end
+  local n
+  for i, t in ipairs(tensors) do
+    if not lc().is_tensor(t) then
+      error(string.format('TensorDataset: argument %d is a %s, not a tensor', i, type(t)), 2)
+    end
+    if t:dim() == 0 then error(string.format('TensorDataset: tensor %d is 0-dimensional', i), 2) end
+    if n and t:size(1) ~= n then
+      error(string.format('TensorDataset: tensor %d has %d examples (size %s) but tensor 1 has %d',
+                          i, t:size(1), tostring(t:shape()), n), 2)
+    end
+    n = n or t:size(1)
+  end
+  return setmetatable({tensors = tensors, n = n}, TensorDataset)
+end
+
+function TensorDataset.__len(ds) return ds.n end
+
+function TensorDataset.__index(ds, key)
+  if math.type(key) == 'integer' then
+    if key < 1 or key > ds.n then
+      error(string.format('TensorDataset: index %d is out of range 1..%d', key, ds.n), 2)
+    end
+    local out = {}
+    for i, t in ipairs(ds.tensors) do out[i] = t[key] end
+    return out
+  end
+  return TensorDataset[key]
+end
+
+-- The examples at `idx` (1-based int64 tensor) of every tensor, as a list of new tensors.
+function TensorDataset:gather(idx)
+  local out = {}
+  for i, t in ipairs(self.tensors) do out[i] = t:index_select(1, idx) end
+  return out
+end
+
+-- Examples start .. start + count - 1 of every tensor, as new tensors (never views of the
+-- data set, so a caller may change a batch in place).
+function TensorDataset:slice(start, count)
+  local out = {}
+  for i, t in ipairs(self.tensors) do out[i] = t:narrow(1, start, count):clone() end
+  return out
+end
+
+local DataLoader = {}
+DataLoader.__index = DataLoader
+DataLoader.__name = 'DataLoader'
+
+-- Batches over a data set (a TensorDataset, or a list of tensors made into one), as
+-- PyTorch's DataLoader: opts.batch_size (1), opts.shuffle (false: a new permutation from
+-- lc.randperm at the start of each epoch, so lc.manual_seed makes epochs reproducible),
+-- opts.drop_last (false: the last, smaller batch is kept), opts.transform (a function applied
+-- to the tensors of each batch, returning what the loop receives).
+function data.DataLoader(dataset, opts)
+  opts = check_options('DataLoader', opts, {batch_size = true, shuffle = true, drop_last = true,
+                                            transform = true})
+  if getmetatable(dataset) ~= TensorDataset then
+    if type(dataset) ~= 'table' then
+      error('DataLoader: expected a TensorDataset or a list of tensors, got ' .. type(dataset), 2)
+    end
+    dataset = data.TensorDataset(dataset)
+  end
+  local batch_size = positive_integer('DataLoader', 'batch_size', opts.batch_size or 1)
+  if opts.transform ~= nil and type(opts.transform) ~= 'function' then
+    error('DataLoader: transform must be a function, got ' .. type(opts.transform), 2)
+  end
+  local n = #dataset
+  local batches = opts.drop_last and n // batch_size or (n + batch_size - 1) // batch_size
+  return setmetatable({
+    dataset = dataset, batch_size = batch_size, shuffle = opts.shuffle and true or false,
+    drop_last = opts.drop_last and true or false, transform = opts.transform,
+    num_batches = batches, num_examples = opts.drop_last and batches * batch_size or n,
+    -- for-loop state: the cursor of the epoch each returned batch belongs to (see __call)
+    cursors = setmetatable({}, {__mode = 'k'}),
+  }, DataLoader)
+end
+
+function DataLoader.__len(self) return self.num_batches end
+
+function DataLoader.__tostring(self)
+  return string.format('DataLoader(%d examples, batch_size=%d, %d batches%s)', #self.dataset,
+                       self.batch_size, self.num_batches, self.shuffle and ', shuffled' or '')
+end
+
+-- A fresh epoch: a function returning the next batch's values, then nil.
+function DataLoader:iter()
+  local n, bs, ds = #self.dataset, self.batch_size, self.dataset
+  local order = self.shuffle and n > 0 and lc().randperm(n) or nil
+  local b, total, transform = 0, self.num_batches, self.transform
+  return function()
+    if b >= total then return nil end
+    local start = b * bs + 1
+    local count = math.min(bs, n - start + 1)
+    b = b + 1
+    local batch = order and ds:gather(order:narrow(1, start, count)) or ds:slice(start, count)
+    if transform then return transform(table.unpack(batch)) end
+    return table.unpack(batch)
+  end
+end
+
+-- `loader()` returns a fresh epoch's iterator. As the function of a generic for
+-- (`for X, y in loader do`), Lua calls it with (nil, previous first value): nil starts an
+-- epoch; otherwise the previous batch's first value finds its epoch, so two loops over one
+-- loader (even nested) each keep their own place, and assigning to X inside the loop body is
+-- harmless (Lua passes the value it returned, not the variable).
+function DataLoader.__call(self, ...)
+  if select('#', ...) == 0 then return self:iter() end
+  local _, previous = ...
+  local cursor
+  if previous == nil then
+    cursor = self:iter()
+  else
+    cursor = self.cursors[previous]
+    if not cursor then
+      error('DataLoader: called with a value it did not return as the first value of a batch; '
+            .. 'iterate with `for X, y in loader do` or `local it = loader()`', 2)
+    end
+    self.cursors[previous] = nil
+  end
+  local batch = table.pack(cursor())
+  if batch[1] ~= nil then
+    local kind = type(batch[1])
+    if kind == 'userdata' or kind == 'table' or kind == 'function' then
+      self.cursors[batch[1]] = cursor
+    end
+  end
+  return table.unpack(batch, 1, batch.n)
+end
+
+-- d2l's load_array((features, labels), batch_size, is_train).
+function data.load_array(tensors, batch_size, is_train)
+  return data.DataLoader(data.TensorDataset(tensors), {batch_size = batch_size, shuffle = is_train})
+end
+
+---------------------------------------------------------------- Fashion-MNIST
+
+-- The file names of the four parts, by role.
+local FM = {
+  train_images = 'train-images-idx3-ubyte.gz', train_labels = 'train-labels-idx1-ubyte.gz',
+  test_images = 't10k-images-idx3-ubyte.gz', test_labels = 't10k-labels-idx1-ubyte.gz',
+}
+
+local function fashion_error(msg)
+  error('fashion_mnist: ' .. msg .. '\nRe-fetch the files with `luacnn data fetch fashion-mnist`.', 0)
+end
+
+local function read_idx(path)
+  local ok, t = pcall(lc().core.read_idx, path)
+  if not ok then fashion_error(tostring(t)) end
+  return t
+end
+
+-- One split: images uint8 (N, 1, H, W) and labels int64 1..10 (N), checked against each other.
+local function read_split(paths, images_name, labels_name)
+  local images, labels = read_idx(paths[images_name]), read_idx(paths[labels_name])
+  if images:dim() ~= 3 then
+    fashion_error(string.format('%s: expected images (N, 28, 28) (3 dims, magic 0x00000803), got shape %s',
+                                paths[images_name], tostring(images:shape())))
+  end
+  if labels:dim() ~= 1 then
+    fashion_error(string.format('%s: expected labels (N) (1 dim, magic 0x00000801), got shape %s',
+                                paths[labels_name], tostring(labels:shape())))
+  end
+  if images:size(1) ~= labels:size(1) then
+    fashion_error(string.format(
+      'count mismatch: %s holds %d images but %s holds %d labels (the files do not belong together)',
+      paths[images_name], images:size(1), paths[labels_name], labels:size(1)))
+  end
+  if labels:numel() > 0 and labels:max():item() > 9 then
+    fashion_error(string.format('%s: labels must be 0..9, found %d', paths[labels_name],
+                                labels:max():item()))
+  end
+  return images:view(images:size(1), 1, images:size(2), images:size(3)), labels:long():add(1)
+end
+
+-- The raw data: {train = {images = uint8 (60000, 1, 28, 28), labels = int64 1..10},
+-- test = {...}, root = the directory read}. root as for fashion_mnist.
+function data.read_fashion_mnist(root)
+  local dir, paths = data.locate('fashion-mnist', root)
+  if not dir then error('fashion_mnist: ' .. paths, 0) end
+  local train_x, train_y = read_split(paths, FM.train_images, FM.train_labels)
+  local test_x, test_y = read_split(paths, FM.test_images, FM.test_labels)
+  return {train = {images = train_x, labels = train_y}, test = {images = test_x, labels = test_y},
+          root = dir}
+end
+
+local function first_n(split, n)
+  if n == nil or n >= split.images:size(1) then return split end
+  return {images = split.images:narrow(1, 1, n), labels = split.labels:narrow(1, 1, n)}
+end
+
+-- d2l's load_data_fashion_mnist: train_iter, test_iter over Fashion-MNIST.
+--   batch_size (256); resize (nil, n or {h, w}: bilinear as torchvision's Resize); shuffle
+--   (true, for the training set; the test set is never shuffled); root (the directory of the
+--   four files; default $LUACNN_DATA/fashion-mnist, then the per-user cache); subset (first N
+--   images of each split, or {train = N, test = M}: for quick tests); device ('cpu': where
+--   batches are made, resized and returned).
+-- X is float32 (B, 1, H, W) in [0, 1] (ToTensor), y int64 labels 1..10 (file labels + 1).
+-- fashion_mnist(256, {resize = 224}) works too.
+function data.fashion_mnist(opts, more)
+  if math.type(opts) == 'integer' then
+    local o = {batch_size = opts}
+    for k, v in pairs(more or {}) do o[k] = v end
+    opts = o
+  end
+  opts = check_options('fashion_mnist', opts, {batch_size = true, resize = true, shuffle = true,
+                                               root = true, subset = true, device = true})
+  local batch_size = positive_integer('fashion_mnist', 'batch_size', opts.batch_size or 256)
+  local size = resize_size('fashion_mnist', opts.resize)
+  local device = opts.device or 'cpu'
+  local shuffle = opts.shuffle
+  if shuffle == nil then shuffle = true end
+  local subset = opts.subset
+  local n_train, n_test
+  if type(subset) == 'table' then
+    n_train = subset.train and positive_integer('fashion_mnist', 'subset.train', subset.train)
+    n_test = subset.test and positive_integer('fashion_mnist', 'subset.test', subset.test)
+  elseif subset ~= nil then
+    n_train = positive_integer('fashion_mnist', 'subset', subset)
+    n_test = n_train
+  end
+
+  local raw = data.read_fashion_mnist(opts.root)
+  local train, test = first_n(raw.train, n_train), first_n(raw.test, n_test)
+  local function transform(images, labels)
+    return data.to_tensor(images, {resize = size, device = device}), labels:to(device)
+  end
+  local function loader(split, shuf)
+    local l = data.DataLoader(data.TensorDataset(split.images, split.labels),
+                              {batch_size = batch_size, shuffle = shuf, transform = transform})
+    l.root, l.resize, l.device = raw.root, size, device
+    return l
+  end
+  return loader(train, shuffle), loader(test, false)
+end
+
+data.fashion_mnist_classes = {'t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal',
+                              'shirt', 'sneaker', 'bag', 'ankle boot'}
+
+-- Text labels of 1-based labels (a tensor of any shape, read in order, or a list), as
+-- d2l's get_fashion_mnist_labels.
+function data.fashion_mnist_labels(labels)
+  local values
+  if type(labels) == 'userdata' and lc().is_tensor(labels) then
+    values = labels:reshape(-1):totable()
+  elseif type(labels) == 'table' then
+    values = labels
+  else
+    error('fashion_mnist_labels: expected a tensor or a list of labels 1..10, got ' .. type(labels), 2)
+  end
+  local out = {}
+  for i, v in ipairs(values) do
+    local name = math.type(v) == 'integer' and data.fashion_mnist_classes[v]
+                 or (math.type(v) == 'float' and v == math.floor(v) and data.fashion_mnist_classes[math.tointeger(v)])
+    if not name then
+      error(string.format('fashion_mnist_labels: label %s at position %d is not in 1..10 (labels are 1-based)',
+                          tostring(v), i), 2)
+    end
+    out[i] = name
+  end
+  return out
+end
+
+return data
