@@ -57,6 +57,9 @@ static const char *describe(lua_State *L, int idx)
 lc_tensor *lcb_check_tensor(lua_State *L, int idx, const char *op)
 {
   lc_tensor *t = lcb_test_tensor(L, idx);
+  if (!t && luaL_testudata(L, idx, LCB_TENSOR_MT))
+    luaL_error(L, "%s: argument %d is a tensor that was already garbage-collected (reached "
+               "again from a __gc finalizer)", op, idx);
   if (!t)
     luaL_error(L, "%s: expected a tensor as argument %d, got %s", op, idx, describe(L, idx));
   return t;

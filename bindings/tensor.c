@@ -13,6 +13,15 @@ static int t_gc(lua_State *L)
   return 0;
 }
 
+/* The tensor of a metamethod's self. Its C tensor is gone once __gc has run, yet Lua can
+ * still reach the userdata from another object's finalizer. */
+static lc_tensor *self_tensor(lua_State *L)
+{
+  lc_tensor *t = *(lc_tensor **)luaL_checkudata(L, 1, LCB_TENSOR_MT); /* metamethods are reachable */
+  if (!t) luaL_error(L, "tensor: used after it was garbage-collected (from a __gc finalizer)");
+  return t;
+}
+
 /* ---- index tables: t[{1, {2, 4}, {}}] ---- */
 
 /* `dim` (0-based) is the dim of the indexed tensor, for messages: entry k of an index
@@ -111,7 +120,7 @@ static int push_field(lua_State *L, lc_tensor *t, const char *key)
 
 static int t_index(lua_State *L)
 {
-  lc_tensor *t = *(lc_tensor **)lua_touserdata(L, 1);
+  lc_tensor *t = self_tensor(L);
   if (lua_type(L, 2) == LUA_TSTRING) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, methods_ref);
     lua_pushvalue(L, 2);
@@ -138,7 +147,7 @@ static void set_requires_grad(lua_State *L, lc_tensor *t, bool on)
 
 static int t_newindex(lua_State *L)
 {
-  lc_tensor *t = *(lc_tensor **)lua_touserdata(L, 1);
+  lc_tensor *t = self_tensor(L);
   if (lua_type(L, 2) == LUA_TSTRING) {
     const char *key = lua_tostring(L, 2);
     if (strcmp(key, "requires_grad") == 0) {
@@ -165,7 +174,7 @@ static int t_newindex(lua_State *L)
 
 static int t_len(lua_State *L)
 {
-  lc_tensor *t = *(lc_tensor **)lua_touserdata(L, 1);
+  lc_tensor *t = self_tensor(L);
   if (t->ndim == 0) luaL_error(L, "len: a 0-dim tensor has no length");
   lua_pushinteger(L, t->sizes[0]);
   return 1;
