@@ -108,6 +108,35 @@ describe('error messages', function()
   end)
 end)
 
+describe('tensors reached again from a __gc finalizer after collection', function()
+  it('raise errors instead of crashing', function()
+    local results = {}
+    do
+      -- the tensor is made after the object, so Lua finalizes it first
+      local obj = setmetatable({}, { __gc = function(self)
+        local t = self.t
+        for _, f in ipairs {
+          function() return t[1] end, function() return t:sum() end, function() return #t end,
+          function() return t + 1 end, function() return -t end, function() t[1] = 0 end,
+          function() return t.dtype end, function() return lc.Tensor.exp(t) end,
+          function() return lc.cat { t } end,
+        } do
+          local ok, err = pcall(f)
+          results[#results + 1] = { ok, tostring(err) }
+        end
+      end })
+      obj.t = lc.zeros(2)
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(9, #results)
+    for _, r in ipairs(results) do
+      assert.is_false(r[1])
+      assert.is_truthy(r[2]:find('garbage-collected', 1, true) or r[2]:find('tensor', 1, true), r[2])
+    end
+  end)
+end)
+
 describe('junk arguments', function()
   local junk = {
     false, 'nil', 'str', {}, { 1, 2 }, { {} }, { 'a' }, { -1 }, { 1, { 2 } }, 1e300, -1e300, 1 / 0,
@@ -223,6 +252,18 @@ describe('junk arguments', function()
       survive(function() t.requires_grad = v end)
       survive(function() t.dtype = v end)
     end
+    -- the metamethods themselves, called with anything as self
+    local mt = getmetatable(t)
+    for name, fn in pairs(mt) do
+      if type(fn) == 'function' and name ~= '__gc' then
+        for a = 1, #junk do
+          survive(fn, junk_value(a), junk_value(a))
+          survive(fn, junk_value(a), 1, 2)
+          survive(fn, t, junk_value(a))
+        end
+      end
+    end
+    survive(mt.__gc, 'x')
     -- still a working tensor afterwards
     local x = lc.tensor({ 1, 2, 3 }, { requires_grad = true })
     ;(x * x):sum():backward()

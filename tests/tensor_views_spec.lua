@@ -360,3 +360,241 @@ describe('dtype conversions', function()
     end
   end)
 end)
+
+-- ---- random chains of views against an index-mapping model ----
+
+-- The model of a view: its shape and, for every index, the position (1-based, row-major)
+-- of the base element it reads. Each op is written as an index mapping, independently
+-- of strides.
+local function model_base(shape)
+  local strides, s = {}, 1
+  for d = #shape, 1, -1 do
+    strides[d] = s
+    s = s * shape[d]
+  end
+  return {
+    shape = shape,
+    pos = function(idx)
+      local p = 1
+      for d = 1, #shape do p = p + (idx[d] - 1) * strides[d] end
+      return p
+    end,
+  }
+end
+
+local function copy(t) return { table.unpack(t) } end
+
+local function unflatten(shape, p) -- 1-based row-major position -> index
+  local idx = {}
+  p = p - 1
+  for d = #shape, 1, -1 do
+    idx[d] = p % shape[d] + 1
+    p = p // shape[d]
+  end
+  return idx
+end
+
+local function flat_pos(shape, idx)
+  local p = 0
+  for d = 1, #shape do p = p * shape[d] + (idx[d] - 1) end
+  return p + 1
+end
+
+local view_ops = {
+  transpose = function(m, rng)
+    if #m.shape < 2 then return nil end
+    local a, b = rng(#m.shape), rng(#m.shape)
+    local shape = copy(m.shape)
+    shape[a], shape[b] = shape[b], shape[a]
+    return function(t) return t:transpose(a, b) end, {
+      shape = shape,
+      pos = function(idx)
+        local j = copy(idx)
+        j[a], j[b] = j[b], j[a]
+        return m.pos(j)
+      end,
+    }
+  end,
+  permute = function(m, rng)
+    local n = #m.shape
+    local perm = {}
+    for i = 1, n do perm[i] = i end
+    for i = n, 2, -1 do
+      local j = rng(i)
+      perm[i], perm[j] = perm[j], perm[i]
+    end
+    local shape = {}
+    for i = 1, n do shape[i] = m.shape[perm[i]] end
+    return function(t) return t:permute(table.unpack(perm)) end, {
+      shape = shape,
+      pos = function(idx)
+        local j = {}
+        for i = 1, n do j[perm[i]] = idx[i] end
+        return m.pos(j)
+      end,
+    }
+  end,
+  narrow = function(m, rng)
+    if #m.shape == 0 then return nil end
+    local d = rng(#m.shape)
+    if m.shape[d] < 1 then return nil end
+    local start = rng(m.shape[d])
+    local len = rng(m.shape[d] - start + 1)
+    local shape = copy(m.shape)
+    shape[d] = len
+    return function(t) return t:narrow(d, start, len) end, {
+      shape = shape,
+      pos = function(idx)
+        local j = copy(idx)
+        j[d] = j[d] + start - 1
+        return m.pos(j)
+      end,
+    }
+  end,
+  select = function(m, rng)
+    if #m.shape < 2 then return nil end
+    local d = rng(#m.shape)
+    local i = rng(m.shape[d])
+    local shape = copy(m.shape)
+    table.remove(shape, d)
+    return function(t) return t[{ table.unpack((function()
+      local key = {}
+      for k = 1, d - 1 do key[k] = {} end
+      key[d] = i
+      return key
+    end)()) }] end, {
+      shape = shape,
+      pos = function(idx)
+        local j = copy(idx)
+        table.insert(j, d, i)
+        return m.pos(j)
+      end,
+    }
+  end,
+  unsqueeze = function(m, rng)
+    if #m.shape >= 5 then return nil end
+    local d = rng(#m.shape + 1)
+    local shape = copy(m.shape)
+    table.insert(shape, d, 1)
+    return function(t) return t:unsqueeze(d) end, {
+      shape = shape,
+      pos = function(idx)
+        local j = copy(idx)
+        table.remove(j, d)
+        return m.pos(j)
+      end,
+    }
+  end,
+  expand = function(m, rng)
+    local shape, any = copy(m.shape), false
+    for d = 1, #shape do
+      if shape[d] == 1 and rng(2) == 1 then
+        shape[d] = rng(3) + 1
+        any = true
+      end
+    end
+    if not any then return nil end
+    return function(t) return t:expand(table.unpack(shape)) end, {
+      shape = shape, expanded = true,
+      pos = function(idx)
+        local j = copy(idx)
+        for d = 1, #shape do if m.shape[d] == 1 then j[d] = 1 end end
+        return m.pos(j)
+      end,
+    }
+  end,
+  reshape = function(m, rng)
+    local n = 1
+    for _, s in ipairs(m.shape) do n = n * s end
+    if n == 0 then return nil end
+    local shape = {}
+    local rest = n
+    while rest > 1 and #shape < 3 do
+      local divisors = {}
+      for k = 2, rest do if rest % k == 0 then divisors[#divisors + 1] = k end end
+      local k = divisors[rng(#divisors)]
+      shape[#shape + 1] = k
+      rest = rest // k
+    end
+    if rest > 1 then shape[#shape + 1] = rest end
+    return function(t) return t:reshape(table.unpack(shape)) end, {
+      shape = shape,
+      pos = function(idx) return m.pos(unflatten(m.shape, flat_pos(shape, idx))) end,
+    }
+  end,
+}
+local op_names = {}
+for name in pairs(view_ops) do op_names[#op_names + 1] = name end
+table.sort(op_names)
+
+local function materialise(m, values)
+  local n = 1
+  for _, s in ipairs(m.shape) do n = n * s end
+  if #m.shape == 0 then return values[m.pos {}] end
+  return check.build(m.shape, function(p) return values[m.pos(unflatten(m.shape, p))] end)
+end
+
+describe('random chains of views', function()
+  it('agree with an index-mapping model for reads, math, reductions and writes', function()
+    local seed = 4242
+    local function rng(n) -- small deterministic LCG, independent of Lua's math.random
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed % n + 1
+    end
+    for trial = 1, 300 do
+      local shape = {}
+      for d = 1, rng(3) + 1 do shape[d] = rng(4) end
+      local n = 1
+      for _, s in ipairs(shape) do n = n * s end
+      local base_t = lc.arange(1, n + 1, { dtype = 'float64' }):view(table.unpack(shape))
+      local values = base_t:view(-1):totable()
+      local t, m, chain, expanded, copied = base_t, model_base(shape), {}, false, false
+      for _ = 1, rng(5) do
+        local name = op_names[rng(#op_names)]
+        local apply, next_m = view_ops[name](m, rng)
+        if apply then
+          -- reshape copies a non-contiguous tensor: writes no longer reach the base
+          if name == 'reshape' and not t:is_contiguous() then copied = true end
+          t, m = apply(t), next_m
+          chain[#chain + 1] = name
+          expanded = expanded or next_m.expanded
+        end
+      end
+      local what = 'trial ' .. trial .. ': ' .. table.concat(chain, ', ')
+      local expected = materialise(m, values)
+      assert.are.same(m.shape, t:size(), what)
+      assert.are.same(expected, t:totable(), what)
+      assert.are.same(expected, t:contiguous():totable(), what)
+      assert.are.same(expected, t:clone():totable(), what)
+      if #m.shape > 0 then
+        assert.are.same(check.build(m.shape, function(p) return 2 * check.flatten(expected)[p] + 1 end),
+                        (t * 2 + 1):totable(), what)
+        local d = rng(#m.shape)
+        local sums = t:sum(d):view(-1):totable()
+        local reduced = copy(m.shape)
+        reduced[d] = 1
+        local count = 1
+        for _, s in ipairs(reduced) do count = count * s end
+        for p = 1, count do
+          local idx, acc = unflatten(reduced, p), 0
+          for k = 1, m.shape[d] do
+            idx[d] = k
+            acc = acc + values[m.pos(idx)]
+          end
+          assert.are.equal(acc, sums[p], what .. ' sum over dim ' .. d)
+        end
+      end
+      if not expanded and not copied and #m.shape > 0 then
+        -- write through the view, then check the base element by element
+        local size = 1
+        for _, s in ipairs(m.shape) do size = size * s end
+        local src = lc.arange(1000, 1000 + size, { dtype = 'float64' }):view(table.unpack(m.shape))
+        local before = base_t:view(-1):totable()
+        t:copy_(src)
+        local after = base_t:contiguous():view(-1):totable()
+        for p = 1, size do before[m.pos(unflatten(m.shape, p))] = 999 + p end
+        assert.are.same(before, after, what .. ' write')
+      end
+    end
+  end)
+end)
