@@ -1,0 +1,114 @@
+/* Uniform and normal fills from Philox (kernels/common/philox.h). One thread computes one
+ * Philox block and writes its four elements. The arithmetic after the draw uses the
+ * round-to-nearest intrinsics so that the compiler cannot fuse a multiply-add, which would
+ * round differently from the CPU. */
+#include "kernels/cuda/random.h"
+
+#include "kernels/common/philox.h"
+#include "kernels/cuda/common.cuh"
+
+template <typename T>
+__global__ void uniform_kernel(int64_t n, T *out, uint64_t seed, uint64_t offset, double lo,
+                               double hi)
+{
+  const double width = hi - lo;
+  int64_t blocks = (n + 3) / 4;
+  for (int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; b < blocks;
+       b += (int64_t)gridDim.x * blockDim.x) {
+    lc_philox_block blk = lc_philox(seed, offset + (uint64_t)b);
+#pragma unroll
+    for (int lane = 0; lane < 4; lane++) {
+      int64_t i = 4 * b + lane;
+      if (i >= n) break;
+      double u = 1.0 - lc_uniform01(blk.v[lane]); /* [0, 1), exact */
+      out[i] = (T)__dadd_rn(lo, __dmul_rn(width, u));
+    }
+  }
+}
+
+template <typename T>
+__global__ void normal_kernel(int64_t n, T *out, uint64_t seed, uint64_t offset, double mean,
+                              double std)
+{
+  int64_t blocks = (n + 3) / 4;
+  for (int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; b < blocks;
+       b += (int64_t)gridDim.x * blockDim.x) {
+    lc_philox_block blk = lc_philox(seed, offset + (uint64_t)b);
+#pragma unroll
+    for (int lane = 0; lane < 4; lane++) {
+      int64_t i = 4 * b + lane;
+      if (i >= n) break;
+      out[i] = (T)__dadd_rn(mean, __dmul_rn(std, lc_philox_normal(blk, lane)));
+    }
+  }
+}
+
+template <typename T>
+__global__ void dropout_kernel(int64_t n, const T *x, T *y, T *mask, uint64_t seed, uint64_t offset,
+                               double p, T scale)
+{
+  int64_t blocks = (n + 3) / 4;
+  for (int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; b < blocks;
+       b += (int64_t)gridDim.x * blockDim.x) {
+    lc_philox_block blk = lc_philox(seed, offset + (uint64_t)b);
+#pragma unroll
+    for (int lane = 0; lane < 4; lane++) {
+      int64_t i = 4 * b + lane;
+      if (i >= n) break;
+      T u = (T)(1.0 - lc_uniform01(blk.v[lane])); /* what rand(0, 1) stores */
+      T factor = (double)u >= p ? scale : (T)0;
+      if (mask) mask[i] = factor;
+      y[i] = x[i] * factor;
+    }
+  }
+}
+
+static void check_dtype(const char *op, lc_dtype dtype)
+{
+  if (dtype != LC_FLOAT32 && dtype != LC_FLOAT64)
+    lc_error("%s: a float32 or float64 tensor was expected on cuda (dtype code %d)", op, (int)dtype);
+}
+
+extern "C" void lc_cuda_uniform(lc_dtype dtype, int64_t n, void *out, uint64_t seed,
+                                uint64_t offset, double lo, double hi, cudaStream_t stream)
+{
+  check_dtype("rand", dtype);
+  if (n <= 0) return;
+  unsigned blocks = lc_blocks_for((n + 3) / 4, LC_THREADS);
+  if (dtype == LC_FLOAT32)
+    uniform_kernel<float><<<blocks, LC_THREADS, 0, stream>>>(n, (float *)out, seed, offset, lo, hi);
+  else
+    uniform_kernel<double><<<blocks, LC_THREADS, 0, stream>>>(n, (double *)out, seed, offset, lo, hi);
+  lc_cuda_check_launch("rand", stream);
+}
+
+extern "C" void lc_cuda_normal(lc_dtype dtype, int64_t n, void *out, uint64_t seed,
+                               uint64_t offset, double mean, double std, cudaStream_t stream)
+{
+  check_dtype("randn", dtype);
+  if (n <= 0) return;
+  unsigned blocks = lc_blocks_for((n + 3) / 4, LC_THREADS);
+  if (dtype == LC_FLOAT32)
+    normal_kernel<float><<<blocks, LC_THREADS, 0, stream>>>(n, (float *)out, seed, offset, mean, std);
+  else
+    normal_kernel<double><<<blocks, LC_THREADS, 0, stream>>>(n, (double *)out, seed, offset, mean, std);
+  lc_cuda_check_launch("randn", stream);
+}
+
+extern "C" void lc_cuda_dropout(lc_dtype dtype, int64_t n, const void *x, void *y, void *mask,
+                                double p, uint64_t seed, uint64_t offset, cudaStream_t stream)
+{
+  check_dtype("dropout", dtype);
+  if (n <= 0) return;
+  unsigned blocks = lc_blocks_for((n + 3) / 4, LC_THREADS);
+  double scale = 1.0 / (1.0 - p);
+  if (dtype == LC_FLOAT32)
+    dropout_kernel<float><<<blocks, LC_THREADS, 0, stream>>>(n, (const float *)x, (float *)y,
+                                                             (float *)mask, seed, offset, p,
+                                                             (float)scale);
+  else
+    dropout_kernel<double><<<blocks, LC_THREADS, 0, stream>>>(n, (const double *)x, (double *)y,
+                                                              (double *)mask, seed, offset, p,
+                                                              scale);
+  lc_cuda_check_launch("dropout", stream);
+}
