@@ -26,19 +26,28 @@ static int nested_shape(lua_State *L, int idx, int64_t *sizes, int depth)
   return nd;
 }
 
-static void nested_fill(lua_State *L, int idx, const int64_t *sizes, int ndim, int depth, double *out, int64_t *pos)
+/* Leaves are staged as doubles, or as int64 for an int64 tensor, so that Lua integers
+ * beyond 2^53 (ids, seeds, hashes) stay exact. */
+static void nested_fill(lua_State *L, int idx, const int64_t *sizes, int ndim, int depth, void *out,
+                        bool as_int, int64_t *pos)
 {
   if (depth == ndim) {
-    if (lua_type(L, idx) == LUA_TBOOLEAN) out[(*pos)++] = lua_toboolean(L, idx);
-    else if (lua_type(L, idx) == LUA_TNUMBER) out[(*pos)++] = lua_tonumber(L, idx);
-    else luaL_error(L, "tensor: ragged nested table: expected a number at depth %d, got %s", depth + 1, luaL_typename(L, idx));
+    int type = lua_type(L, idx);
+    if (type != LUA_TBOOLEAN && type != LUA_TNUMBER)
+      luaL_error(L, "tensor: ragged nested table: expected a number at depth %d, got %s", depth + 1, luaL_typename(L, idx));
+    if (as_int)
+      ((int64_t *)out)[(*pos)++] = type == LUA_TBOOLEAN ? lua_toboolean(L, idx)
+                                   : lua_isinteger(L, idx) ? (int64_t)lua_tointeger(L, idx)
+                                                           : (int64_t)lua_tonumber(L, idx);
+    else
+      ((double *)out)[(*pos)++] = type == LUA_TBOOLEAN ? lua_toboolean(L, idx) : lua_tonumber(L, idx);
     return;
   }
   if (!lua_istable(L, idx) || (int64_t)lua_rawlen(L, idx) != sizes[depth])
     luaL_error(L, "tensor: ragged nested table: expected %d entries at depth %d", (int)sizes[depth], depth + 1);
   for (int64_t k = 1; k <= sizes[depth]; k++) {
     lua_rawgeti(L, idx, k);
-    nested_fill(L, lua_gettop(L), sizes, ndim, depth + 1, out, pos);
+    nested_fill(L, lua_gettop(L), sizes, ndim, depth + 1, out, as_int, pos);
     lua_pop(L, 1);
   }
 }
@@ -75,12 +84,18 @@ static int l_tensor(lua_State *L)
   int64_t sizes[LC_MAX_DIMS];
   int ndim = nested_shape(L, 1, sizes, 0);
   int64_t n = 1;
-  for (int d = 0; d < ndim; d++) n *= sizes[d];
-  double *values = malloc((n ? n : 1) * sizeof *values);
+  for (int d = 0; d < ndim; d++) {
+    /* tables sharing subtables can claim more elements than fit: {t, t, ...} 8 deep */
+    if (sizes[d] && n > INT64_MAX / 16 / sizes[d])
+      return luaL_error(L, "tensor: the nested table has too many elements");
+    n *= sizes[d];
+  }
+  bool as_int = dtype == LC_INT64;
+  void *values = malloc((n ? n : 1) * 8);
   if (!values) return luaL_error(L, "tensor: out of memory");
   int64_t pos = 0;
-  nested_fill(L, 1, sizes, ndim, 0, values, &pos); /* may raise: a small leak at worst */
-  lc_tensor *f = lc_from_host(values, ndim, sizes, LC_FLOAT64, LC_DEVICE_CPU);
+  nested_fill(L, 1, sizes, ndim, 0, values, as_int, &pos); /* may raise: a small leak at worst */
+  lc_tensor *f = lc_from_host(values, ndim, sizes, as_int ? LC_INT64 : LC_FLOAT64, LC_DEVICE_CPU);
   free(values);
   lc_tensor *typed = lc_to_dtype(f, dtype);
   lc_tensor_release(f);
@@ -326,9 +341,16 @@ static int m_is_contiguous(lua_State *L)
 static int m_item(lua_State *L)
 {
   lc_tensor *t = lcb_check_tensor(L, 1, "item");
-  double v = lc_item(t);
-  if (lc_dtype_is_float(t->dtype)) lua_pushnumber(L, v);
-  else lua_pushinteger(L, (lua_Integer)v);
+  double v = lc_item(t); /* checks there is one element */
+  if (t->dtype == LC_INT64) { /* exact beyond 2^53, where a double is not */
+    int64_t i;
+    lc_to_host(t, &i);
+    lua_pushinteger(L, (lua_Integer)i);
+  } else if (lc_dtype_is_float(t->dtype)) {
+    lua_pushnumber(L, v);
+  } else {
+    lua_pushinteger(L, (lua_Integer)v);
+  }
   return 1;
 }
 
