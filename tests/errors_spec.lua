@@ -105,6 +105,15 @@ describe('error messages', function()
     check.raises(function() lc.ones(3):narrow(1, 2, math.maxinteger) end, 'narrow', 'out of range')
     check.raises(function() lc.ones(3):expand(-1, 3) end, 'expand', '-1')
     check.raises(function() lc.ones(1):expand(-5) end, 'expand', '-5')
+    -- a table whose levels share one subtable claims 256^8 = 2^64 elements
+    local level = {}
+    for i = 1, 256 do level[i] = 1 end
+    for _ = 1, 7 do
+      local up = {}
+      for i = 1, 256 do up[i] = level end
+      level = up
+    end
+    check.raises(function() lc.tensor(level) end, 'tensor', 'too many')
   end)
 end)
 
