@@ -186,17 +186,11 @@ typedef enum { ARITH_ADD, ARITH_SUB, ARITH_MUL, ARITH_DIV, ARITH_POW } arith_op;
 
 static lc_tensor *tensor_scalar(arith_op op, lc_tensor *t, double s, bool scalar_first)
 {
-  if (op == ARITH_DIV && !scalar_first && !lc_dtype_is_float(t->dtype)) {
-    lc_tensor *f = lc_to_dtype(t, LC_FLOAT32);
-    lc_tensor *r = lc_unary(LC_UN_MUL_SCALAR, f, 1.0 / s, 0);
-    lc_tensor_release(f);
-    return r;
-  }
   switch (op) {
   case ARITH_ADD: return lc_unary(LC_UN_ADD_SCALAR, t, s, 0);
   case ARITH_SUB: return scalar_first ? lc_unary(LC_UN_RSUB_SCALAR, t, s, 0) : lc_unary(LC_UN_ADD_SCALAR, t, -s, 0);
   case ARITH_MUL: return lc_unary(LC_UN_MUL_SCALAR, t, s, 0);
-  case ARITH_DIV: return scalar_first ? lc_unary(LC_UN_RDIV_SCALAR, t, s, 0) : lc_unary(LC_UN_MUL_SCALAR, t, 1.0 / s, 0);
+  case ARITH_DIV: return scalar_first ? lc_unary(LC_UN_RDIV_SCALAR, t, s, 0) : lc_unary(LC_UN_DIV_SCALAR, t, s, 0);
   default: return scalar_first ? lc_unary(LC_UN_RPOW_SCALAR, t, s, 0) : lc_unary(LC_UN_POW_SCALAR, t, s, 0);
   }
 }

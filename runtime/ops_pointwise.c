@@ -15,7 +15,7 @@ static const char *unary_name(lc_unary_op op)
     [LC_UN_ABS] = "abs", [LC_UN_SIGMOID] = "sigmoid", [LC_UN_TANH] = "tanh",
     [LC_UN_RELU] = "relu", [LC_UN_SIGN] = "sign", [LC_UN_RECIPROCAL] = "reciprocal",
     [LC_UN_ADD_SCALAR] = "add", [LC_UN_MUL_SCALAR] = "mul", [LC_UN_RSUB_SCALAR] = "sub",
-    [LC_UN_RDIV_SCALAR] = "div", [LC_UN_POW_SCALAR] = "pow", [LC_UN_RPOW_SCALAR] = "pow",
+    [LC_UN_RDIV_SCALAR] = "div", [LC_UN_DIV_SCALAR] = "div", [LC_UN_POW_SCALAR] = "pow", [LC_UN_RPOW_SCALAR] = "pow",
     [LC_UN_CLAMP] = "clamp", [LC_UN_SIGMOID_GRAD_FROM_OUTPUT] = "sigmoid_backward",
     [LC_UN_TANH_GRAD_FROM_OUTPUT] = "tanh_backward", [LC_UN_STEP] = "step",
     [LC_UN_GT_SCALAR] = "gt", [LC_UN_LT_SCALAR] = "lt", [LC_UN_GE_SCALAR] = "ge",
@@ -79,6 +79,7 @@ static void unary_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
   }
   case LC_UN_ADD_SCALAR: gin[0] = lc_tensor_retain(g); break;
   case LC_UN_MUL_SCALAR: gin[0] = mul_scalar(g, s0); break;
+  case LC_UN_DIV_SCALAR: gin[0] = lc_unary(LC_UN_DIV_SCALAR, g, s0, 0); break;
   case LC_UN_RSUB_SCALAR: gin[0] = mul_scalar(g, -1); break;
   case LC_UN_RDIV_SCALAR: { /* d(s/x) = -y / x */
     lc_tensor *q = lc_div(y, x);

@@ -13,6 +13,7 @@ typedef enum {
   LC_UN_MUL_SCALAR,  /* x * s0 */
   LC_UN_RSUB_SCALAR, /* s0 - x */
   LC_UN_RDIV_SCALAR, /* s0 / x */
+  LC_UN_DIV_SCALAR,  /* x / s0, a true division (x * (1 / s0) can differ in the last bit) */
   LC_UN_POW_SCALAR,  /* x ^ s0 */
   LC_UN_RPOW_SCALAR, /* s0 ^ x */
   LC_UN_CLAMP,       /* min(max(x, s0), s1) */
