@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bindings/luacnn.h"
 #include "runtime/random.h"
@@ -231,6 +232,15 @@ static int l_is_grad_enabled(lua_State *L)
 static int l_set_grad_enabled(lua_State *L)
 {
   lua_pushboolean(L, lc_set_grad_enabled(lua_toboolean(L, 1)));
+  return 1;
+}
+
+/* Monotonic wall-clock seconds (os.clock is CPU time, os.time whole seconds). */
+static int l_clock(lua_State *L)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec);
   return 1;
 }
 
@@ -837,7 +847,7 @@ void lcb_open_ops(lua_State *L)
     {"arange", l_arange}, {"linspace", l_linspace}, {"eye", l_eye},
     {"manual_seed", l_manual_seed}, {"get_rng_state", l_get_rng_state},
     {"set_rng_state", l_set_rng_state}, {"is_grad_enabled", l_is_grad_enabled},
-    {"set_grad_enabled", l_set_grad_enabled}, {"live_bytes", l_live_bytes},
+    {"set_grad_enabled", l_set_grad_enabled}, {"live_bytes", l_live_bytes}, {"clock", l_clock},
     {"cat", l_cat}, {"stack", l_stack}, {"where", l_where}, {NULL, NULL},
   };
   static const luaL_Reg methods[] = {
