@@ -20,7 +20,7 @@ describe('gradcheck itself', function()
 end)
 
 describe('gradients of unary ops', function()
-  lc.manual_seed(11)
+  before_each(function() lc.manual_seed(11) end)
   local cases = {
     neg = function(x) return x:neg() end,
     unm = function(x) return -x end,
@@ -67,7 +67,7 @@ describe('gradients of unary ops', function()
 end)
 
 describe('gradients of binary ops with broadcasting', function()
-  lc.manual_seed(12)
+  before_each(function() lc.manual_seed(12) end)
   local ops = {
     add = function(a, b) return a + b end,
     sub = function(a, b) return a - b end,
@@ -116,7 +116,7 @@ describe('gradients of binary ops with broadcasting', function()
 end)
 
 describe('gradients of reductions', function()
-  lc.manual_seed(13)
+  before_each(function() lc.manual_seed(13) end)
   local x = function() return randleaf(2, 3, 4) end
   local cases = {
     sum_all = function(a) return a:sum() end,
@@ -150,7 +150,7 @@ describe('gradients of reductions', function()
 end)
 
 describe('gradients of matmul', function()
-  lc.manual_seed(14)
+  before_each(function() lc.manual_seed(14) end)
   local cases = {
     ['2d x 2d'] = { { 3, 4 }, { 4, 2 } },
     ['1d x 1d'] = { { 4 }, { 4 } },
@@ -179,7 +179,7 @@ describe('gradients of matmul', function()
 end)
 
 describe('gradients through views', function()
-  lc.manual_seed(15)
+  before_each(function() lc.manual_seed(15) end)
   local cases = {
     view = function(a) return a:view(4, 6) * F64(lc.arange(24):view(4, 6)) end,
     view_infer = function(a) return a:view(-1, 2):exp() end,
@@ -212,7 +212,7 @@ describe('gradients through views', function()
 end)
 
 describe('gradients of joins, copies and conversions', function()
-  lc.manual_seed(16)
+  before_each(function() lc.manual_seed(16) end)
   it('cat', function()
     gradcheck(function(a, b) return lc.cat { a, b } end, { randleaf(2, 3), randleaf(1, 3) })
     gradcheck(function(a, b) return lc.cat({ a, b }, 2):exp() end, { randleaf(2, 3), randleaf(2, 1) })
@@ -240,7 +240,7 @@ describe('gradients of joins, copies and conversions', function()
 end)
 
 describe('gradients through in-place writes', function()
-  lc.manual_seed(17)
+  before_each(function() lc.manual_seed(17) end)
   it('of a slice of a fresh tensor: y[{2}] = x * 2', function()
     gradcheck(function(x)
       local y = lc.zeros(3, 2, { dtype = 'float64' })
