@@ -116,18 +116,35 @@ lc_tensor *lc_var(lc_tensor *a, const bool *dims, bool keepdim, double correctio
   return v;
 }
 
+/* d prod / d x_i is the product of the other elements. g * y / x gives it only where
+ * x_i is nonzero and its group has no zero: a group with one zero sends the product of
+ * its other elements to that zero and nothing elsewhere; a group with two sends nothing. */
 static void prod_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
 {
-  lc_tensor *x = lc_node_saved(n, 0), *y = lc_node_saved(n, 1);
+  lc_tensor *x = lc_node_saved(n, 0);
   const lc_edge *e = &n->next[0];
+  bool dims[LC_MAX_DIMS] = {0};
   int64_t keep[LC_MAX_DIMS];
-  for (int d = 0; d < e->ndim; d++) keep[d] = n->i[d] ? 1 : e->sizes[d];
-  lc_tensor *gk = lc_reshape(g, e->ndim, keep), *yk = lc_reshape(y, e->ndim, keep);
-  lc_tensor *gy = lc_mul(gk, yk);
-  gin[0] = lc_div(gy, x); /* exact where no element is zero */
-  lc_tensor_release(gk);
-  lc_tensor_release(yk);
-  lc_tensor_release(gy);
+  for (int d = 0; d < e->ndim; d++) {
+    dims[d] = n->i[d];
+    keep[d] = n->i[d] ? 1 : e->sizes[d];
+  }
+  lc_tensor *gk = lc_reshape(g, e->ndim, keep);
+  lc_tensor *is_zero = lc_unary(LC_UN_EQ_SCALAR, x, 0, 0);
+  lc_tensor *one = lc_full(0, NULL, 1, x->dtype, x->storage->device);
+  lc_tensor *x1 = lc_where(is_zero, one, x);        /* zeros replaced by 1 */
+  lc_tensor *p1 = lc_prod(x1, dims, true);          /* product of the nonzeros */
+  lc_tensor *zf = lc_to_dtype(is_zero, x->dtype);
+  lc_tensor *zeros = lc_sum(zf, dims, true);        /* zeros per group */
+  lc_tensor *none_u8 = lc_unary(LC_UN_EQ_SCALAR, zeros, 0, 0), *one_u8 = lc_unary(LC_UN_EQ_SCALAR, zeros, 1, 0);
+  lc_tensor *none = lc_to_dtype(none_u8, x->dtype), *single = lc_to_dtype(one_u8, x->dtype);
+  lc_tensor *q = lc_div(p1, x1);
+  lc_tensor *at_nonzero = lc_mul(q, none), *at_zero = lc_mul(p1, single);
+  lc_tensor *others = lc_where(is_zero, at_zero, at_nonzero);
+  gin[0] = lc_mul(gk, others);
+  lc_tensor *objs[] = {gk, is_zero, one, x1, p1, zf, zeros, none_u8, one_u8, none, single, q,
+                       at_nonzero, at_zero, others};
+  for (size_t k = 0; k < sizeof objs / sizeof objs[0]; k++) lc_tensor_release(objs[k]);
 }
 
 lc_tensor *lc_prod(lc_tensor *a, const bool *dims, bool keepdim)
@@ -138,7 +155,6 @@ lc_tensor *lc_prod(lc_tensor *a, const bool *dims, bool keepdim)
   if (node) {
     for (int d = 0; d < a->ndim; d++) node->i[d] = dims[d];
     lc_node_save(node, a);
-    lc_node_save(node, out);
     lc_attach(out, node);
   }
   return out;
