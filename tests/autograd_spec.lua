@@ -147,6 +147,15 @@ describe('gradients of reductions', function()
     gradcheck(function(a) return a:prod(2) end, { uleaf(0.5, 1.5, 2, 3) })
     gradcheck(function(a) return a:prod(1, true) end, { uleaf(-1.5, -0.5, 3, 2) })
   end)
+  it('prod with zeros: one zero gets the product of the others, two zeros give nothing', function()
+    local x = leaf { { 0, 2, 3 }, { 1, 0, 0 }, { 4, 5, 6 } }
+    gradcheck(function(a) return a:prod(2) end, { x })
+    gradcheck(function(a) return a:prod(1, true) end, { leaf { { 0, 2 }, { 3, 0 }, { 5, 7 } } })
+    gradcheck(function(a) return a:prod() end, { leaf { 2, 0, 3 } })
+    local y = leaf { 0, 2, 3 }
+    y:prod():backward()
+    assert.are.same({ 6, 0, 0 }, y.grad:totable())
+  end)
 end)
 
 describe('gradients of matmul', function()
