@@ -123,25 +123,30 @@ static int msghandler(lua_State *L) {
   return 1;
 }
 
-/* Is the traceback line [p, end) one the REPL user has no use for? */
+/* Is the traceback line [p, end) one of the REPL's own frames? They end
+   every traceback: the line typed, the pcall that ran it, and a "tail calls"
+   line when the line was an expression ("return f()" is a tail call). */
 static int repl_frame(const char *p, const char *end) {
-  size_t n = (size_t)(end - p);
-  const char *main_chunk = ": in main chunk";
-  size_t m = strlen(main_chunk);
-  if (n == 9 && memcmp(p, "[C]: in ?", 9) == 0) return 1;   /* the REPL's pcall */
-  return n > 6 + m && memcmp(p, "stdin:", 6) == 0 &&
-         memcmp(end - m, main_chunk, m) == 0;                /* the line typed */
+  static const char main_chunk[] = ": in main chunk";
+  size_t n = (size_t)(end - p), m = sizeof main_chunk - 1;
+  if (n == 9 && memcmp(p, "[C]: in ?", 9) == 0) return 1;
+  if (n == 18 && memcmp(p, "(...tail calls...)", 18) == 0) return 1;
+  return n > 6 + m && memcmp(p, "stdin:", 6) == 0 && memcmp(end - m, main_chunk, m) == 0;
 }
 
-/* Are the traceback lines from p on all REPL frames? ("return f()" is a tail
-   call, so a "(...tail calls...)" line stands before them: it goes too.) */
+/* The traceback line at p ("\n\t..."): its text in [*line, *end). */
+static void traceback_line(const char *p, const char **line, const char **end) {
+  *line = p + 1 + (p[1] == '\t');
+  *end = strchr(*line, '\n');
+  if (*end == NULL) *end = *line + strlen(*line);
+}
+
+/* Are the traceback lines from p on all REPL frames? */
 static int only_repl_frames(const char *p) {
-  while (*p == '\n') {
-    const char *line = p + 1 + (p[1] == '\t');
-    const char *end = strchr(line, '\n');
-    if (end == NULL) end = line + strlen(line);
+  const char *line, *end;
+  for (; *p == '\n'; p = end) {
+    traceback_line(p, &line, &end);
     if (!repl_frame(line, end)) return 0;
-    p = end;
   }
   return 1;
 }
@@ -149,26 +154,21 @@ static int only_repl_frames(const char *p) {
 /* The REPL's handler: the traceback without the REPL's own frames, and none
    at all when only C functions such as 'error' are left in it. */
 static int repl_msghandler(lua_State *L) {
-  const char *tb, *head, *p;
+  static const char header[] = "\nstack traceback:";
+  const char *tb, *head, *p, *line, *end;
   luaL_Buffer b;
   int useful = 0;
   msghandler(L);
   tb = lua_tostring(L, -1);
-  head = tb ? strstr(tb, "\nstack traceback:") : NULL;
+  head = tb ? strstr(tb, header) : NULL;
   if (head == NULL) return 1;
   luaL_buffinit(L, &b);
-  luaL_addlstring(&b, tb, (size_t)(head - tb) + 17);
-  for (p = head + 17; *p == '\n'; ) {
-    const char *line = p + 1 + (p[1] == '\t');
-    const char *end = strchr(line, '\n');
-    if (end == NULL) end = line + strlen(line);
-    if (strncmp(line, "(...tail calls...)", 18) == 0 && only_repl_frames(end))
-      break;
-    if (!repl_frame(line, end)) {
-      luaL_addlstring(&b, p, (size_t)(end - p));
-      if (strncmp(line, "[C]: in ", 8) != 0) useful = 1;
-    }
-    p = end;
+  p = head + sizeof header - 1;
+  luaL_addlstring(&b, tb, (size_t)(p - tb));
+  for (; *p == '\n' && !only_repl_frames(p); p = end) {
+    traceback_line(p, &line, &end);
+    luaL_addlstring(&b, p, (size_t)(end - p));
+    if (strncmp(line, "[C]: in ", 8) != 0) useful = 1;
   }
   luaL_pushresult(&b);
   if (!useful) lua_pushlstring(L, tb, (size_t)(head - tb));

@@ -6,15 +6,19 @@
 ** neither banner nor prompts are printed, so a pipe can drive the REPL:
 **   printf '1+1\n' | luacnn      prints 2
 */
-#define _XOPEN_SOURCE 700
+#define _GNU_SOURCE   /* pipe2 */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include <editline/readline.h>
 #include <lauxlib.h>
@@ -37,29 +41,105 @@ static int editing;                          /* stdin is a terminal */
 static volatile sig_atomic_t interrupted;    /* Ctrl-C while reading */
 static char history_path[PATH_MAX];
 
+/* Ctrl-C while reading. SIGINT may be handled by any thread of the process
+   (OpenBLAS and OpenMP start some), so the handler does not rely on
+   interrupting the main thread's read: it also writes to a pipe that the
+   reader polls along with stdin. */
+static int wake[2] = {-1, -1};
+
 static void on_prompt_sigint(int sig) {
+  int saved = errno;
   (void)sig;
   interrupted = 1;
+  if (wake[1] >= 0 && write(wake[1], "", 1) < 0) { /* full: one is enough */ }
+  errno = saved;
+}
+
+static void drain_wake(void) {
+  char buf[64];
+  while (wake[0] >= 0 && read(wake[0], buf, sizeof buf) > 0) {}
+}
+
+/* Where input is read. For a terminal it is a second, non-blocking open of
+   it: Ctrl-C flushes the terminal's input, so a read() that poll() said
+   would not block may block after all. */
+static int input = STDIN_FILENO;
+
+/* One byte of input; EOF at its end or on Ctrl-C. */
+static int read_byte(void) {
+  unsigned char byte;
+  while (!interrupted) {
+    struct pollfd p[2] = {{input, POLLIN, 0}, {wake[0], POLLIN, 0}};
+    ssize_t n;
+    int r = poll(p, wake[0] >= 0 ? 2 : 1, -1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) break;
+    if (wake[0] >= 0 && (p[1].revents & POLLIN)) {
+      drain_wake();
+      interrupted = 1;
+      break;
+    }
+    n = read(input, &byte, 1);
+    if (n == 1) return byte;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    break;
+  }
+  return EOF;
+}
+
+/* libedit's reader: one character, decoded from the locale's multibyte
+   encoding (libedit takes the int for a wide character). */
+static int getc_interruptible(FILE *f) {
+  char bytes[MB_LEN_MAX];
+  size_t n = 0;
+  (void)f;
+  for (;;) {
+    mbstate_t state;
+    wchar_t wc;
+    size_t r;
+    int c = read_byte();
+    if (c == EOF) return EOF;
+    bytes[n++] = (char)c;
+    memset(&state, 0, sizeof state);
+    r = mbrtowc(&wc, bytes, n, &state);
+    if (r == (size_t)-2 && n < sizeof bytes) continue;   /* more bytes to come */
+    if (r == (size_t)-1 || r == (size_t)-2) return (unsigned char)bytes[0];
+    return (int)wc;
+  }
+}
+
+/* A line from a pipe or file, read a byte at a time so that nothing past it
+   is consumed (the code run may read stdin itself). */
+static char *read_plain_line(void) {
+  char *line = NULL;
+  size_t len = 0, cap = 0;
+  int c;
+  while ((c = read_byte()) != EOF && c != '\n') {
+    if (len + 1 >= cap) {
+      size_t bigger = cap ? 2 * cap : 128;
+      char *p = realloc(line, bigger);
+      if (p == NULL) break;
+      line = p;
+      cap = bigger;
+    }
+    line[len++] = (char)c;
+  }
+  if (c == EOF && len == 0) {
+    free(line);
+    return NULL;
+  }
+  if (line == NULL) line = calloc(1, 1);
+  else line[len] = '\0';
+  return line;
 }
 
 /* One line without its newline (malloc'd), or NULL at end of input or on
    Ctrl-C (then `interrupted` is set). */
 static char *read_line(const char *prompt) {
-  char *line = NULL;
+  char *line;
+  drain_wake();
   interrupted = 0;
-  if (editing) {
-    line = readline(prompt);
-  } else {
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, stdin);
-    if (n < 0) {
-      free(line);
-      line = NULL;
-      clearerr(stdin);
-    } else if (n > 0 && line[n - 1] == '\n') {
-      line[n - 1] = '\0';
-    }
-  }
+  line = editing ? readline(prompt) : read_plain_line();
   if (interrupted) {
     free(line);
     line = NULL;
@@ -98,7 +178,10 @@ static int load_statements(lua_State *L) {
     char *more;
     if (!incomplete(L, status)) return status;
     more = read_line(PROMPT2);
-    if (more == NULL) return interrupted ? CHUNK_INTERRUPTED : status;
+    if (more == NULL) {
+      if (editing && !interrupted) fputc('\n', stdout);   /* after the ^D */
+      return interrupted ? CHUNK_INTERRUPTED : status;
+    }
     lua_pop(L, 1);
     lua_pushliteral(L, "\n");
     lua_pushstring(L, more);
@@ -227,13 +310,16 @@ static void save_history(void) {
     history_path[0] = '\0';
 }
 
-/* libedit: completion, then history (which makes libedit read the settings
-   above). A Ctrl-C interrupts libedit's read(): readline() returns early and
-   `interrupted` tells the line is to be dropped. */
+/* libedit: completion and our reader, then history (which makes libedit read
+   the settings above). On Ctrl-C the reader answers end of input, readline()
+   returns early and `interrupted` tells that the line is to be dropped. */
 static void start_editing(lua_State *L) {
   const char *home = getenv("HOME");
-  setlocale(LC_CTYPE, "");               /* libedit reads UTF-8 only so */
+  setlocale(LC_CTYPE, "");               /* UTF-8 input, for libedit and us */
+  input = open("/proc/self/fd/0", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (input < 0) input = STDIN_FILENO;
   cli_completion_init(L);
+  rl_getc_function = getc_interruptible;
   using_history();
   stifle_history(HISTORY_LINES);
   if (home && *home &&
@@ -250,7 +336,8 @@ void cli_repl(lua_State *L) {
   struct sigaction sa;
   int status, base = lua_gettop(L);
   editing = isatty(STDIN_FILENO);
-  memset(&sa, 0, sizeof sa);          /* no SA_RESTART: Ctrl-C ends the read */
+  if (wake[0] < 0 && pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) wake[0] = wake[1] = -1;
+  memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_prompt_sigint;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);

@@ -229,6 +229,16 @@ static void test_stdin(const char *exe) {
   CHECK(strstr(r.err, "stdin:1: oops\n") && strstr(r.err, "attempt to perform arithmetic") &&
             strstr(r.err, "in function 'sq'") && !strstr(r.err, "[C]: in ?"),
         "piped REPL errors: [%s]", r.err);
+
+  /* -i: the script, then the REPL in the script's globals */
+  {
+    const char *script = temp_path("pre.lua");
+    char *i_argv[] = {EXE, "-i", (char *)script, "z", NULL};
+    write_file(script, "w = 7\nprint('script ran', ...)\n");
+    run(&r, i_argv, "w * 6\narg[1]\n", NULL);
+    CHECK(exit_code(&r) == 0 && strcmp(r.out, "script ran\tz\n42\nz\n") == 0,
+          "-i: exit %d [%s] [%s]", exit_code(&r), r.out, r.err);
+  }
 }
 
 /* Ctrl-C in a script raises "interrupted!" where it runs; a second one kills. */

@@ -6,6 +6,7 @@
 */
 #include "test_cli.h"
 
+#include <fcntl.h>
 #include <pty.h>
 #include <termios.h>
 
@@ -24,6 +25,7 @@ static void start_repl(const char *exe, const char *home) {
   if (child == 0) {
     setenv("HOME", home, 1);
     setenv("TERM", "xterm", 1);
+    setenv("LC_ALL", "C.UTF-8", 1);
     unsetenv("LUACNN_LIB");
     if (chdir(home) != 0) _exit(126);
     execl(exe, exe, (char *)NULL);
@@ -44,6 +46,17 @@ static void pump(int timeout_ms) {
   screen[screen_len] = '\0';
 }
 
+/* Prints output with control characters made visible. */
+static void show(const char *text) {
+  for (; *text; text++) {
+    unsigned char c = (unsigned char)*text;
+    if (c == '\n') fputs("\\n\n", stderr);
+    else if (c < 32 || c == 127) fprintf(stderr, "\\x%02x", c);
+    else fputc(c, stderr);
+  }
+  fputc('\n', stderr);
+}
+
 /* Waits for `want` in the output after what was consumed so far, consumes up
    to its end, and returns where the consumed text started (or NULL). */
 static const char *expect(const char *want, double timeout) {
@@ -58,13 +71,31 @@ static const char *expect(const char *want, double timeout) {
     if (now_s() > end) break;
     pump(50);
   }
-  fprintf(stderr, "expected \"%s\"; the REPL wrote after the last match:\n%s\n", want,
-          screen + seen);
+  fprintf(stderr, "expected \"%s\"; the REPL wrote after the last match:\n", want);
+  show(screen + seen);
   return NULL;
 }
 
 static void type(const char *keys) {
   if (write(master, keys, strlen(keys)) < 0) perror("write");
+}
+
+/* Waits until the line editor has the terminal in raw mode. libedit shows
+   the prompt a moment before it switches, and keys that come in between are
+   edited by the terminal's line discipline instead. */
+static void wait_editor(void) {
+  static int slave = -1;
+  double end = now_s() + 5;
+  struct termios t;
+  if (slave < 0) slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+  while (slave >= 0 && now_s() < end && tcgetattr(slave, &t) == 0 && (t.c_lflag & ICANON))
+    usleep(1000);
+}
+
+/* Types at the prompt. */
+static void type_line(const char *keys) {
+  wait_editor();
+  type(keys);
 }
 
 /* Types a line and checks that `want` follows; returns the text written
@@ -73,7 +104,7 @@ static char *answer(const char *line, const char *want) {
   static char text[8192];
   const char *from;
   size_t start = seen;
-  type(line);
+  type_line(line);
   from = expect(want, 10);
   if (from == NULL) return NULL;
   snprintf(text, sizeof text, "%.*s", (int)(seen - start), screen + start);
@@ -104,6 +135,9 @@ int main(void) {
   EXPECT("x = 12345\r", "> ");
   EXPECT("x * 2, 'two'\r", "24690\ttwo\r\n> ");
   EXPECT("nil\r", "nil\r\n> ");
+  /* UTF-8 typed in is one character to the editor, its bytes to Lua */
+  EXPECT("#'\xc3\xa9\xe2\x82\xac'\r", "\r\n5\r\n> ");
+  EXPECT("'x\xc3\xa9\x7f\x7fy'\r", "\r\ny\r\n> ");    /* two backspaces */
 
   /* a function over several lines, with the continuation prompt */
   EXPECT("function sq(n)\r", ">> ");
@@ -131,7 +165,7 @@ int main(void) {
   EXPECT("s:upp\t()\r", "HELLO\r\n> ");
 
   /* Ctrl-C at the prompt drops the line, in a continuation too */
-  type("junk_global = 1");
+  type_line("junk_global = 1");
   usleep(100000);
   EXPECT("\003", "> ");
   EXPECT("junk_global\r", "nil\r\n> ");
@@ -140,9 +174,10 @@ int main(void) {
   EXPECT("'fresh' .. 'start'\r", "freshstart\r\n> ");
 
   /* Ctrl-C in running code raises "interrupted!" there */
-  type("while true do end\r");
+  type_line("while true do end\r");
   usleep(300000);
-  EXPECT("\003", "interrupted!");
+  type("\003");                      /* not at a prompt: no wait_editor */
+  CHECK(expect("interrupted!", 10) != NULL, "Ctrl-C did not stop the loop");
   EXPECT("\r", "> ");
   EXPECT("1000 + 234\r", "1234\r\n> ");
 
@@ -167,7 +202,7 @@ int main(void) {
   }
 
   /* Ctrl-D leaves cleanly; the history keeps what was typed */
-  type("\004");
+  type_line("\004");
   status = wait_exit(child, 10);
   CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
         "Ctrl-D: wait status %d", status);
