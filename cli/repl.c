@@ -251,7 +251,7 @@ static void run_chunk(lua_State *L) {
 
 /* ---- the session ---------------------------------------------------------------- */
 
-/* "cuda:0 <name>, cuda:1 <name>" or "cpu only", from lc.cuda when it is there.
+/* "cuda:0 <name>, cuda:1 <name>" or "cpu only (<why>)", from lc.cuda.
    Reading `lc` loads luacnn (main.c), reporting a failure once. */
 static int describe_devices(lua_State *L) {
   lua_Integer i, n = 0;
@@ -266,7 +266,15 @@ static int describe_devices(lua_State *L) {
     n = lua_tointeger(L, -1);
   }
   lua_settop(L, 2);
-  if (n <= 0) {
+  if (n <= 0) {                  /* say why, e.g. "built without CUDA" */
+    if (lua_type(L, 2) == LUA_TTABLE &&
+        lua_getfield(L, 2, "unavailable_reason") == LUA_TFUNCTION) {
+      lua_call(L, 0, 1);
+      if (lua_isstring(L, -1)) {
+        lua_pushfstring(L, "cpu only (%s)", lua_tostring(L, -1));
+        return 1;
+      }
+    }
     lua_pushliteral(L, "cpu only");
     return 1;
   }
