@@ -14,6 +14,9 @@
  * bytes, so that im2col writes it and the GEMM reads it back while it is still in L2. */
 #define LC_CONV_TILE_BYTES (384 * 1024)
 #define LC_CONV_ALIGN 64
+/* Below this many multiply-adds a call runs on one thread: waking a second one costs more than
+ * it saves, and on a loaded machine a parallel region can wait a whole time slice for it. */
+#define LC_CONV_PARALLEL_MIN_MACS 65536
 /* Spare elements after a column buffer, for the vector stores of im2col that run past it. */
 #define LC_CONV_COL_SLACK 16
 
@@ -73,6 +76,14 @@ typedef struct conv_plan {
 } conv_plan;
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Threads for a call with `items` independent work items: all of them for enough work. */
+static int conv_threads_wanted(const lc_conv2d_shape *s, int64_t items, int threads)
+{
+  int64_t macs = s->n * s->out_h * s->out_w * s->c_out * (s->c_in / s->groups) * s->kh * s->kw;
+  if (macs < LC_CONV_PARALLEL_MIN_MACS) return 1;
+  return items < threads ? (int)items : threads;
+}
 
 static size_t round_up(size_t bytes)
 {

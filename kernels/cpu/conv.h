@@ -9,7 +9,8 @@
  * Every output array is overwritten, never accumulated into.
  *
  * The work is im2col (skipped for 1x1 stride-1 unpadded kernels) + OpenBLAS GEMM, tiled so the
- * column buffer stays in cache and split over OpenMP threads by (image, tile). The GEMMs run
+ * column buffer stays in cache and split over OpenMP threads by (image, tile) (backward_data:
+ * by image, block of input channels and tile). The GEMMs run
  * single-threaded inside the parallel region: while a call runs, OpenBLAS's own thread count is
  * set to 1 and restored afterwards, so the two thread pools never fight over the cores. The
  * number of threads is omp_get_max_threads() (set it with omp_set_num_threads or OMP_NUM_THREADS).
