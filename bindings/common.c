@@ -87,8 +87,12 @@ static void pace_gc(lua_State *L)
 {
   size_t live = lc_storage_live_bytes(LC_CPU) + lc_storage_live_bytes(LC_CUDA);
   if (live < collect_threshold) return;
-  lua_gc(L, LUA_GCCOLLECT);
+  /* Refused inside a __gc finalizer: then nothing was freed, and raising the threshold
+   * from the bytes still live would let the next loop grow that far too. For the same
+   * reason, bytes that finalizers allocated during the collection do not count. */
+  if (lua_gc(L, LUA_GCCOLLECT) < 0) return;
   size_t after = lc_storage_live_bytes(LC_CPU) + lc_storage_live_bytes(LC_CUDA);
+  if (after > live) after = live;
   size_t grow = after / 2 > (64u << 20) ? after / 2 : (64u << 20);
   collect_threshold = after + grow;
 }
