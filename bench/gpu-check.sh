@@ -5,9 +5,11 @@
 #   2. finds cuBLAS and cuDNN on the machine (ldconfig, /usr/local/cuda, PyTorch's nvidia wheels)
 #   3. runs the GPU tests: the C programs build/tests/test_cuda_*, then the Lua specs
 #      tests/*cuda*_spec.lua and tests/*gpu*_spec.lua under the carried busted
-#   4. runs the GPU benchmarks: bench/gpu_*.lua (luacnn) and bench/gpu_*_torch.py (PyTorch);
-#      a benchmark reports by printing lines "RESULT <benchmark> <implementation> <value> <unit>"
-#   5. prints a summary table last.
+#   4. runs the GPU benchmarks: first each bench/gpu_<name>_torch.py (PyTorch) with the path
+#      .deps/gpu_<name>_torch.json as its argument (where it writes its figures), then each
+#      bench/gpu_<name>.lua (luacnn) with --torch_json <that path> when the file was written
+#   5. prints a summary last: every step's status and time, each benchmark's closing lines,
+#      and a table of the lines "RESULT <benchmark> <implementation> <value> <unit>" if any.
 # Full logs go to $OUT/gpu-check.log when OUT is set (the device tool's output folder), else to
 # .deps/gpu-check.log; the console gets the failures and the summary only.
 #
@@ -86,6 +88,7 @@ step() {
     { grep -E '^(FAIL|not ok)|[Ee]rror' "$out" | head -40; tail -n 8 "$out"; } | awk '!seen[$0]++'
   fi
   grep -E '^RESULT ' "$out" >> "$ROOT/.deps/results.$$"
+  tail -n 12 "$out" > "$ROOT/.deps/tail.$$.${#NAMES[@]}"
   rm -f "$out"
   NAMES+=("$name")
   STATUS+=("$status")
@@ -108,11 +111,21 @@ for spec in "${specs[@]}"; do
   if [ -z "$BUSTED" ]; then say "gpu-check: no busted for $spec"; continue; fi
   step "lua/$(basename "$spec" .lua)" lc_env "$BUILD/luacnn" "$BUSTED" --output=TAP "$spec"
 done
-for b in bench/gpu_*.lua; do
-  step "bench/$(basename "$b" .lua)" lc_env "$BUILD/luacnn" "$b"
-done
+BENCH_TAILS=()
+bench_step() { # name command...: a step whose closing lines go into the summary
+  step "$@"
+  BENCH_TAILS+=("$1")
+}
 for b in bench/gpu_*_torch.py; do
-  step "bench/$(basename "$b" .py)" env PYTHONUNBUFFERED=1 python3 "$b"
+  name=$(basename "$b" .py)
+  rm -f ".deps/$name.json"
+  bench_step "bench/$name" env PYTHONUNBUFFERED=1 python3 "$b" ".deps/$name.json"
+done
+for b in bench/gpu_*.lua; do
+  name=$(basename "$b" .lua)
+  extra=()
+  [ -s ".deps/${name}_torch.json" ] && extra=(--torch_json ".deps/${name}_torch.json")
+  bench_step "bench/$name" lc_env "$BUILD/luacnn" "$b" "${extra[@]}"
 done
 
 # ---- summary ----
@@ -123,6 +136,16 @@ for i in "${!NAMES[@]}"; do
   say "$(printf '  %-40s %-10s %7ss' "${NAMES[$i]}" "${STATUS[$i]}" "${TIMES[$i]}")"
   case "${STATUS[$i]}" in FAIL*) fails=$((fails + 1)) ;; esac
 done
+for i in "${!NAMES[@]}"; do
+  for b in "${BENCH_TAILS[@]}"; do
+    if [ "$b" = "${NAMES[$i]}" ]; then
+      say ""
+      say "  --- ${NAMES[$i]} (last lines)"
+      sed 's/^/  /' "$ROOT/.deps/tail.$$.$i" | tee -a "$LOG"
+    fi
+  done
+done
+rm -f "$ROOT"/.deps/tail.$$.*
 # Benchmarks: one row per benchmark, luacnn against PyTorch when both reported.
 if [ -s "$ROOT/.deps/results.$$" ]; then
   say ""
