@@ -51,7 +51,10 @@ static void on_prompt_sigint(int sig) {
   int saved = errno;
   (void)sig;
   interrupted = 1;
-  if (wake[1] >= 0 && write(wake[1], "", 1) < 0) { /* full: one is enough */ }
+  if (wake[1] >= 0) {
+    ssize_t n = write(wake[1], "", 1);   /* if the pipe is full, one is enough */
+    (void)n;
+  }
   errno = saved;
 }
 
@@ -190,8 +193,14 @@ static int load_statements(lua_State *L) {
   }
 }
 
+/* Adds a chunk to the history, unless it is blank or repeats the last one. */
 static void remember(const char *code) {
-  if (editing && code[strspn(code, " \t\n")] != '\0') add_history(code);
+  static char *last;
+  if (!editing || code[strspn(code, " \t\n")] == '\0') return;
+  if (last && strcmp(last, code) == 0) return;
+  add_history(code);
+  free(last);
+  last = strdup(code);
 }
 
 /* Reads and compiles one chunk: leaves the function or the error message on
