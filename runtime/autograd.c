@@ -360,6 +360,13 @@ static void store_geometry(lc_node *n, const lc_tensor *view, const lc_tensor *b
 
 void lc_assign(lc_tensor *dst, const lc_tensor *src)
 {
+  /* As PyTorch: elements of an expanded view share memory, so which write wins (and
+   * which gets the gradient) would be arbitrary. */
+  for (int d = 0; d < dst->ndim; d++)
+    if (dst->strides[d] == 0 && dst->sizes[d] > 1)
+      lc_error("in-place write: the tensor of shape %s is an expanded view whose elements "
+               "share memory (dim %d); write into a :clone() or :contiguous() copy",
+               lc_shape_str(dst), d + 1);
   lc_tensor *base = dst->base ? dst->base : dst;
   lc_tensor *inputs[2] = {base, (lc_tensor *)src};
   bool track = lc_grad_enabled() && (src->requires_grad || base->requires_grad);
