@@ -153,6 +153,14 @@ describe('slicing views', function()
     check.raises(function() c:expand(4) end, 'expand', 'fewer dims')
     check.raises(function() c:expand(-1, 3, 4) end, 'expand')
     check.raises(function() c:expand(3, -2) end, 'expand')
+    -- several elements share memory: writes are refused as in PyTorch
+    check.raises(function() e:fill_(0) end, 'in-place write', 'expanded', 'share memory')
+    check.raises(function() e[{ {}, { 1, 2 } }] = 0 end, 'in-place write', 'expanded')
+    check.raises(function() e:add_(1) end, 'in-place write', 'expanded')
+    check.raises(function() e[2] = 7 end, 'in-place write', 'expanded') -- a row repeats one element
+    e[{ {}, 1 }] = lc.tensor { 7, 8, 9 } -- a column does not: it writes c itself
+    assert.are.same({ { 7 }, { 8 }, { 9 } }, c:totable())
+    assert.are.same({ 8, 8, 8, 8 }, e[2]:totable())
   end)
 
   it('contiguous copies only non-contiguous tensors; clone always copies', function()
