@@ -220,6 +220,49 @@ describe('gradients through views', function()
   end
 end)
 
+describe('gradients through random chains of views', function()
+  it('match finite differences', function()
+    local seed = 77
+    local function rng(n)
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed % n + 1
+    end
+    -- each maker looks at the current shape and returns a fixed step, or nil
+    local makers = {
+      function(s) if #s >= 2 then local a, b = rng(#s), rng(#s) return function(t) return t:transpose(a, b) end end end,
+      function(s) if #s == 0 then return end local d = rng(#s) if s[d] > 1 then local st = rng(s[d] - 1) local len = rng(s[d] - st + 1)
+        return function(t) return t:narrow(d, st, len) end end end,
+      function(s) if #s >= 2 then local d = rng(#s) local i = rng(s[d]) return function(t) return t:select(d, i) end end end,
+      function(s) if #s < 4 then local d = rng(#s + 1) return function(t) return t:unsqueeze(d) end end end,
+      function(s)
+        local target, any = {}, false
+        for d = 1, #s do target[d] = s[d] if s[d] == 1 then target[d] = rng(3) any = true end end
+        if any then return function(t) return t:expand(table.unpack(target)) end end
+      end,
+      function(s) if #s >= 2 then return function(t) return t:flatten() end end end,
+      function(s) return function(t) return t:reshape(-1, 1) end end,
+      function(s) return function(t) return t:squeeze() end end,
+      function(s) return function(t) return t[{ {} }] end end,
+    }
+    for _ = 1, 40 do
+      local probe = lc.zeros(3, 4)
+      local steps = {}
+      for _ = 1, rng(4) + 1 do
+        local step = makers[rng(#makers)](probe:size())
+        if step then
+          steps[#steps + 1] = step
+          probe = step(probe)
+        end
+      end
+      gradcheck(function(a)
+        local t = a
+        for _, step in ipairs(steps) do t = step(t) end
+        return t:exp()
+      end, { randleaf(3, 4) })
+    end
+  end)
+end)
+
 describe('gradients of joins, copies and conversions', function()
   before_each(function() lc.manual_seed(16) end)
   it('cat', function()
