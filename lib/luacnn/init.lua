@@ -50,7 +50,15 @@ function Tensor.byte(t) return t:to('uint8') end
 function Tensor.cuda(t, index) return t:to(index and ('cuda:' .. index) or 'cuda') end
 function Tensor.cpu(t) return t:to('cpu') end
 function Tensor.type_as(t, other) return t:to(other.dtype) end
-function Tensor.std(t, dims, opts) return t:var(dims, opts):sqrt() end
+function Tensor.std(t, dims, opts)
+  -- checked here so that errors name std, not the var it is computed with
+  if getmetatable(t) ~= core.Tensor_mt then
+    error('std: expected a tensor as argument 1, got ' .. type(t), 2)
+  elseif t.dtype ~= 'float32' and t.dtype ~= 'float64' then
+    error('std: a floating dtype was expected, got ' .. t.dtype, 2)
+  end
+  return t:var(dims, opts):sqrt()
+end
 function Tensor.expand_as(t, other) return t:expand(other) end
 function Tensor.view_as(t, other) return t:view(other:shape()) end
 function Tensor.reshape_as(t, other) return t:reshape(other:shape()) end
