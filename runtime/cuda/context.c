@@ -8,6 +8,7 @@
 #include "runtime/error.h"
 
 #define MAX_NAMED_DEVICES 16
+#define CUBLAS_WORKSPACE_BYTES ((size_t)32 << 20)
 
 static struct {
   bool probed;
@@ -118,6 +119,11 @@ cublasHandle_t lc_cuda_cublas(void)
     cublasHandle_t h;
     lc_cuda_check_cublas(cublasCreate(&h), "cuda", "cublasCreate");
     lc_cuda_check_cublas(cublasSetStream(h, c->stream), "cuda", "cublasSetStream");
+    /* A workspace of our own (NVIDIA's advice for Hopper: 32 MiB), set after the stream since
+     * cublasSetStream resets it: cuBLAS then never allocates while a CUDA graph is captured. */
+    void *ws = lc_cuda_malloc(CUBLAS_WORKSPACE_BYTES);
+    lc_cuda_check_cublas(cublasSetWorkspace(h, ws, CUBLAS_WORKSPACE_BYTES), "cuda",
+                         "cublasSetWorkspace");
     c->cublas = h;
   }
   return c->cublas;
