@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "runtime/error.h"
+
 #ifdef LUACNN_WITH_CUDA
 
 #include "runtime/backend.h"
@@ -68,5 +70,11 @@ void lc_cuda_set_benchmark(bool on) {}
 bool lc_cuda_benchmark(void) { return false; }
 void lc_cuda_set_deterministic(bool on) {}
 bool lc_cuda_deterministic(void) { return false; }
+
+lc_cuda_graph *lc_cuda_graph_begin(void) { lc_error("cuda.graph: luacnn was built without CUDA"); }
+void lc_cuda_graph_end(lc_cuda_graph *g) {}
+void lc_cuda_graph_abort(lc_cuda_graph *g) {}
+void lc_cuda_graph_replay(lc_cuda_graph *g) { lc_error("cuda.graph: luacnn was built without CUDA"); }
+void lc_cuda_graph_free(lc_cuda_graph *g) {}
 
 #endif

@@ -32,14 +32,16 @@ typedef struct block {
 } block;
 
 struct pool {
-  cudaStream_t stream;
+  cudaStream_t stream; /* or a capture key */
   bool small;
+  bool pinned; /* a graph's private pool: its segments are never released */
   block *free[NCLASSES];
   pool *next;
 };
 
 struct lc_cuda_allocator {
   int device;
+  cudaStream_t capture_key; /* non-NULL while a CUDA graph is captured */
   pool *pools;
   block **table; /* handed-out blocks by address */
   size_t table_size, table_count;
@@ -151,13 +153,14 @@ static block *find_free(pool *p, size_t size)
   return NULL;
 }
 
-static pool *get_pool(lc_cuda_allocator *a, cudaStream_t stream, bool small)
+static pool *get_pool(lc_cuda_allocator *a, cudaStream_t stream, bool small, bool pinned)
 {
   for (pool *p = a->pools; p; p = p->next)
     if (p->stream == stream && p->small == small) return p;
   pool *p = xcalloc(1, sizeof *p);
   p->stream = stream;
   p->small = small;
+  p->pinned = pinned;
   p->next = a->pools;
   a->pools = p;
   return p;
@@ -171,7 +174,7 @@ static void release_cached(lc_cuda_allocator *a)
 {
   lc_cuda_check(cudaDeviceSynchronize(), "cuda allocator", "cudaDeviceSynchronize");
   for (pool *p = a->pools; p; p = p->next)
-    for (int c = 0; c < NCLASSES; c++) {
+    for (int c = 0; c < NCLASSES && !p->pinned; c++) {
       block *b = p->free[c];
       while (b) {
         block *next = b->free_next;
@@ -210,9 +213,11 @@ static block *new_segment(lc_cuda_allocator *a, pool *p, size_t size, bool may_f
   cudaError_t err = cudaMalloc(&ptr, seg);
   if (err == cudaErrorMemoryAllocation) {
     (void)cudaGetLastError();
-    release_cached(a);
-    a->stats.num_cache_flushes++;
-    err = cudaMalloc(&ptr, seg);
+    if (!a->capture_key) { /* a flush synchronises the device: not inside a capture */
+      release_cached(a);
+      a->stats.num_cache_flushes++;
+      err = cudaMalloc(&ptr, seg);
+    }
     if (err == cudaErrorMemoryAllocation && seg > round_up(size, SEGMENT_ROUND)) {
       (void)cudaGetLastError();
       seg = round_up(size, SEGMENT_ROUND);
@@ -254,7 +259,7 @@ static void *allocate(lc_cuda_allocator *a, size_t nbytes, cudaStream_t stream, 
   }
   size_t size = round_up(nbytes ? nbytes : 1, ROUND);
   bool small = size <= SMALL_LIMIT;
-  pool *p = get_pool(a, stream, small);
+  pool *p = a->capture_key ? get_pool(a, a->capture_key, small, true) : get_pool(a, stream, small, false);
   block *b = find_free(p, size);
   if (b) free_remove(p, b);
   else if (!(b = new_segment(a, p, size, may_fail))) return NULL;
@@ -329,7 +334,12 @@ size_t lc_cuda_allocator_block_size(const lc_cuda_allocator *a, const void *ptr)
   return b ? b->size : 0;
 }
 
-void lc_cuda_allocator_empty_cache(lc_cuda_allocator *a) { release_cached(a); }
+void lc_cuda_allocator_set_capture_key(lc_cuda_allocator *a, cudaStream_t key) { a->capture_key = key; }
+
+void lc_cuda_allocator_empty_cache(lc_cuda_allocator *a)
+{
+  if (!a->capture_key) release_cached(a);
+}
 
 void lc_cuda_allocator_stats(const lc_cuda_allocator *a, lc_cuda_mem_stats *out) { *out = a->stats; }
 

@@ -39,6 +39,12 @@ void *lc_cuda_allocator_try_alloc(lc_cuda_allocator *a, size_t nbytes, cudaStrea
 void lc_cuda_allocator_free(lc_cuda_allocator *a, void *ptr);
 /* Bytes of the block ptr heads (the rounded size), 0 if ptr is unknown. */
 size_t lc_cuda_allocator_block_size(const lc_cuda_allocator *a, const void *ptr);
+/* While a capture key is set (non-NULL), allocations come from pools of that key instead of
+ * their stream's: a CUDA graph's private memory, which eager work never reuses and which
+ * neither empty_cache nor an out-of-memory retry returns to the driver (the graph keeps
+ * pointing at it). Blocks go back to the pool they came from, whatever the key when freed.
+ * No cache flush happens while a key is set (it would synchronise inside the capture). */
+void lc_cuda_allocator_set_capture_key(lc_cuda_allocator *a, cudaStream_t key);
 void lc_cuda_allocator_empty_cache(lc_cuda_allocator *a);
 void lc_cuda_allocator_stats(const lc_cuda_allocator *a, lc_cuda_mem_stats *out);
 void lc_cuda_allocator_reset_peaks(lc_cuda_allocator *a);

@@ -46,4 +46,15 @@ bool lc_cuda_benchmark(void);
 void lc_cuda_set_deterministic(bool on);
 bool lc_cuda_deterministic(void);
 
+/* CUDA graphs (runtime/cuda/graph.c): begin starts capturing the work queued on luacnn's
+ * stream (raises without a GPU), end finishes and instantiates the graph, abort abandons a
+ * capture, replay relaunches the graph, free releases it. Blocks allocated during the
+ * capture come from a pool private to the graph. */
+typedef struct lc_cuda_graph lc_cuda_graph;
+lc_cuda_graph *lc_cuda_graph_begin(void);
+void lc_cuda_graph_end(lc_cuda_graph *g);
+void lc_cuda_graph_abort(lc_cuda_graph *g);
+void lc_cuda_graph_replay(lc_cuda_graph *g);
+void lc_cuda_graph_free(lc_cuda_graph *g);
+
 #endif
