@@ -11,6 +11,15 @@ int lcb_arith(lua_State *L, int op);
 
 static void push(lua_State *L, lc_tensor *t) { lcb_push_tensor(L, t); }
 
+/* Hands t to Lua (pushed on the stack) and returns it, now borrowed: when a later call
+ * raises, the collector frees it instead of the reference leaking (and with it, often,
+ * a reference to the caller's tensor). */
+static lc_tensor *on_stack(lua_State *L, lc_tensor *t)
+{
+  lcb_push_tensor(L, t);
+  return t;
+}
+
 /* ---- creation ---- */
 
 /* Walks a nested table once to find its shape, checking it is rectangular. */
@@ -67,18 +76,17 @@ static lc_tensor *finish_creation(lua_State *L, lc_tensor *t, int opts)
 
 static int l_tensor(lua_State *L)
 {
+  lua_settop(L, 2);
   int opts = lua_istable(L, 2) ? 2 : 0;
   lc_dtype dtype = lcb_opt_dtype(L, opts, "tensor", LC_FLOAT32);
   lc_device device = lcb_opt_device(L, opts, "tensor", LC_DEVICE_CPU);
   lc_tensor *src = lcb_test_tensor(L, 1);
   if (src) {
-    lc_tensor *c = lc_to_dtype(src, lcb_opt_dtype(L, opts, "tensor", src->dtype));
-    lc_tensor *d = lc_to_device(c, device);
-    lc_tensor_release(c);
+    lc_tensor *c = on_stack(L, lc_to_dtype(src, lcb_opt_dtype(L, opts, "tensor", src->dtype)));
+    lc_tensor *d = on_stack(L, lc_to_device(c, device));
     lc_tensor *out = lc_detach(d);
     lc_tensor *owned = lc_contiguous_copy(out);
     lc_tensor_release(out);
-    lc_tensor_release(d);
     push(L, finish_creation(L, owned, opts));
     return 1;
   }
@@ -92,16 +100,13 @@ static int l_tensor(lua_State *L)
     n *= sizes[d];
   }
   bool as_int = dtype == LC_INT64;
-  void *values = malloc((n ? n : 1) * 8);
-  if (!values) return luaL_error(L, "tensor: out of memory");
+  void *values = lua_newuserdatauv(L, (size_t)(n ? n : 1) * 8, 0); /* freed by the GC, even if a ragged table raises */
   int64_t pos = 0;
-  nested_fill(L, 1, sizes, ndim, 0, values, as_int, &pos); /* may raise: a small leak at worst */
+  nested_fill(L, 1, sizes, ndim, 0, values, as_int, &pos);
   lc_tensor *f = lc_from_host(values, ndim, sizes, as_int ? LC_INT64 : LC_FLOAT64, LC_DEVICE_CPU);
-  free(values);
-  lc_tensor *typed = lc_to_dtype(f, dtype);
+  lc_tensor *typed = on_stack(L, lc_to_dtype(f, dtype));
   lc_tensor_release(f);
   lc_tensor *out = lc_to_device(typed, device);
-  lc_tensor_release(typed);
   push(L, finish_creation(L, out, opts));
   return 1;
 }
@@ -271,13 +276,14 @@ static int check_tensor_list(lua_State *L, int idx, const char *op, lc_tensor **
 static int join(lua_State *L, bool stack)
 {
   const char *op = stack ? "stack" : "cat";
-  lc_tensor **ts = malloc(MAX_JOIN * sizeof *ts);
-  if (!ts) return luaL_error(L, "%s: out of memory", op);
+  lua_settop(L, 2); /* the list and the dim (maybe nil), before the scratch userdata */
+  luaL_checktype(L, 1, LUA_TTABLE);
+  size_t len = lua_rawlen(L, 1);
+  /* a userdata, not malloc: freed by the GC when a bad list or shape raises */
+  lc_tensor **ts = lua_newuserdatauv(L, (len && len <= MAX_JOIN ? len : 1) * sizeof *ts, 0);
   int n = check_tensor_list(L, 1, op, ts, MAX_JOIN);
   int dim = lua_isnoneornil(L, 2) ? 0 : lcb_check_dim(L, 2, op);
-  lc_tensor *out = stack ? lc_stack(n, ts, dim) : lc_cat(n, ts, dim);
-  free(ts);
-  push(L, out);
+  push(L, stack ? lc_stack(n, ts, dim) : lc_cat(n, ts, dim));
   return 1;
 }
 
@@ -286,14 +292,13 @@ static int l_stack(lua_State *L) { return join(L, true); }
 
 static int l_where(lua_State *L)
 {
+  lua_settop(L, 3); /* scratch values pushed below must not pass for arguments */
   lc_tensor *cond = lcb_check_tensor(L, 1, "where");
   lc_tensor *a = lcb_test_tensor(L, 2), *b = lcb_test_tensor(L, 3);
   const lc_tensor *like = a ? a : b ? b : cond;
-  lc_tensor *ta = lcb_tensor_or_number(L, 2, "where", like), *tb = lcb_tensor_or_number(L, 3, "where", like);
-  lc_tensor *out = lc_where(cond, ta, tb);
-  lc_tensor_release(ta);
-  lc_tensor_release(tb);
-  push(L, out);
+  lc_tensor *ta = on_stack(L, lcb_tensor_or_number(L, 2, "where", like));
+  lc_tensor *tb = on_stack(L, lcb_tensor_or_number(L, 3, "where", like));
+  push(L, lc_where(cond, ta, tb));
   return 1;
 }
 
@@ -556,22 +561,21 @@ static int m_to(lua_State *L)
 
 static int m_copy_(lua_State *L)
 {
+  lua_settop(L, 2);
   lc_tensor *t = lcb_check_tensor(L, 1, "copy_");
-  lc_tensor *src = lcb_tensor_or_number(L, 2, "copy_", t);
-  lc_tensor *moved = lc_to_device(src, t->storage->device);
+  lc_tensor *src = on_stack(L, lcb_tensor_or_number(L, 2, "copy_", t));
+  lc_tensor *moved = on_stack(L, lc_to_device(src, t->storage->device));
   lc_assign(t, moved);
-  lc_tensor_release(moved);
-  lc_tensor_release(src);
   lua_settop(L, 1);
   return 1;
 }
 
 static int m_fill_(lua_State *L)
 {
+  lua_settop(L, 2);
   lc_tensor *t = lcb_check_tensor(L, 1, "fill_");
-  lc_tensor *v = lc_full(0, NULL, luaL_checknumber(L, 2), t->dtype, t->storage->device);
+  lc_tensor *v = on_stack(L, lc_full(0, NULL, luaL_checknumber(L, 2), t->dtype, t->storage->device));
   lc_assign(t, v);
-  lc_tensor_release(v);
   lua_settop(L, 1);
   return 1;
 }
@@ -691,11 +695,10 @@ static int m_ne(lua_State *L) { return compare(L, LC_BIN_NE, LC_UN_NE_SCALAR, "n
 
 static int pairwise(lua_State *L, lc_binary_op op, const char *name)
 {
+  lua_settop(L, 2);
   lc_tensor *a = lcb_check_tensor(L, 1, name);
-  lc_tensor *b = lcb_tensor_or_number(L, 2, name, a);
-  lc_tensor *out = lc_binary(op, a, b);
-  lc_tensor_release(b);
-  push(L, out);
+  lc_tensor *b = on_stack(L, lcb_tensor_or_number(L, 2, name, a));
+  push(L, lc_binary(op, a, b));
   return 1;
 }
 

@@ -36,56 +36,71 @@ static int64_t index_value(lua_State *L, lua_Integer i, int64_t size, int dim)
   return k;
 }
 
-/* Applies one index entry (at stack idx), which addresses dim `orig` of the original
- * tensor, to the view t along *dim; advances *dim when the dim survives. */
-static lc_tensor *apply_entry(lua_State *L, lc_tensor *t, int *dim, int idx, int orig)
+/* One entry of an index table, checked: a position (the dim goes), a range, or all. */
+typedef struct {
+  enum { ENTRY_SELECT, ENTRY_RANGE, ENTRY_ALL } kind;
+  int64_t first, length;
+} index_entry;
+
+/* Reads the entry at stack idx for dim `dim` (of size `size`) of the indexed tensor.
+ * Entry k always addresses dim k of the original, whatever earlier entries dropped, so
+ * every entry can be checked before any view is made: nothing leaks when one is bad. */
+static void parse_entry(lua_State *L, int idx, int64_t size, int dim, index_entry *e)
 {
-  if (*dim >= t->ndim)
-    luaL_error(L, "index: too many indices for a tensor of %d dims", t->ndim);
-  int64_t size = t->sizes[*dim];
   if (lua_isinteger(L, idx)) {
-    int64_t k = index_value(L, lua_tointeger(L, idx), size, orig);
-    return lc_select(t, *dim, k); /* the dim disappears: *dim stays */
+    e->kind = ENTRY_SELECT;
+    e->first = index_value(L, lua_tointeger(L, idx), size, dim);
+    return;
   }
-  if (lua_istable(L, idx)) {
-    int n = (int)lua_rawlen(L, idx);
-    if (n == 0) {
-      (*dim)++;
-      return lc_tensor_retain(t);
-    }
-    if (n > 2) luaL_error(L, "index: a range is {first, last}, got %d numbers", n);
-    lua_rawgeti(L, idx, 1);
-    lua_rawgeti(L, idx, n);
-    if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1))
-      luaL_error(L, "index: range bounds must be integers");
-    lua_Integer first_raw = lua_tointeger(L, -2), last_raw = lua_tointeger(L, -1);
-    lua_pop(L, 2);
-    int64_t first = index_value(L, first_raw, size, orig);
-    int64_t last = index_value(L, last_raw, size, orig);
-    if (last < first)
-      luaL_error(L, "index: range {%I, %I} is empty or reversed for dim %d of size %I",
-                 first_raw, last_raw, orig + 1, (lua_Integer)size);
-    lc_tensor *v = lc_narrow(t, *dim, first, last - first + 1);
-    (*dim)++;
-    return v;
+  if (!lua_istable(L, idx))
+    luaL_error(L, "index: expected an integer or a {first, last} range, got %s", luaL_typename(L, idx));
+  int n = (int)lua_rawlen(L, idx);
+  if (n == 0) {
+    e->kind = ENTRY_ALL;
+    return;
   }
-  luaL_error(L, "index: expected an integer or a {first, last} range, got %s", luaL_typename(L, idx));
-  return NULL;
+  if (n > 2) luaL_error(L, "index: a range is {first, last}, got %d numbers", n);
+  lua_rawgeti(L, idx, 1);
+  lua_rawgeti(L, idx, n);
+  if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1))
+    luaL_error(L, "index: range bounds must be integers");
+  lua_Integer first_raw = lua_tointeger(L, -2), last_raw = lua_tointeger(L, -1);
+  lua_pop(L, 2);
+  int64_t first = index_value(L, first_raw, size, dim);
+  int64_t last = index_value(L, last_raw, size, dim);
+  if (last < first)
+    luaL_error(L, "index: range {%I, %I} is empty or reversed for dim %d of size %I",
+               first_raw, last_raw, dim + 1, (lua_Integer)size);
+  e->kind = ENTRY_RANGE;
+  e->first = first;
+  e->length = last - first + 1;
 }
 
 /* The view a key selects: an integer (along dim 1) or a table of entries. */
 static lc_tensor *index_view(lua_State *L, lc_tensor *t, int key)
 {
-  int dim = 0;
-  if (!lua_istable(L, key)) return apply_entry(L, t, &dim, key, 0);
-  int n = (int)lua_rawlen(L, key);
-  if (n > t->ndim)
+  index_entry entries[LC_MAX_DIMS];
+  int n = lua_istable(L, key) ? (int)lua_rawlen(L, key) : 1;
+  if (n > t->ndim) {
+    if (!lua_istable(L, key)) luaL_error(L, "index: too many indices for a tensor of %d dims", t->ndim);
     luaL_error(L, "index: %d indices given for a tensor of %d dims", n, t->ndim);
+  }
+  if (!lua_istable(L, key)) {
+    parse_entry(L, key, t->sizes[0], 0, &entries[0]);
+  } else {
+    for (int k = 0; k < n; k++) {
+      lua_rawgeti(L, key, k + 1);
+      parse_entry(L, lua_gettop(L), t->sizes[k], k, &entries[k]);
+      lua_pop(L, 1);
+    }
+  }
   lc_tensor *v = lc_tensor_retain(t);
-  for (int k = 1; k <= n; k++) {
-    lua_rawgeti(L, key, k);
-    lc_tensor *next = apply_entry(L, v, &dim, lua_gettop(L), k - 1);
-    lua_pop(L, 1);
+  for (int k = 0, dim = 0; k < n; k++) {
+    const index_entry *e = &entries[k];
+    lc_tensor *next = e->kind == ENTRY_SELECT ? lc_select(v, dim, e->first)
+                    : e->kind == ENTRY_RANGE  ? lc_narrow(v, dim, e->first, e->length)
+                                              : lc_tensor_retain(v);
+    if (e->kind != ENTRY_SELECT) dim++; /* a selected dim disappears */
     lc_tensor_release(v);
     v = next;
   }
@@ -164,11 +179,13 @@ static int t_newindex(lua_State *L)
     }
     return 0;
   }
+  /* Both go on the stack, owned by Lua, so a write that raises (shapes, leaf) leaks
+   * neither the view nor a reference to the source. */
   lc_tensor *view = index_view(L, t, 2);
+  lcb_push_tensor(L, view);
   lc_tensor *src = lcb_tensor_or_number(L, 3, "index assignment", view);
+  lcb_push_tensor(L, src);
   lc_assign(view, src);
-  lc_tensor_release(src);
-  lc_tensor_release(view);
   return 0;
 }
 

@@ -35,6 +35,7 @@ lc_tensor *lc_from_host(const void *data, int ndim, const int64_t *sizes, lc_dty
 
 lc_tensor *lc_arange(double start, double stop, double step, lc_dtype dtype, lc_device device)
 {
+  lc_backend_for(device); /* an unavailable device raises here, before anything is allocated */
   if (!isfinite(start) || !isfinite(stop) || !isfinite(step))
     lc_error("arange: start, stop and step must be finite, got %g, %g and %g", start, stop, step);
   if (step == 0) lc_error("arange: step must be nonzero");
@@ -58,6 +59,7 @@ lc_tensor *lc_arange(double start, double stop, double step, lc_dtype dtype, lc_
 
 lc_tensor *lc_linspace(double start, double stop, int64_t steps, lc_dtype dtype, lc_device device)
 {
+  lc_backend_for(device);
   if (steps < 0) lc_error("linspace: number of steps must be non-negative, got %lld", (long long)steps);
   if (steps > LC_MAX_HOST_VALUES) lc_error("linspace: %lld steps is too many", (long long)steps);
   if (!isfinite(start) || !isfinite(stop))
@@ -190,8 +192,8 @@ static void to_device_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
 lc_tensor *lc_to_device(const lc_tensor *t, lc_device device)
 {
   if (lc_device_equal(t->storage->device, device)) return lc_tensor_retain((lc_tensor *)t);
+  lc_tensor *out = lc_empty(t->ndim, t->sizes, t->dtype, device); /* raises first: nothing to leak */
   lc_tensor *src = lc_contiguous_copy(t);
-  lc_tensor *out = lc_empty(t->ndim, t->sizes, t->dtype, device);
   size_t nbytes = (size_t)lc_numel(t) * lc_dtype_size(t->dtype);
   if (nbytes) {
     if (device.type == LC_CPU) {

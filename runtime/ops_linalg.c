@@ -82,6 +82,13 @@ static void check_operands(const lc_tensor *a, const lc_tensor *b)
   if (ka != kb)
     lc_error("matmul: sizes %s and %s do not align (%lld vs %lld)", lc_shape_str(a),
              lc_shape_str(b), (long long)ka, (long long)kb);
+  /* batch dims (all but the last two; vectors have none) must broadcast */
+  int ba = a->ndim > 2 ? a->ndim - 2 : 0, bb = b->ndim > 2 ? b->ndim - 2 : 0;
+  for (int i = 1; i <= ba && i <= bb; i++) {
+    int64_t sa = a->sizes[ba - i], sb = b->sizes[bb - i];
+    if (sa != sb && sa != 1 && sb != 1)
+      lc_error("matmul: batch dims of %s and %s cannot be broadcast", lc_shape_str(a), lc_shape_str(b));
+  }
 }
 
 lc_tensor *lc_matmul(lc_tensor *a, lc_tensor *b)

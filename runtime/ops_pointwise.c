@@ -287,11 +287,10 @@ lc_tensor *lc_where(lc_tensor *cond, lc_tensor *a, lc_tensor *b)
 {
   lc_check_same_device("where", cond, a);
   lc_check_same_device("where", a, b);
-  int64_t ab[LC_MAX_DIMS], sizes[LC_MAX_DIMS];
-  int nab = lc_broadcast_shape("where", a, b, ab);
-  lc_tensor *shape_ab = lc_expand_alias(a, nab, ab);
-  int nd = lc_broadcast_shape("where", cond, shape_ab, sizes);
-  lc_tensor_release(shape_ab);
+  int64_t sizes[LC_MAX_DIMS];
+  lc_tensor shape_ab = {0}; /* a bare header holding the broadcast shape of a and b */
+  shape_ab.ndim = lc_broadcast_shape("where", a, b, shape_ab.sizes);
+  int nd = lc_broadcast_shape("where", cond, &shape_ab, sizes);
   lc_dtype dtype = lc_promote(a->dtype, b->dtype);
   lc_tensor *ca = a->dtype == dtype ? lc_tensor_retain(a) : lc_to_dtype(a, dtype);
   lc_tensor *cb = b->dtype == dtype ? lc_tensor_retain(b) : lc_to_dtype(b, dtype);

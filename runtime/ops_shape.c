@@ -293,16 +293,8 @@ static lc_tensor *cat_chunk(int n, lc_tensor *const *ts, int dim)
   sizes[dim] = 0;
   lc_dtype dtype = first->dtype;
   for (int k = 0; k < n; k++) {
-    const lc_tensor *t = ts[k];
-    lc_check_same_device("cat", first, t);
-    if (t->ndim != first->ndim)
-      lc_error("cat: tensor %d has %d dims but tensor 1 has %d", k + 1, t->ndim, first->ndim);
-    for (int d = 0; d < t->ndim; d++)
-      if (d != dim && t->sizes[d] != first->sizes[d])
-        lc_error("cat: tensor %d has shape %s but tensor 1 has %s (they must match except in dim %d)",
-                 k + 1, lc_shape_str(t), lc_shape_str(first), dim + 1);
-    sizes[dim] += t->sizes[dim];
-    dtype = lc_promote(dtype, t->dtype);
+    sizes[dim] += ts[k]->sizes[dim];
+    dtype = lc_promote(dtype, ts[k]->dtype);
   }
   lc_tensor *out = lc_empty(first->ndim, sizes, dtype, first->storage->device);
   int64_t start = 0;
@@ -321,12 +313,29 @@ static lc_tensor *cat_chunk(int n, lc_tensor *const *ts, int dim)
   return out;
 }
 
+/* Checked for all inputs before any chunk is joined, so a bad one leaks no chunk. */
+static void check_cat(int n, lc_tensor *const *ts, int dim)
+{
+  const lc_tensor *first = ts[0];
+  for (int k = 0; k < n; k++) {
+    const lc_tensor *t = ts[k];
+    lc_check_same_device("cat", first, t);
+    if (t->ndim != first->ndim)
+      lc_error("cat: tensor %d has %d dims but tensor 1 has %d", k + 1, t->ndim, first->ndim);
+    for (int d = 0; d < t->ndim; d++)
+      if (d != dim && t->sizes[d] != first->sizes[d])
+        lc_error("cat: tensor %d has shape %s but tensor 1 has %s (they must match except in dim %d)",
+                 k + 1, lc_shape_str(t), lc_shape_str(first), dim + 1);
+  }
+}
+
 /* Inputs beyond a node's capacity are joined in chunks, each chunk one node. */
 lc_tensor *lc_cat(int n, lc_tensor *const *ts, int dim)
 {
   if (n == 0) lc_error("cat: expected a non-empty list of tensors");
   if (ts[0]->ndim == 0) lc_error("cat: zero-dimensional tensors cannot be concatenated");
   dim = lc_wrap_dim("cat", dim, ts[0]->ndim);
+  check_cat(n, ts, dim);
   if (n > LC_MAX_INPUTS) {
     int half = n / 2;
     lc_tensor *parts[2] = {lc_cat(half, ts, dim), lc_cat(n - half, ts + half, dim)};

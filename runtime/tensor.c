@@ -95,9 +95,14 @@ static size_t live_bytes[2];
 lc_storage *lc_storage_new(size_t nbytes, lc_device device)
 {
   const lc_backend *backend = lc_backend_for(device);
+  /* the data first: its allocation is what fails, and the header would leak */
+  void *data = nbytes ? backend->alloc(nbytes, device) : NULL;
   lc_storage *s = calloc(1, sizeof *s);
-  if (!s) lc_error("out of memory allocating a storage header");
-  s->data = nbytes ? backend->alloc(nbytes, device) : NULL;
+  if (!s) {
+    if (data) backend->free(data, nbytes, device);
+    lc_error("out of memory allocating a storage header");
+  }
+  s->data = data;
   s->refcount = 1;
   s->nbytes = nbytes;
   s->device = device;
