@@ -95,6 +95,40 @@ describe('tensor memory', function()
     assert.are.equal(before, settle())
   end)
 
+  it('leaks nothing when an op raises', function()
+    local failing = {
+      index_read = function(big) return big[{ { 1, 99999 } }] end,
+      index_write = function(big) big[1] = lc.zeros(5, 7) end,
+      index_write_src = function(big) big[{ {}, 1 }] = lc.zeros(3, 3) end,
+      copy = function(big) lc.zeros(3):copy_(big) end,
+      fill_leaf = function(big) big:requires_grad_():fill_(1) end,
+      write_leaf = function(big) big:requires_grad_()[1] = big[2] end,
+      where = function(big) return lc.where(lc.zeros(3):gt(0), big, big) end,
+      maximum = function(big) return lc.zeros(3):maximum(big) end,
+      cat = function(big) return lc.cat { big, lc.zeros(3) } end,
+      cat_many = function(big)
+        local list = {}
+        for i = 1, 12 do list[i] = big end
+        list[12] = lc.zeros(3)
+        return lc.cat(list)
+      end,
+      matmul_batch = function(big) return big:view(2, 500, 1000):matmul(lc.zeros(3, 1000, 2)) end,
+      ragged = function() return lc.tensor { { 1, 2 }, { 3 } } end,
+    }
+    if not lc.cuda.is_available() then -- moving to a missing device fails after the copy began
+      failing.to_device = function(big) return big:to('cuda') end
+      failing.tensor_device = function(big) return lc.tensor(big, { device = 'cuda' }) end
+    end
+    for name, f in pairs(failing) do
+      local before = settle()
+      for _ = 1, 3 do
+        local big = lc.zeros(1000, 1000)
+        assert.is_false(pcall(f, big), name)
+      end
+      assert.are.equal(before, settle(), name)
+    end
+  end)
+
   it('returns the same Lua object for the same C tensor', function()
     local x = lc.tensor({ 1, 2 }, { requires_grad = true })
     ;(x * 2):sum():backward()
