@@ -15,7 +15,11 @@ typedef void (*lc_error_handler)(const char *message);
 void lc_set_error_handler(lc_error_handler handler);
 
 /* Formats a message and hands it to the handler. Without a handler it prints and aborts. */
+#ifdef __cplusplus
+extern "C" [[noreturn]] void lc_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#else
 _Noreturn void lc_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#endif
 
 /* Writes "(2, 3, 4)" for a size list into buf. Returns buf. */
 char *lc_format_sizes(char *buf, int cap, int ndim, const int64_t *sizes);

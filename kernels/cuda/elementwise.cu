@@ -76,6 +76,7 @@ __global__ void unary_kernel(lc_unary_op op, lc_geom g, T *out, const T *a, doub
   case LC_UN_MUL_SCALAR: LOOP(x * p);
   case LC_UN_RSUB_SCALAR: LOOP(p - x);
   case LC_UN_RDIV_SCALAR: LOOP(m_div(p, x));
+  case LC_UN_DIV_SCALAR: LOOP(m_div(x, p));
   case LC_UN_POW_SCALAR:
     if (s0 == 2) { LOOP(x * x); }
     LOOP(m_pow(x, p));
