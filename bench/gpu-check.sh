@@ -128,6 +128,15 @@ for b in bench/gpu_*.lua; do
   bench_step "bench/$name" lc_env "$BUILD/luacnn" "$b" "${extra[@]}"
 done
 
+# ---- a real training run: LeNet on Fashion-MNIST on the GPU (when the data came along) ----
+DATA=${LUACNN_DATA:-$ROOT/.deps/data}
+if [ -s "$DATA/fashion-mnist/train-images-idx3-ubyte.gz" ]; then
+  bench_step "scripts/lenet-cuda" lc_env env LUACNN_DATA="$DATA" "$BUILD/luacnn" scripts/lenet.lua \
+    --device cuda --epochs "${LENET_EPOCHS:-10}" --summary=false --run_dir "$ROOT/.deps/runs/lenet-cuda"
+else
+  say "gpu-check: no Fashion-MNIST under $DATA: skipping the LeNet training run"
+fi
+
 # ---- summary ----
 echo
 say "===== summary"
