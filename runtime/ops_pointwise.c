@@ -68,9 +68,9 @@ static void unary_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
   case LC_UN_LOG: gin[0] = lc_div(g, x); break;
   case LC_UN_SQRT: gin[0] = times(g, lc_unary(LC_UN_RDIV_SCALAR, y, 0.5, 0)); break;
   case LC_UN_ABS: gin[0] = times(g, lc_unary(LC_UN_SIGN, x, 0, 0)); break;
-  case LC_UN_SIGMOID: gin[0] = times(g, lc_unary(LC_UN_SIGMOID_GRAD_FROM_OUTPUT, y, 0, 0)); break;
-  case LC_UN_TANH: gin[0] = times(g, lc_unary(LC_UN_TANH_GRAD_FROM_OUTPUT, y, 0, 0)); break;
-  case LC_UN_RELU: gin[0] = times(g, lc_unary(LC_UN_STEP, y, 0, 0)); break;
+  case LC_UN_SIGMOID: gin[0] = lc_binary(LC_BIN_SIGMOID_BACKWARD, g, y); break;
+  case LC_UN_TANH: gin[0] = lc_binary(LC_BIN_TANH_BACKWARD, g, y); break;
+  case LC_UN_RELU: gin[0] = lc_binary(LC_BIN_RELU_BACKWARD, g, y); break;
   case LC_UN_RECIPROCAL: { /* d(1/x) = -y^2 */
     lc_tensor *y2 = lc_mul(y, y);
     gin[0] = times(g, mul_scalar(y2, -1));
@@ -168,6 +168,8 @@ static const char *binary_name(lc_binary_op op)
   static const char *names[LC_BIN_COUNT] = {
     [LC_BIN_ADD] = "add", [LC_BIN_SUB] = "sub", [LC_BIN_MUL] = "mul", [LC_BIN_DIV] = "div",
     [LC_BIN_POW] = "pow", [LC_BIN_MAX] = "maximum", [LC_BIN_MIN] = "minimum",
+    [LC_BIN_SIGMOID_BACKWARD] = "sigmoid_backward", [LC_BIN_TANH_BACKWARD] = "tanh_backward",
+    [LC_BIN_RELU_BACKWARD] = "relu_backward",
     [LC_BIN_GT] = "gt", [LC_BIN_LT] = "lt", [LC_BIN_GE] = "ge", [LC_BIN_LE] = "le",
     [LC_BIN_EQ] = "eq", [LC_BIN_NE] = "ne",
   };

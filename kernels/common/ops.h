@@ -31,6 +31,10 @@ typedef enum {
 
 typedef enum {
   LC_BIN_ADD, LC_BIN_SUB, LC_BIN_MUL, LC_BIN_DIV, LC_BIN_POW, LC_BIN_MAX, LC_BIN_MIN,
+  /* activation gradients in one pass, a = the incoming gradient, b = the saved output */
+  LC_BIN_SIGMOID_BACKWARD, /* a * b * (1 - b) */
+  LC_BIN_TANH_BACKWARD,    /* a * (1 - b * b) */
+  LC_BIN_RELU_BACKWARD,    /* b > 0 ? a : 0 */
   /* comparisons: output uint8 (0/1) */
   LC_BIN_GT, LC_BIN_LT, LC_BIN_GE, LC_BIN_LE, LC_BIN_EQ, LC_BIN_NE,
   LC_BIN_COUNT

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/cpu/fastmath.h"
 #include "kernels/cpu/strided.h"
 
 /* float math in float for speed, the rest in double */
@@ -86,6 +87,10 @@ void lc_cpu_unary(lc_unary_op op, lc_dtype dtype, int ndim, const int64_t *sizes
   lc_cpu_iter it;
   lc_cpu_iter_init(&it, ndim, sizes, 2, strides);
   int64_t so = lc_cpu_iter_run_stride(&it, 0), sa = lc_cpu_iter_run_stride(&it, 1);
+  if (op == LC_UN_SIGMOID && dtype == LC_FLOAT32 && so == 1 && sa == 1 && lc_cpu_iter_runs(&it) == 1) {
+    CHUNKED_RUN(it, lc_cpu_sigmoid_f32(n, (const float *)a.data + start, (float *)out.data + start));
+    return;
+  }
   const int compare = LC_UN_IS_COMPARISON(op);
 #define DISPATCH(T, SFX)                                                                   \
   if (compare) {                                                                           \

@@ -132,6 +132,9 @@ __global__ void binary_kernel(lc_binary_op op, lc_geom g, T *out, const T *a, co
   case LC_BIN_POW: LOOP(m_pow(x, y));
   case LC_BIN_MAX: LOOP(x >= y || x != x ? x : y);
   case LC_BIN_MIN: LOOP(x <= y || x != x ? x : y);
+  case LC_BIN_SIGMOID_BACKWARD: LOOP(x * y * (1 - y));
+  case LC_BIN_TANH_BACKWARD: LOOP(x * (1 - y * y));
+  case LC_BIN_RELU_BACKWARD: LOOP(y > 0 ? x : (A)0);
   default: break;
   }
 #undef LOOP
