@@ -27,8 +27,13 @@ bool lc_any_requires_grad(int n, lc_tensor *const *inputs)
 
 /* ---- nodes ---- */
 
+static void refresh_view_history(lc_tensor *view);
+
 lc_node *lc_node_new(const char *name, lc_backward_fn backward, int n, lc_tensor *const *inputs)
 {
+  for (int i = 0; i < n; i++)
+    if (inputs[i] && inputs[i]->base && inputs[i]->history != inputs[i]->base->history)
+      refresh_view_history(inputs[i]);
   if (!lc_any_requires_grad(n, inputs)) return NULL;
   lc_node *node = calloc(1, sizeof *node);
   if (!node) lc_error("%s: out of memory recording the autograd graph", name);
@@ -358,6 +363,19 @@ static void store_geometry(lc_node *n, const lc_tensor *view, const lc_tensor *b
   memcpy(&n->i[2 + LC_MAX_DIMS], view->strides, sizeof view->strides);
 }
 
+/* A view made before an in-place write to its base reads the new values: its gradient
+ * must flow through the base's new history, as PyTorch regenerates it. */
+static void refresh_view_history(lc_tensor *view)
+{
+  lc_tensor *base = view->base;
+  view->history = base->history;
+  if (!base->requires_grad || !lc_grad_enabled()) return;
+  lc_tensor *inputs[1] = {base};
+  lc_node *node = lc_node_new("ViewOfBase", view_of_base_backward, 1, inputs);
+  store_geometry(node, view, base);
+  lc_attach(view, node);
+}
+
 void lc_assign(lc_tensor *dst, const lc_tensor *src)
 {
   /* As PyTorch: elements of an expanded view share memory, so which write wins (and
@@ -384,7 +402,9 @@ void lc_assign(lc_tensor *dst, const lc_tensor *src)
   /* CopySlices' edge 0 must be the base's history, even when the base did not
    * require grad before (then there is none). */
   lc_attach(base, node);
+  base->history++;
   if (dst != base) {
+    dst->history = base->history;
     lc_tensor *view_inputs[1] = {base};
     lc_node *view_node = lc_node_new("ViewOfBase", view_of_base_backward, 1, view_inputs);
     store_geometry(view_node, dst, base);

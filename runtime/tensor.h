@@ -50,6 +50,10 @@ typedef struct lc_tensor {
   /* The tensor whose storage this one views, or NULL when it owns its layout.
    * In-place writes through a view rewrite the base's history. */
   struct lc_tensor *base;
+  /* On a base: how many tracked in-place writes have rewritten its history. On a view:
+   * that count when the view's history was made; when they differ, the view's history is
+   * stale and is remade from the base's before the view is used. */
+  uint64_t history;
 } lc_tensor;
 
 /* ---- dtypes and devices ---- */
