@@ -172,6 +172,14 @@ int lcb_check_sizes(lua_State *L, int idx, const char *op, int64_t *sizes, int *
     *next = idx + 1;
     return n;
   }
+  if (lua_type(L, idx) == LUA_TTABLE) { /* {}: no sizes, a 0-dim tensor; {key = ...} is options */
+    lua_pushnil(L);
+    if (lua_next(L, idx) == 0) {
+      *next = idx + 1;
+      return 0;
+    }
+    lua_pop(L, 2);
+  }
   while (lua_type(L, idx + n) == LUA_TNUMBER) {
     if (n == LC_MAX_DIMS) luaL_error(L, "%s: more than %d sizes given", op, LC_MAX_DIMS);
     sizes[n] = check_size(L, idx + n, n + 1, op);

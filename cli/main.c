@@ -78,9 +78,21 @@ void cli_message(const char *msg) {
   fflush(stderr);
 }
 
+/* Set when a script ended on an uncaught Ctrl-C: the process then exits with 130, as
+   shells expect of SIGINT, and says so in one line instead of a traceback. */
+static int was_interrupted;
+
 int cli_report(lua_State *L, int status) {
   if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
+    const char *first_line_end = msg ? strchr(msg, '\n') : NULL;
+    const char *hit = msg ? strstr(msg, "interrupted!") : NULL;
+    if (hit && (!first_line_end || hit < first_line_end)) {
+      was_interrupted = 1;
+      cli_message("interrupted");
+      lua_pop(L, 1);
+      return status;
+    }
     cli_message(msg ? msg : "(error object is not a string)");
     lua_pop(L, 1);
   }
@@ -539,6 +551,7 @@ int main(int argc, char **argv) {
   ok = lua_toboolean(L, -1);
   cli_report(L, status);
   lua_close(L);
+  if (was_interrupted) return 130;
   if (status != LUA_OK || !ok) return EXIT_FAILURE;
   return exit_status;
 }
