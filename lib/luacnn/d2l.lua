@@ -470,4 +470,40 @@ function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
   return result
 end
 
+-- ---- the chapter's training scripts ----
+
+-- The settings every chapter training script takes, on top of its own defaults.
+function d2l.chapter_settings(spec)
+  local settings = {
+    spec.description,
+    batch_size = spec.batch_size, lr = spec.lr, epochs = spec.epochs,
+    device = {'auto', help = "'auto' (a GPU when there is one), 'cpu', 'cuda:0', ..."},
+    subset = {0, help = 'use only this many training images (and as many test images); 0 = all'},
+    data = {type = 'string', help = 'folder with the Fashion-MNIST files (default: $LUACNN_DATA/fashion-mnist)'},
+    summary = {true, help = "print every layer's output shape first (the chapter's shape check)"},
+  }
+  if spec.resize then settings.resize = {spec.resize, help = 'image height and width the net sees'} end
+  for k, v in pairs(spec.extra or {}) do settings[k] = v end
+  return require('luacnn.args')(settings)
+end
+
+-- A network file of examples/, found next to the calling script's folder.
+function d2l.example_net(name, level)
+  local source = debug.getinfo((level or 1) + 1, 'S').source
+  local here = source:match('^@(.-)[^/]*$') or ''
+  return dofile(here .. '../examples/' .. name)
+end
+
+-- What each chapter script does once it has its net: print the layer shapes, load
+-- Fashion-MNIST (resized), train with train_ch6. Returns train_ch6's metrics.
+function d2l.train_chapter_net(net, args)
+  local size = rawget(args, 'resize') or 28 -- settings raise on undeclared names
+  if args.summary then net:summary{1, 1, size, size} end
+  local device = d2l.device(args.device)
+  local train_iter, test_iter = d2l.load_data_fashion_mnist(args.batch_size,
+    size ~= 28 and size or nil,
+    {subset = args.subset > 0 and args.subset or nil, root = args.data, device = device})
+  return d2l.train_ch6(net, train_iter, test_iter, args.epochs, args.lr, device, {settings = args})
+end
+
 return d2l
