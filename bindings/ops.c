@@ -744,32 +744,20 @@ static int parse_reduction(lua_State *L, lc_tensor *t, const char *op, bool *dim
   return opts;
 }
 
-static int m_sum(lua_State *L)
+typedef lc_tensor *(*reduction_fn)(lc_tensor *, const bool *, bool);
+
+static int reduction_method(lua_State *L, const char *op, reduction_fn reduce)
 {
-  lc_tensor *t = lcb_check_tensor(L, 1, "sum");
+  lc_tensor *t = lcb_check_tensor(L, 1, op);
   bool dims[LC_MAX_DIMS], keep;
-  parse_reduction(L, t, "sum", dims, &keep);
-  push(L, lc_sum(t, dims, keep));
+  parse_reduction(L, t, op, dims, &keep);
+  push(L, reduce(t, dims, keep));
   return 1;
 }
 
-static int m_mean(lua_State *L)
-{
-  lc_tensor *t = lcb_check_tensor(L, 1, "mean");
-  bool dims[LC_MAX_DIMS], keep;
-  parse_reduction(L, t, "mean", dims, &keep);
-  push(L, lc_mean(t, dims, keep));
-  return 1;
-}
-
-static int m_prod(lua_State *L)
-{
-  lc_tensor *t = lcb_check_tensor(L, 1, "prod");
-  bool dims[LC_MAX_DIMS], keep;
-  parse_reduction(L, t, "prod", dims, &keep);
-  push(L, lc_prod(t, dims, keep));
-  return 1;
-}
+static int m_sum(lua_State *L) { return reduction_method(L, "sum", lc_sum); }
+static int m_mean(lua_State *L) { return reduction_method(L, "mean", lc_mean); }
+static int m_prod(lua_State *L) { return reduction_method(L, "prod", lc_prod); }
 
 /* var(dims, {keepdim, unbiased = true | correction = 1}) as PyTorch (unbiased default). */
 static int m_var(lua_State *L)
