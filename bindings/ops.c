@@ -626,6 +626,21 @@ static int m_normal_(lua_State *L)
   return 1;
 }
 
+/* t:set_(src): t now views src's data (device and dtype included); t stays the same
+ * object, so whatever holds it (an optimizer) follows. Only leaves can be re-pointed. */
+static int m_set_(lua_State *L)
+{
+  lc_tensor *t = lcb_check_tensor(L, 1, "set_"), *src = lcb_check_tensor(L, 2, "set_");
+  if (t->grad_fn)
+    return luaL_error(L, "set_: only a leaf tensor can be re-pointed (this one has grad_fn %s)",
+                      t->grad_fn->name);
+  if (t->requires_grad && !lc_dtype_is_float(src->dtype))
+    return luaL_error(L, "set_: a tensor that requires grad cannot take %s data", lc_dtype_name(src->dtype));
+  lc_set_(t, src);
+  lua_settop(L, 1);
+  return 1;
+}
+
 static int m_requires_grad_(lua_State *L)
 {
   lc_tensor *t = lcb_check_tensor(L, 1, "requires_grad_");
@@ -851,7 +866,7 @@ void lcb_open_ops(lua_State *L)
     {"clone", m_clone}, {"detach", m_detach}, {"to", m_to}, {"copy_", m_copy_},
     {"fill_", m_fill_}, {"zero_", m_zero_}, {"add_", m_add_}, {"sub_", m_sub_},
     {"mul_", m_mul_}, {"div_", m_div_}, {"uniform_", m_uniform_}, {"normal_", m_normal_},
-    {"requires_grad_", m_requires_grad_}, {"neg", m_neg}, {"exp", m_exp}, {"log", m_log},
+    {"requires_grad_", m_requires_grad_}, {"set_", m_set_}, {"neg", m_neg}, {"exp", m_exp}, {"log", m_log},
     {"sqrt", m_sqrt}, {"abs", m_abs}, {"sigmoid", m_sigmoid}, {"tanh", m_tanh},
     {"relu", m_relu}, {"sign", m_sign}, {"reciprocal", m_reciprocal}, {"clamp", m_clamp},
     {"add", m_add}, {"sub", m_sub}, {"mul", m_mul}, {"div", m_div}, {"pow", m_pow},

@@ -197,6 +197,23 @@ lc_tensor *lc_alias(const lc_tensor *t, int ndim, const int64_t *sizes, const in
   return v;
 }
 
+void lc_set_(lc_tensor *t, const lc_tensor *src)
+{
+  if (t == src) return;
+  lc_storage_retain(src->storage);
+  lc_storage_release(t->storage);
+  t->storage = src->storage;
+  t->offset = src->offset;
+  t->ndim = src->ndim;
+  t->dtype = src->dtype;
+  memcpy(t->sizes, src->sizes, sizeof t->sizes);
+  memcpy(t->strides, src->strides, sizeof t->strides);
+  lc_tensor *base = src->base ? lc_tensor_retain(src->base) : NULL;
+  lc_tensor_release(t->base);
+  t->base = base;
+  t->history = base ? base->history : 0;
+}
+
 lc_tensor *lc_detach(const lc_tensor *t)
 {
   return lc_alias(t, t->ndim, t->sizes, t->strides, t->offset);

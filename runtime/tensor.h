@@ -86,6 +86,9 @@ lc_tensor *lc_empty_like(const lc_tensor *t);
 /* A new tensor header sharing t's storage with the given geometry (no autograd links). */
 lc_tensor *lc_alias(const lc_tensor *t, int ndim, const int64_t *sizes,
                     const int64_t *strides, int64_t offset);
+/* Re-points t at src's storage and geometry (t keeps its identity and autograd flags):
+ * how a module moves its parameters to another device without optimizers losing them. */
+void lc_set_(lc_tensor *t, const lc_tensor *src);
 /* The same data, no history: what autograd saves and what `detach` returns. */
 lc_tensor *lc_detach(const lc_tensor *t);
 

@@ -341,3 +341,32 @@ describe('on a GPU', function()
     end
   end)
 end)
+
+describe('optimizers and modules that move', function()
+  it('keep training the same parameters after net:to(), their state following', function()
+    local lc = require 'luacnn'
+    local nn = lc.nn
+    lc.manual_seed(1)
+    local net = nn.Linear(3, 2)
+    local twin = nn.Linear(3, 2)
+    twin:load_state_dict(net:state_dict())
+    local opt = lc.optim.SGD(net:parameters(), {lr = 0.1, momentum = 0.9})
+    local opt_twin = lc.optim.SGD(twin:parameters(), {lr = 0.1, momentum = 0.9})
+    local x = lc.randn(4, 3)
+    local function step(m, o, input)
+      o:zero_grad();
+      (m(input) ^ 2):sum():backward()
+      o:step()
+    end
+    step(net, opt, x); step(twin, opt_twin, x)
+    local weight = net.weight
+    net:to('float64')                      -- the optimizer was made before the move
+    assert.is_true(rawequal(weight, net.weight))
+    assert.are.equal('float64', net.weight.dtype)
+    step(net, opt, x:double())
+    step(twin, opt_twin, x)
+    assert.are.equal('float64', opt.state[net.weight].momentum_buffer.dtype)
+    local d = (net.weight - twin.weight:double()):abs():max():item()
+    assert.is_true(d < 1e-6, 'max diff ' .. d)
+  end)
+end)

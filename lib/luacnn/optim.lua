@@ -151,6 +151,20 @@ function Optimizer:get_lr()
   return out
 end
 
+-- A parameter's state, moved to the parameter's device and dtype first when the module
+-- moved (net:to(...) re-points parameters in place; their state follows on the next step).
+local function state_of(self, p)
+  local s = self.state[p]
+  if s then
+    for k, v in pairs(s) do
+      if lc.is_tensor(v) and (v.device ~= p.device or v.dtype ~= p.dtype) then
+        s[k] = v:to(p.device, p.dtype)
+      end
+    end
+  end
+  return s
+end
+
 -- Parameters with a gradient, and their gradients.
 local function with_grads(group)
   local ps, gs = {}, {}
@@ -289,7 +303,7 @@ function SGD:update_group(g)
   -- parameters with a momentum buffer, and those on their first step (buffer = d)
   local old_p, old_g, old_b, new_p, new_g, new_b = {}, {}, {}, {}, {}, {}
   for i, p in ipairs(ps) do
-    local s = self.state[p]
+    local s = state_of(self, p)
     if s and s.momentum_buffer then
       old_p[#old_p + 1], old_g[#old_g + 1], old_b[#old_b + 1] = p, gs[i], s.momentum_buffer
     else
@@ -346,7 +360,7 @@ local function make_adam(name, decoupled, default_wd)
     -- one fused call per distinct step count (all equal unless parameters joined late)
     local by_step, order = {}, {}
     for i, p in ipairs(ps) do
-      local s = self.state[p]
+      local s = state_of(self, p)
       if not s then
         s = {step = 0, exp_avg = lc.zeros_like(p), exp_avg_sq = lc.zeros_like(p)}
         self.state[p] = s

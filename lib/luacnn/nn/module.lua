@@ -475,7 +475,9 @@ function Module:to(a, b)
       if dtypes[x] then dtype = x elseif x ~= nil then device = x end
     end
   end
-  -- one conversion per tensor, so parameters shared between modules stay shared
+  -- Parameters and buffers are re-pointed in place (set_), as PyTorch's module.to does:
+  -- optimizers and anything else holding them keep working. One conversion per tensor,
+  -- so parameters shared between modules stay shared.
   local done = {}
   for _, m in ipairs(self:modules()) do
     for _, name in ipairs(m._parameters.keys) do
@@ -486,21 +488,22 @@ function Module:to(a, b)
           q = convert(p, device, dtype)
           if q ~= p then
             local g = p.grad
-            q = q:detach()
-            q.requires_grad = p.requires_grad
-            parameter_marks[q] = true
-            if g then q.grad = convert(g, device, dtype) end
+            p.grad = nil
+            p:set_(q:detach())
+            if g then p.grad = convert(g, device, dtype) end
           end
-          done[p] = q
+          q = p
+          done[p] = p
         end
         m._parameters.vals[name] = q
       end
     end
     for _, name in ipairs(m._buffers.keys) do
       local t = m._buffers.vals[name]
-      if t ~= nil then
-        done[t] = done[t] or convert(t, device, dtype)
-        m._buffers.vals[name] = done[t]
+      if t ~= nil and not done[t] then
+        local moved = convert(t, device, dtype)
+        if moved ~= t then t:set_(moved) end
+        done[t] = t
       end
     end
   end
