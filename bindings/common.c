@@ -97,6 +97,12 @@ static void pace_gc(lua_State *L)
   collect_threshold = after + grow;
 }
 
+lc_tensor *lcb_on_stack(lua_State *L, lc_tensor *t)
+{
+  lcb_push_tensor(L, t);
+  return t;
+}
+
 static int tensor_cache_key;
 
 void lcb_push_tensor(lua_State *L, lc_tensor *t)

@@ -18,6 +18,7 @@ int luaopen_luacnn_core(lua_State *L)
   lua_pushstring(L, LUACNN_VERSION);
   lua_setfield(L, -2, "version");
   lcb_open_tensor(L);
+  lcb_open_create(L);
   lcb_open_ops(L);
   void (*areas[])(lua_State *) = {lcb_open_chart, lcb_open_cuda, lcb_open_nn, lcb_open_data, lcb_open_io};
   for (size_t i = 0; i < sizeof areas / sizeof areas[0]; i++)

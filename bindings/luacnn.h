@@ -27,6 +27,9 @@ lc_tensor *lcb_tensor_or_number(lua_State *L, int idx, const char *op, const lc_
 /* Pushes t, taking over the caller's reference. The same C tensor always comes back as
  * the same Lua value (t.grad == t.grad). */
 void lcb_push_tensor(lua_State *L, lc_tensor *t);
+/* Pushes t (taking the caller's reference) and returns it, now borrowed from the stack:
+ * when a later call raises, the collector frees it instead of the reference leaking. */
+lc_tensor *lcb_on_stack(lua_State *L, lc_tensor *t);
 
 /* 1-based (or negative) Lua dim at idx -> 0-based (or negative) runtime dim. */
 int lcb_check_dim(lua_State *L, int idx, const char *op);
@@ -47,5 +50,6 @@ void lcb_push_device(lua_State *L, lc_device device);
 /* Area openers: each adds its functions to the module table on top of the stack. */
 void lcb_open_tensor(lua_State *L);
 void lcb_open_ops(lua_State *L);
+void lcb_open_create(lua_State *L);
 
 #endif
