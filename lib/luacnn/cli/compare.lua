@@ -6,19 +6,16 @@
 --   luacnn compare runs/lenet-20261128-101500 runs/lenet-20261128-103000
 --   luacnn compare runs/sweep-lenet-20261128-110000 --out lr.png
 local run = require 'luacnn.run'
-local sweep = require 'luacnn.cli.sweep'
+local command = require 'luacnn.sweep.command'
+local report = require 'luacnn.sweep.report'
 
 local compare = {}
 
 local function errorf(fmt, ...)
-  error({compare_error = string.format(fmt, ...)}, 0)
+  command.usage_error('compare', fmt, ...)
 end
 
-local function say(...)
-  io.stdout:write(...)
-  io.stdout:write('\n')
-  io.stdout:flush()
-end
+local say = command.say
 
 function compare.parse_cli(argv)
   local o = {dirs = {}}
@@ -159,11 +156,11 @@ function compare.table_text(runs, labels, metric)
     row[#row + 1] = fnum(f.examples_per_sec, '%.1f')
     row[#row + 1] = fnum(s.seconds or f.seconds, '%.1f')
     local status = s.status or '-'
-    if s.error then status = status .. ': ' .. sweep.short_error(s.error, 70) end
+    if s.error then status = status .. ': ' .. report.short_error(s.error, 70) end
     row[#row + 1] = status
     rows[i] = row
   end
-  return sweep.format_table(header, rows)
+  return report.format_table(header, rows)
 end
 
 -- The overlay: one panel per quantity, one colour per run, the legend on the last panel.
@@ -235,13 +232,7 @@ end
 
 -- Entry point for `luacnn compare ...`: returns the exit status (0 ok, 2 bad usage).
 function compare.main(argv)
-  local ok, code = pcall(main, argv or {})
-  if ok then return code end
-  if type(code) == 'table' and code.compare_error then
-    io.stderr:write('compare: ', code.compare_error, '\n')
-    return 2
-  end
-  error(code, 0)
+  return command.main('compare', main, argv)
 end
 
 return compare
