@@ -35,11 +35,11 @@ static lc_dtype unary_compute_dtype(lc_unary_op op, lc_dtype in, double s0, doub
   case LC_UN_NEG: case LC_UN_ABS: case LC_UN_RELU: case LC_UN_SIGN: case LC_UN_STEP:
     return in == LC_UINT8 && op == LC_UN_NEG ? LC_INT64 : in;
   case LC_UN_ADD_SCALAR: case LC_UN_MUL_SCALAR: case LC_UN_RSUB_SCALAR:
-    return is_integral(s0) ? LC_INT64 : LC_FLOAT32;
+    return is_integral(s0) ? in : LC_FLOAT32; /* uint8 + 1 stays uint8, wrapping as PyTorch */
   case LC_UN_CLAMP: /* an infinite bound is a missing one: clamp(1) keeps integers */
     return (isinf(s0) || is_integral(s0)) && (isinf(s1) || is_integral(s1)) ? in : LC_FLOAT32;
   case LC_UN_POW_SCALAR:
-    return is_integral(s0) && s0 >= 0 ? LC_INT64 : LC_FLOAT32;
+    return is_integral(s0) && s0 >= 0 ? in : LC_FLOAT32;
   default:
     return LC_FLOAT32;
   }
@@ -233,13 +233,26 @@ static void binary_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
   }
 }
 
+/* PyTorch's rule: a 0-dim tensor does not widen a dimensioned one of the same kind
+ * (float32 tensor + float64 scalar tensor is float32), but a float one makes an integer
+ * tensor float32. Otherwise the wider dtype wins. */
+static lc_dtype result_dtype(const lc_tensor *a, const lc_tensor *b)
+{
+  if ((a->ndim == 0) != (b->ndim == 0)) {
+    const lc_tensor *dimmed = a->ndim ? a : b, *scalar = a->ndim ? b : a;
+    if (lc_dtype_is_float(dimmed->dtype) || !lc_dtype_is_float(scalar->dtype)) return dimmed->dtype;
+    return LC_FLOAT32;
+  }
+  return lc_promote(a->dtype, b->dtype);
+}
+
 lc_tensor *lc_binary(lc_binary_op op, lc_tensor *a, lc_tensor *b)
 {
   const char *name = binary_name(op);
   lc_check_same_device(name, a, b);
   int64_t sizes[LC_MAX_DIMS];
   int nd = lc_broadcast_shape(name, a, b, sizes);
-  lc_dtype dtype = lc_promote(a->dtype, b->dtype);
+  lc_dtype dtype = result_dtype(a, b);
   if (op == LC_BIN_DIV && !lc_dtype_is_float(dtype)) dtype = LC_FLOAT32;
   lc_tensor *ca = a->dtype == dtype ? lc_tensor_retain(a) : lc_to_dtype(a, dtype);
   lc_tensor *cb = b->dtype == dtype ? lc_tensor_retain(b) : lc_to_dtype(b, dtype);

@@ -199,6 +199,25 @@ describe('dtype promotion (PyTorch rules)', function()
     assert.are.equal('uint8', (u8 + u8).dtype)
   end)
 
+  it('a 0-dim tensor does not widen a dimensioned one of its kind, as in PyTorch', function()
+    local f64_scalar, f32_scalar = lc.tensor(2, { dtype = 'float64' }), lc.tensor(0.5)
+    assert.are.equal('float32', (f32 + f64_scalar).dtype)
+    assert.are.equal('float32', (f64_scalar * f32).dtype)
+    assert.are.equal('float32', (i64 + f32_scalar).dtype)   -- a float scalar makes ints float
+    assert.are.equal('int64', (i64 + lc.tensor(2, { dtype = 'int64' })).dtype)
+    assert.are.equal('float64', (lc.tensor(1) + f64_scalar).dtype) -- both 0-dim: the wider wins
+    assert.are.same({ 1.5, 1.5, 1.5 }, (f32 + lc.tensor(0.5, { dtype = 'float64' })):totable())
+  end)
+
+  it('uint8 with an integer number stays uint8 and wraps, as in PyTorch', function()
+    local u = lc.tensor({ 0, 200, 255 }, { dtype = 'uint8' })
+    assert.are.equal('uint8', (u + 1).dtype)
+    assert.are.same({ 100, 44, 99 }, (u + 100):totable())
+    assert.are.same({ 255, 199, 254 }, (u - 1):totable())
+    assert.are.same({ 0, 144, 254 }, (u * 2):totable())
+    assert.are.equal('float32', (u + 0.5).dtype)
+  end)
+
   it('true division of integers gives floats', function()
     local q = lc.tensor({ 7, -7, 1 }, { dtype = 'int64' }) / lc.tensor({ 2, 2, 3 }, { dtype = 'int64' })
     assert.are.equal('float32', q.dtype)

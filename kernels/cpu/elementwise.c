@@ -7,6 +7,9 @@
 #include "kernels/cpu/strided.h"
 
 /* float math in float for speed, the rest in double */
+/* Integers are stored through int64, so out-of-range results wrap (uint8 0 - 1 = 255, as
+ * in PyTorch) instead of an undefined double-to-unsigned conversion. */
+#define TO_REAL(v) ((real)(v))
 #define real float
 #define acc float
 #define SUF f32
@@ -33,6 +36,8 @@
 #undef acc
 #undef SUF
 
+#undef TO_REAL
+#define TO_REAL(v) ((real)(int64_t)(v))
 #define real int64_t
 #define acc double
 #define SUF i64
