@@ -33,6 +33,18 @@ lc_tensor *lc_from_host(const void *data, int ndim, const int64_t *sizes, lc_dty
  * its byte count would overflow (lc_empty has the same bound). */
 #define LC_MAX_HOST_VALUES (INT64_MAX / 16)
 
+/* A 1-D tensor of n staged doubles (freed here), converted to dtype on device. */
+static lc_tensor *vector_from_doubles(double *values, int64_t n, lc_dtype dtype, lc_device device)
+{
+  lc_tensor *f = lc_from_host(values, 1, &n, LC_FLOAT64, LC_DEVICE_CPU);
+  free(values);
+  lc_tensor *typed = lc_to_dtype(f, dtype);
+  lc_tensor_release(f);
+  lc_tensor *out = lc_to_device(typed, device);
+  lc_tensor_release(typed);
+  return out;
+}
+
 lc_tensor *lc_arange(double start, double stop, double step, lc_dtype dtype, lc_device device)
 {
   lc_backend_for(device); /* an unavailable device raises here, before anything is allocated */
@@ -48,13 +60,7 @@ lc_tensor *lc_arange(double start, double stop, double step, lc_dtype dtype, lc_
   double *values = malloc((n ? n : 1) * sizeof *values);
   if (!values) lc_error("arange: out of memory for %lld values", (long long)n);
   for (int64_t i = 0; i < n; i++) values[i] = start + (double)i * step;
-  lc_tensor *f = lc_from_host(values, 1, &n, LC_FLOAT64, LC_DEVICE_CPU);
-  free(values);
-  lc_tensor *typed = lc_to_dtype(f, dtype);
-  lc_tensor_release(f);
-  lc_tensor *out = lc_to_device(typed, device);
-  lc_tensor_release(typed);
-  return out;
+  return vector_from_doubles(values, n, dtype, device);
 }
 
 lc_tensor *lc_linspace(double start, double stop, int64_t steps, lc_dtype dtype, lc_device device)
@@ -68,13 +74,7 @@ lc_tensor *lc_linspace(double start, double stop, int64_t steps, lc_dtype dtype,
   if (!values) lc_error("linspace: out of memory");
   for (int64_t i = 0; i < steps; i++)
     values[i] = steps == 1 ? start : start + (stop - start) * (double)i / (double)(steps - 1);
-  lc_tensor *f = lc_from_host(values, 1, &steps, LC_FLOAT64, LC_DEVICE_CPU);
-  free(values);
-  lc_tensor *typed = lc_to_dtype(f, dtype);
-  lc_tensor_release(f);
-  lc_tensor *out = lc_to_device(typed, device);
-  lc_tensor_release(typed);
-  return out;
+  return vector_from_doubles(values, steps, dtype, device);
 }
 
 lc_tensor *lc_eye(int64_t n, int64_t m, lc_dtype dtype, lc_device device)
