@@ -17,21 +17,27 @@ local function pair_str(p)
   return '(' .. p[1] .. ', ' .. p[2] .. ')'
 end
 
+-- The window both poolings share: kernel, stride (the kernel by default), padding (at
+-- most half the kernel, as PyTorch requires) and ceil_mode.
+local function set_window(self, name, kernel_size, opts)
+  self.kernel_size = pair(kernel_size, name, 'kernel_size', 1)
+  self.stride = pair(opts.stride or self.kernel_size, name, 'stride', 1)
+  self.padding = pair(opts.padding or 0, name, 'padding', 0)
+  self.ceil_mode = opts.ceil_mode and true or false
+  if 2 * self.padding[1] > self.kernel_size[1] or 2 * self.padding[2] > self.kernel_size[2] then
+    error(string.format('%s: padding %s must be at most half the kernel size %s', name,
+                        pair_str(self.padding), pair_str(self.kernel_size)), 0)
+  end
+end
+
 -- nn.MaxPool2d(kernel_size, {stride = kernel_size, padding = 0, dilation = 1, ceil_mode = false})
 local MaxPool2d = Module:extend 'MaxPool2d'
 M.MaxPool2d = MaxPool2d
 
 function MaxPool2d:init(kernel_size, opts)
   opts = opts or {}
-  self.kernel_size = pair(kernel_size, 'MaxPool2d', 'kernel_size', 1)
-  self.stride = pair(opts.stride or self.kernel_size, 'MaxPool2d', 'stride', 1)
-  self.padding = pair(opts.padding or 0, 'MaxPool2d', 'padding', 0)
+  set_window(self, 'MaxPool2d', kernel_size, opts)
   self.dilation = pair(opts.dilation or 1, 'MaxPool2d', 'dilation', 1)
-  self.ceil_mode = opts.ceil_mode and true or false
-  if 2 * self.padding[1] > self.kernel_size[1] or 2 * self.padding[2] > self.kernel_size[2] then
-    error(string.format('MaxPool2d: padding %s must be at most half the kernel size %s',
-                        pair_str(self.padding), pair_str(self.kernel_size)), 0)
-  end
 end
 
 function MaxPool2d:forward(x) return F.max_pool2d(x, self.kernel_size, self) end
@@ -49,16 +55,9 @@ M.AvgPool2d = AvgPool2d
 
 function AvgPool2d:init(kernel_size, opts)
   opts = opts or {}
-  self.kernel_size = pair(kernel_size, 'AvgPool2d', 'kernel_size', 1)
-  self.stride = pair(opts.stride or self.kernel_size, 'AvgPool2d', 'stride', 1)
-  self.padding = pair(opts.padding or 0, 'AvgPool2d', 'padding', 0)
-  self.ceil_mode = opts.ceil_mode and true or false
+  set_window(self, 'AvgPool2d', kernel_size, opts)
   self.count_include_pad = opts.count_include_pad ~= false
   self.divisor_override = opts.divisor_override
-  if 2 * self.padding[1] > self.kernel_size[1] or 2 * self.padding[2] > self.kernel_size[2] then
-    error(string.format('AvgPool2d: padding %s must be at most half the kernel size %s',
-                        pair_str(self.padding), pair_str(self.kernel_size)), 0)
-  end
 end
 
 function AvgPool2d:forward(x) return F.avg_pool2d(x, self.kernel_size, self) end
