@@ -5,19 +5,8 @@ local lc = require 'luacnn'
 local data = lc.data
 local now = require('luacnn.run').now
 
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function tempdir()
-  local p = io.popen('mktemp -d')
-  local dir = p:read('l')
-  p:close()
-  assert(dir and dir ~= '', 'mktemp -d failed')
-  return dir
-end
-
-local function rmtree(dir)
-  if dir and dir:match('^/tmp/') then os.execute('rm -rf -- ' .. quote(dir)) end
-end
+local files = dofile((debug.getinfo(1, 'S').source:match('^@(.*/)') or './') .. 'helpers/files.lua')
+local quote, tempdir, rmtree = files.quote, files.tempdir, files.rmtree
 
 local function write(path, bytes)
   local f = assert(io.open(path, 'wb'))
