@@ -99,30 +99,32 @@ static void cpu_matmul(lc_tensor *c, const lc_tensor *a, const lc_tensor *b)
   }
 }
 
-static void cpu_uniform(lc_tensor *out, uint64_t seed, uint64_t offset, double lo, double hi)
+/* Element i of a draw is lane i % 4 of Philox block offset + i / 4 (as on the GPU); each
+ * block is computed once and gives its four lanes. */
+static void philox_fill(lc_tensor *out, uint64_t seed, uint64_t offset, bool normal, double a,
+                        double b)
 {
-  int64_t n = lc_numel(out);
+  int64_t n = lc_numel(out), blocks = (n + 3) / 4;
   void *p = lc_data(out);
 #pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; i++) {
-    lc_philox_block blk = lc_philox(seed, offset + (uint64_t)i / 4);
-    double v = lc_philox_uniform(blk, (int)(i & 3), lo, hi);
-    if (out->dtype == LC_FLOAT32) ((float *)p)[i] = (float)v;
-    else ((double *)p)[i] = v;
+  for (int64_t k = 0; k < blocks; k++) {
+    lc_philox_block blk = lc_philox(seed, offset + (uint64_t)k);
+    for (int lane = 0; lane < 4 && 4 * k + lane < n; lane++) {
+      double v = normal ? a + b * lc_philox_normal(blk, lane) : lc_philox_uniform(blk, lane, a, b);
+      if (out->dtype == LC_FLOAT32) ((float *)p)[4 * k + lane] = (float)v;
+      else ((double *)p)[4 * k + lane] = v;
+    }
   }
+}
+
+static void cpu_uniform(lc_tensor *out, uint64_t seed, uint64_t offset, double lo, double hi)
+{
+  philox_fill(out, seed, offset, false, lo, hi);
 }
 
 static void cpu_normal(lc_tensor *out, uint64_t seed, uint64_t offset, double mean, double std)
 {
-  int64_t n = lc_numel(out);
-  void *p = lc_data(out);
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; i++) {
-    lc_philox_block blk = lc_philox(seed, offset + (uint64_t)i / 4);
-    double v = mean + std * lc_philox_normal(blk, (int)(i & 3));
-    if (out->dtype == LC_FLOAT32) ((float *)p)[i] = (float)v;
-    else ((double *)p)[i] = v;
-  }
+  philox_fill(out, seed, offset, true, mean, std);
 }
 
 static void cpu_to_host(void *host, const lc_tensor *src, size_t nbytes)
