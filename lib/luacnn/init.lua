@@ -133,7 +133,9 @@ function lc.load(...) return require('luacnn.io').load(...) end
 -- ---- submodules load on first use, so `lc.nn` costs nothing until used ----
 local submodules = { nn = 'luacnn.nn', F = 'luacnn.functional', optim = 'luacnn.optim',
                      data = 'luacnn.data', d2l = 'luacnn.d2l', plot = 'luacnn.plot',
-                     args = 'luacnn.args', run = 'luacnn.run', io = 'luacnn.io' }
+                     args = 'luacnn.args', run = 'luacnn.run', io = 'luacnn.io',
+                     image = 'luacnn.image', transforms = 'luacnn.transforms',
+                     models = 'luacnn.models' }
 setmetatable(lc, {
   __index = function(t, key)
     local path = submodules[key]
