@@ -19,6 +19,9 @@
 #define LC_CONV_PARALLEL_MIN_MACS 65536
 /* Spare elements after a column buffer, for the vector stores of im2col that run past it. */
 #define LC_CONV_COL_SLACK 16
+/* Work items (tiles or channel blocks) a small batch is cut into at least: enough for the
+ * threads of a common machine, and a constant, so that the cut never depends on them. */
+#define LC_CONV_MIN_ITEMS 16
 
 const char *lc_conv2d_strerror(int code)
 {
@@ -90,10 +93,10 @@ static size_t round_up(size_t bytes)
   return (bytes + LC_CONV_ALIGN - 1) / LC_CONV_ALIGN * LC_CONV_ALIGN;
 }
 
-/* Tile sizes. `threads` only shrinks tiles and blocks (so small batches still give every
- * thread work); col_elems is computed from the unshrunk sizes, so it never depends on the
- * thread count. */
-static conv_plan conv_make_plan(const lc_conv2d_shape *s, size_t elem, int threads)
+/* Tile sizes, fixed by the problem alone. Every output element is then computed by GEMMs of
+ * the same shapes whatever the thread count or scratch size, so results are bit-identical
+ * across machines' core counts (OpenBLAS kernels may round differently for other shapes). */
+static conv_plan conv_make_plan(const lc_conv2d_shape *s, size_t elem)
 {
   conv_plan p;
   p.P = s->out_h * s->out_w;
@@ -121,12 +124,12 @@ static conv_plan conv_make_plan(const lc_conv2d_shape *s, size_t elem, int threa
   p.part_elems = (size_t)(s->c_out * p.kg + s->c_out);
 
   int64_t cblk = p.cig;
-  /* Fewer images than threads: cut images into more tiles and channel blocks. */
-  if (s->n > 0 && s->n < threads) {
-    int64_t per_image = ceil_div(threads, s->n);
+  /* Small batches: cut images into more tiles and channel blocks, so that threads have work. */
+  if (s->n > 0 && s->n < LC_CONV_MIN_ITEMS) {
+    int64_t per_image = ceil_div(LC_CONV_MIN_ITEMS, s->n);
     int64_t r = ceil_div(s->out_h, per_image);
     if (r < rows) rows = r;
-    int64_t blocks_wanted = ceil_div(threads, s->n * s->groups);
+    int64_t blocks_wanted = ceil_div(LC_CONV_MIN_ITEMS, s->n * s->groups);
     cblk = ceil_div(p.cig, blocks_wanted);
   }
   p.tile_rows = rows;
@@ -139,7 +142,7 @@ static conv_plan conv_make_plan(const lc_conv2d_shape *s, size_t elem, int threa
 size_t lc_conv2d_scratch_bytes(const lc_conv2d_shape *s, size_t elem_size)
 {
   int t = omp_get_max_threads();
-  conv_plan p = conv_make_plan(s, elem_size, t);
+  conv_plan p = conv_make_plan(s, elem_size);
   return LC_CONV_ALIGN + (size_t)t * round_up(p.col_elems * elem_size) +
          (size_t)t * round_up(p.part_elems * elem_size);
 }
@@ -199,19 +202,20 @@ static void *conv_part_buffer(const conv_scratch *cs, int t)
   return cs->base + (size_t)cs->threads * cs->col_bytes + (size_t)t * cs->part_bytes;
 }
 
-/* OpenBLAS runs single-threaded while our OpenMP threads each call it; restored afterwards.
- * When the call uses one thread only, OpenBLAS keeps its own threads (batch-1 inference of a
- * layer too small to split). */
-static int blas_threads_begin(int our_threads)
+/* OpenBLAS runs single-threaded inside a convolution, restored afterwards: our OpenMP threads
+ * split the work, and a threaded OpenBLAS GEMM is not promised to round as a single-threaded
+ * one does (it does not on OpenBLAS's Haswell and Zen kernels), which would make results
+ * depend on how many threads the call happened to get. */
+static int blas_threads_begin(void)
 {
   int before = openblas_get_num_threads();
-  if (our_threads > 1 && before != 1) openblas_set_num_threads(1);
+  if (before != 1) openblas_set_num_threads(1);
   return before;
 }
 
-static void blas_threads_end(int our_threads, int before)
+static void blas_threads_end(int before)
 {
-  if (our_threads > 1 && before != 1) openblas_set_num_threads(before);
+  if (before != 1) openblas_set_num_threads(before);
 }
 
 /* Output columns [lo, hi) of one kernel column (offset `off` = k*dil - pad) that land inside

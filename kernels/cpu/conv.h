@@ -14,7 +14,9 @@
  * single-threaded inside the parallel region: while a call runs, OpenBLAS's own thread count is
  * set to 1 and restored afterwards, so the two thread pools never fight over the cores. The
  * number of threads is omp_get_max_threads() (set it with omp_set_num_threads or OMP_NUM_THREADS).
- * Results do not depend on the thread count except for the summation order of backward_weight.
+ * The tiles are fixed by the problem's shape, never by the thread count or the scratch size, so
+ * forward and backward_data give bit-identical results on any core count and OpenBLAS kernel;
+ * only backward_weight's summation order of per-thread partial sums depends on the threads.
  * Because OpenBLAS's thread count is process-wide, two convolutions should not run at the same
  * time from different threads of the caller (the runtime runs ops one at a time).
  *
