@@ -103,11 +103,15 @@ int cli_report(lua_State *L, int status) {
 
 static lua_State *running_L;   /* the state a SIGINT interrupts */
 
-/* Called by the VM at its next instruction, a safe point to raise an error. */
+/* Called by the VM at its next instruction, a safe point to raise an error. The message
+   carries no position: luaL_error's would name the caller of whatever function the hook
+   fired in, so the same Ctrl-C read differently depending on its timing (the traceback
+   still says where the script was). */
 static void interrupt_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted!");
+  lua_pushliteral(L, "interrupted!");
+  lua_error(L);
 }
 
 /* A signal handler may not touch the Lua state beyond setting a hook, so
