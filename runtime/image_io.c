@@ -110,7 +110,7 @@ static int jpeg_header(tjhandle tj, const uint8_t *bytes, size_t n, int *w, int 
 {
   int subsamp;
   if (tjDecompressHeader3(tj, bytes, (unsigned long)n, w, h, &subsamp, cs) != 0)
-    return fail(err, errlen, "corrupt or truncated JPEG header (%s)", tjGetErrorStr2(tj));
+    return fail(err, errlen, "corrupt or truncated JPEG header: %s", tjGetErrorStr2(tj));
   return check_size(*h, *w, err, errlen);
 }
 
@@ -146,7 +146,7 @@ static int decode_jpeg(const uint8_t *bytes, size_t n, int denom, int want_c, lc
     goto error;
   }
   if (tjDecompress2(tj, bytes, (unsigned long)n, data, sw, 0, sh, pf, TJFLAG_STOPONWARNING) != 0) {
-    fail(err, errlen, "corrupt or truncated JPEG data (%s)", tjGetErrorStr2(tj));
+    fail(err, errlen, "corrupt or truncated JPEG data: %s", tjGetErrorStr2(tj));
     goto error;
   }
   if (cmyk) {
@@ -190,7 +190,7 @@ static void png_on_warning(png_structp png, png_const_charp msg) { (void)png, (v
 static void png_read_mem(png_structp png, png_bytep dst, png_size_t len)
 {
   png_ctx *c = png_get_io_ptr(png);
-  if (c->n - c->pos < len) png_error(png, "truncated PNG data (the file ends early)");
+  if (c->n - c->pos < len) png_error(png, "truncated (the file ends early)");
   memcpy(dst, c->bytes + c->pos, len);
   c->pos += len;
 }
@@ -212,7 +212,7 @@ static int decode_png(const uint8_t *bytes, size_t n, int want_c, lc_image *out,
     free(data);
     free(rows);
     png_destroy_read_struct(&png, &info, NULL);
-    return fail(err, errlen, "corrupt or truncated PNG (%s)", ctx.msg);
+    return fail(err, errlen, "corrupt or truncated PNG: %s", ctx.msg);
   }
   png_set_read_fn(png, &ctx, png_read_mem);
   png_read_info(png, info);
