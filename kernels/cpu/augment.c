@@ -404,7 +404,8 @@ void lc_aug_saturation(uint8_t *img, int h, int w, int c, double factor)
   }
 }
 
-/* torchvision's _rgb2hsv, hue shift, _hsv2rgb, all in float32, then * 255 truncated. */
+/* torchvision's adjust_hue: convert_image_dtype to float (/ 255), _rgb2hsv, hue shift, _hsv2rgb,
+ * all in float32, then back with convert_image_dtype (* (256 - 1e-3), truncated). */
 void lc_aug_hue(uint8_t *img, int h, int w, int c, double factor)
 {
   if (c < 3) return;
@@ -443,9 +444,10 @@ void lc_aug_hue(uint8_t *img, int h, int w, int c, double factor)
     case 4: o0 = t; o1 = p; o2 = v; break;
     default: o0 = v; o1 = p; o2 = q; break;
     }
-    px[0] = sat_trunc(o0 * 255.0f);
-    px[1] = sat_trunc(o1 * 255.0f);
-    px[2] = sat_trunc(o2 * 255.0f);
+    const float up = 255.0f + 1.0f - 1e-3f;
+    px[0] = sat_trunc(o0 * up);
+    px[1] = sat_trunc(o1 * up);
+    px[2] = sat_trunc(o2 * up);
   }
 }
 

@@ -68,7 +68,9 @@ void lc_aug_rotate(const uint8_t *src, int h, int w, int c, double degrees, cons
 
 /* torchvision's adjust_* on uint8 images, in place; results computed in float32, clamped to
  * [0, 255] and truncated to uint8, as its _blend. Grayscale is 0.2989 R + 0.587 G + 0.114 B
- * truncated to uint8 (rgb_to_grayscale). Saturation and hue leave 1-channel images alone;
+ * truncated to uint8 (rgb_to_grayscale). Hue goes through float HSV and back as
+ * convert_image_dtype (x / 255 in, x * 255.999 truncated out). Saturation and hue leave
+ * 1-channel images alone;
  * with c == 4 the alpha channel is left alone. */
 void lc_aug_brightness(uint8_t *img, int h, int w, int c, double factor);
 void lc_aug_contrast(uint8_t *img, int h, int w, int c, double factor);

@@ -233,6 +233,30 @@ function T.Compose(list)
   return core._transforms.compile(specs)
 end
 
+-- ---- functional forms (torchvision.transforms.functional) on uint8 (C, H, W) images ----
+-- Boxes are 1-based: top = 1, left = 1 is the first pixel.
+local F = {}
+T.F = F
+T.functional = F
+local kernel = core._transforms.functional
+function F.resized_crop(img, top, left, h, w, size)
+  local s = check_size('resized_crop', size)
+  return kernel('resized_crop', img, top - 1, left - 1, h, w, s[1], s[2])
+end
+function F.crop(img, top, left, h, w) return kernel('crop', img, top - 1, left - 1, h, w) end
+function F.resize(img, size) return T.Compose{T.Resize(size)}(img) end
+function F.center_crop(img, size) return T.Compose{T.CenterCrop(size)}(img) end
+function F.hflip(img) return kernel('hflip', img) end
+function F.vflip(img) return kernel('vflip', img) end
+function F.rotate(img, degrees, fill) return kernel('rotate', img, degrees, fill) end
+function F.adjust_brightness(img, f) return kernel('brightness', img, f) end
+function F.adjust_contrast(img, f) return kernel('contrast', img, f) end
+function F.adjust_saturation(img, f) return kernel('saturation', img, f) end
+function F.adjust_hue(img, f)
+  if type(f) ~= 'number' or f < -0.5 or f > 0.5 then err('adjust_hue', 'factor must be in [-0.5, 0.5], got %s', fmt(f)) end
+  return kernel('hue', img, f)
+end
+
 -- ---- random numbers from lc's generator (for the batch transforms) ----
 
 local function uniform() return lc.rand(1):item() end
