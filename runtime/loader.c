@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "kernels/common/philox.h"
@@ -329,6 +330,12 @@ static void prepare_slot(lc_loader *l, slot *s, int64_t b)
   int64_t sizes[4] = {count, l->oc, l->oh, l->ow};
   s->X = lc_empty(4, sizes, l->is_float ? LC_FLOAT32 : LC_UINT8, LC_DEVICE_CPU);
   s->xdata = lc_data(s->X);
+  /* A batch at 224 is ~38 MB of fresh memory: ask for huge pages before the workers first touch
+   * it (512x fewer page faults; only a hint, ignored where transparent huge pages are off). */
+  size_t bytes = (size_t)count * l->sample_bytes, huge = (size_t)2 << 20;
+  uintptr_t lo = ((uintptr_t)s->xdata + huge - 1) & ~(uintptr_t)(huge - 1);
+  uintptr_t hi = ((uintptr_t)s->xdata + bytes) & ~(uintptr_t)(huge - 1);
+  if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
   s->batch = b;
   s->count = count;
   s->remaining = count;
