@@ -124,8 +124,6 @@ struct lc_loader {
   int cancel;
 };
 
-static int64_t row_of(const lc_loader *l, int64_t idx) { return l->rows ? l->rows[idx] : idx + 1; }
-
 /* "PATH (CSV row R, sample I): what went wrong" (the decoder's message names the file too:
  * that prefix is not repeated). */
 static void sample_error(const lc_loader *l, int64_t idx, const char *inner, char *err, size_t errlen)
@@ -134,8 +132,11 @@ static void sample_error(const lc_loader *l, int64_t idx, const char *inner, cha
   size_t plen = strlen(path);
   if (strncmp(inner, path, plen) == 0 && inner[plen] == ':') inner += plen + 1;
   while (*inner == ' ') inner++;
-  snprintf(err, errlen, "ImageLoader: %s (%s %lld, sample %lld): %s", path,
-           l->rows ? "CSV row" : "row", (long long)row_of(l, idx), (long long)idx + 1, inner);
+  if (l->rows)
+    snprintf(err, errlen, "ImageLoader: %s (CSV row %lld, sample %lld): %s", path,
+             (long long)l->rows[idx], (long long)idx + 1, inner);
+  else
+    snprintf(err, errlen, "ImageLoader: %s (sample %lld): %s", path, (long long)idx + 1, inner);
 }
 
 /* Decodes sample idx at the scale the pipeline needs (or takes it from the cache) and runs the

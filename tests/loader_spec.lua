@@ -181,6 +181,10 @@ describe('ImageLoader', function()
         ok, err = pcall(epoch, l)
         assert.matches('CSV row 8', tostring(err), 1, true)
       end
+      -- without CSV rows the message names the sample (1-based position in paths)
+      local ok, err = pcall(epoch, loader{paths = bad, rows = 'none', workers = 2})
+      assert.is_false(ok)
+      assert.matches('corrupt.jpg (sample 7)', tostring(err), 1, true)
     end)
 
     it("skips and counts failing samples (on_error = 'skip')", function()

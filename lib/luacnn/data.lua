@@ -851,7 +851,7 @@ function ImageLoader:epoch()
     local X, y, index = handle:next()
     if X == nil then
       token.done = true
-      self.token = nil
+      self.token, self.last = nil, nil
       return nil
     end
     if device ~= 'cpu' then
