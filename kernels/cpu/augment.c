@@ -142,6 +142,13 @@ static void hpass_row(const uint8_t *in, int c, const taps *tx, uint8_t *out)
     for (int u = 0; u < n; u++) {
       const int16_t *k = tx->coef + (size_t)u * ks;
       const uint8_t *px = in + (size_t)tx->first[u] * 3;
+      if (tx->count[u] == 2) { /* upscaling: two taps */
+        const int32_t k0 = k[0], k1 = k[1];
+        out[3 * u] = clip8(half + px[0] * k0 + px[3] * k1, p);
+        out[3 * u + 1] = clip8(half + px[1] * k0 + px[4] * k1, p);
+        out[3 * u + 2] = clip8(half + px[2] * k0 + px[5] * k1, p);
+        continue;
+      }
       int32_t a0 = half, a1 = half, a2 = half;
       for (int j = 0, m = tx->count[u]; j < m; j++) {
         int32_t wj = k[j];
@@ -175,27 +182,38 @@ static void hpass_row(const uint8_t *in, int c, const taps *tx, uint8_t *out)
 }
 
 /* Vertical pass for one output row: `rows` points at source row 0 of the (horizontally
- * resampled) image of `stride` bytes a row; m = n_x * c values. acc is scratch of m int32. */
+ * resampled) image of `stride` bytes a row; m = n_x * c values. acc is scratch of m int32.
+ * The loops run over whole rows of bytes, so they vectorise (omp simd). */
 static void vpass_row(const uint8_t *rows, size_t stride, int m, const taps *ty, int y,
-                      int32_t *acc, uint8_t *out)
+                      int32_t *restrict acc, uint8_t *restrict out)
 {
   const int p = ty->precision, cnt = ty->count[y];
   const int16_t *k = ty->coef + (size_t)y * ty->ksize;
-  const uint8_t *r0 = rows + (size_t)ty->first[y] * stride;
+  const uint8_t *restrict r0 = rows + (size_t)ty->first[y] * stride;
   const int32_t half = 1 << (p - 1 > 0 ? p - 1 : 0);
   if (cnt == 2) { /* the common upscale case: two rows */
-    const uint8_t *r1 = r0 + stride;
-    int32_t k0 = k[0], k1 = k[1];
-    for (int i = 0; i < m; i++) out[i] = clip8(half + r0[i] * k0 + r1[i] * k1, p);
+    const uint8_t *restrict r1 = r0 + stride;
+    const int32_t k0 = k[0], k1 = k[1];
+#pragma omp simd
+    for (int i = 0; i < m; i++) {
+      int32_t v = (half + r0[i] * k0 + r1[i] * k1) >> p;
+      out[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
     return;
   }
-  for (int i = 0; i < m; i++) acc[i] = half;
-  for (int j = 0; j < cnt; j++) {
-    const uint8_t *r = r0 + (size_t)j * stride;
-    int32_t kj = k[j];
+#pragma omp simd
+  for (int i = 0; i < m; i++) acc[i] = half + r0[i] * (int32_t)k[0];
+  for (int j = 1; j < cnt; j++) {
+    const uint8_t *restrict r = r0 + (size_t)j * stride;
+    const int32_t kj = k[j];
+#pragma omp simd
     for (int i = 0; i < m; i++) acc[i] += r[i] * kj;
   }
-  for (int i = 0; i < m; i++) out[i] = clip8(acc[i], p);
+#pragma omp simd
+  for (int i = 0; i < m; i++) {
+    int32_t v = acc[i] >> p;
+    out[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+  }
 }
 
 int lc_aug_resample(const uint8_t *src, int sh, int sw, int c, const lc_aug_axis *ay,
@@ -459,7 +477,8 @@ void lc_aug_row_to_chw_f32(const uint8_t *src, int w, int c, const float *scale,
   float *base = dst + (int64_t)y * w;
   if (c == 3) {
     float s0 = scale[0], s1 = scale[1], s2 = scale[2], h0 = shift[0], h1 = shift[1], h2 = shift[2];
-    float *d0 = base, *d1 = base + plane, *d2 = base + 2 * plane;
+    float *restrict d0 = base, *restrict d1 = base + plane, *restrict d2 = base + 2 * plane;
+#pragma omp simd
     for (int x = 0; x < w; x++) {
       d0[x] = src[3 * x] * s0 + h0;
       d1[x] = src[3 * x + 1] * s1 + h1;
