@@ -100,13 +100,15 @@ static int taps_make(const lc_aug_axis *a, taps *t)
     const double *wu = w + (size_t)u * t->ksize;
     int16_t *cu = t->coef + (size_t)u * t->ksize;
     /* trim zero weights at both ends (the triangle's edges) */
-    while (t->count[u] > 0 && (int)lround(wu[0] * (1 << p)) == 0) {
+    /* weights are >= 0: PyTorch's (int)(v + 0.5) rounding */
+    const double one = (double)(1 << p);
+    while (t->count[u] > 0 && (int)(wu[0] * one + 0.5) == 0) {
       wu++;
       t->first[u]++;
       t->count[u]--;
     }
-    while (t->count[u] > 0 && (int)lround(wu[t->count[u] - 1] * (1 << p)) == 0) t->count[u]--;
-    for (int k = 0; k < t->count[u]; k++) cu[k] = (int16_t)lround(wu[k] * (1 << p));
+    while (t->count[u] > 0 && (int)(wu[t->count[u] - 1] * one + 0.5) == 0) t->count[u]--;
+    for (int k = 0; k < t->count[u]; k++) cu[k] = (int16_t)(int)(wu[k] * one + 0.5);
     if (t->count[u] > 1 || (t->count[u] == 1 && cu[0] != (1 << p))) t->gather = 0;
   }
   t->contiguous = t->gather;
@@ -181,15 +183,15 @@ static void hpass_row(const uint8_t *in, int c, const taps *tx, uint8_t *out)
   }
 }
 
-/* Vertical pass for one output row: `rows` points at source row 0 of the (horizontally
- * resampled) image of `stride` bytes a row; m = n_x * c values. acc is scratch of m int32.
+/* Vertical pass for one output row: `rows` points at source row `rbase` of the
+ * (horizontally resampled) image of `stride` bytes a row; m = n_x * c values. acc is scratch of m int32.
  * The loops run over whole rows of bytes, so they vectorise (omp simd). */
-static void vpass_row(const uint8_t *rows, size_t stride, int m, const taps *ty, int y,
-                      int32_t *restrict acc, uint8_t *restrict out)
+static void vpass_row(const uint8_t *rows, int rbase, size_t stride, int m, const taps *ty,
+                      int y, int32_t *restrict acc, uint8_t *restrict out)
 {
   const int p = ty->precision, cnt = ty->count[y];
   const int16_t *k = ty->coef + (size_t)y * ty->ksize;
-  const uint8_t *restrict r0 = rows + (size_t)ty->first[y] * stride;
+  const uint8_t *restrict r0 = rows + (size_t)(ty->first[y] - rbase) * stride;
   const int32_t half = 1 << (p - 1 > 0 ? p - 1 : 0);
   if (cnt == 2) { /* the common upscale case: two rows */
     const uint8_t *restrict r1 = r0 + stride;
@@ -251,15 +253,19 @@ int lc_aug_resample(const uint8_t *src, int sh, int sw, int c, const lc_aug_axis
     rc = LC_AUG_ENOMEM;
     goto done;
   }
-  const uint8_t *rows; /* row r of the horizontally resampled image at rows + r * stride */
+  /* row r of the horizontally resampled image is at rows + (r - rbase) * stride */
+  const uint8_t *rows;
   size_t stride;
+  int rbase;
   if (in_place) {
     rows = src + (size_t)tx.first[0] * c;
+    rbase = 0;
     stride = (size_t)sw * c;
   } else {
     for (int r = rmin; r < rmax; r++)
       hpass_row(src + (size_t)r * sw * c, c, &tx, tmp + (size_t)(r - rmin) * m);
-    rows = tmp - (size_t)rmin * m;
+    rows = tmp;
+    rbase = rmin;
     stride = (size_t)m;
   }
   for (int y = 0; y < ny; y++) {
@@ -268,9 +274,9 @@ int lc_aug_resample(const uint8_t *src, int sh, int sw, int c, const lc_aug_axis
     if (!ty.count[y]) {
       res = zero;
     } else if (ty.gather) {
-      res = rows + (size_t)ty.first[y] * stride;
+      res = rows + (size_t)(ty.first[y] - rbase) * stride;
     } else {
-      vpass_row(rows, stride, m, &ty, y, acc, out);
+      vpass_row(rows, rbase, stride, m, &ty, y, acc, out);
       res = out;
     }
     if (emit) emit->row(emit->ctx, y, res);
