@@ -81,6 +81,24 @@ describe('lc.transforms pipelines', function()
     assert.equals(0, maxdiff(T.F.resize(img, {30, 42}), T.Compose{T.Resize(30)}(img)))
   end)
 
+  it('fused geometry equals the ops run one at a time (flips before crops, padding, two resizes)', function()
+    local img = img_rand(3, 37, 53)
+    local chains = {
+      {T.RandomHorizontalFlip(1), T.CenterCrop({20, 25}), T.Resize({16, 9})},
+      {T.RandomVerticalFlip(1), T.Resize(30), T.CenterCrop({21, 11}), T.RandomHorizontalFlip(1)},
+      {T.CenterCrop({45, 60}), T.Resize({20, 20})},
+      {T.Resize({50, 70}), T.CenterCrop(33), T.Resize(12), T.CenterCrop({13, 14})},
+      {T.Resize(20), T.RandomRotation({90, 90}), T.CenterCrop(15), T.RandomHorizontalFlip(1)},
+    }
+    for k, chain in ipairs(chains) do
+      local fused = T.Compose(chain)(img)
+      local step = img
+      for _, op in ipairs(chain) do step = T.Compose{op}(step) end
+      assert.same(shape(step), shape(fused))
+      assert.equals(0, maxdiff(fused, step), 'chain ' .. k)
+    end
+  end)
+
   it('RandomResizedCrop is the crop of the box it drew, resized; flips mirror it', function()
     local img = img_rand(3, 60, 80)
     local tf = T.Compose{T.RandomResizedCrop(32), T.RandomHorizontalFlip(), T.RandomVerticalFlip()}

@@ -39,6 +39,30 @@ lc_aug_axis lc_aug_axis_identity(int src_n)
   return a;
 }
 
+/* The normalised filter weights of virtual pixel v: into w (at most ksize), first tap at
+ * *lo (crop-box coordinates relative to the source, before dropping pixels outside it).
+ * Returns the count. */
+static int pixel_weights(const lc_aug_axis *a, int v, double scale, double support, double inv,
+                         int ksize, double *w, int *lo_out)
+{
+  double center = a->b0 + (v + 0.5) * scale;
+  /* relative to the crop box, as when it is cut out first: int() truncation, then clip */
+  double rel = center - a->c0;
+  int lo = (int)(rel - support + 0.5), hi = (int)(rel + support + 0.5);
+  if (lo < 0) lo = 0;
+  if (hi > a->c1 - a->c0) hi = a->c1 - a->c0;
+  if (hi - lo > ksize) hi = lo + ksize;
+  double total = 0;
+  for (int k = 0; k < hi - lo; k++) {
+    w[k] = triangle((k + lo - rel + 0.5) * inv);
+    total += w[k];
+  }
+  if (total != 0)
+    for (int k = 0; k < hi - lo; k++) w[k] /= total;
+  *lo_out = lo + a->c0;
+  return hi > lo ? hi - lo : 0;
+}
+
 static int taps_make(const lc_aug_axis *a, taps *t)
 {
   memset(t, 0, sizeof *t);
@@ -57,29 +81,29 @@ static int taps_make(const lc_aug_axis *a, taps *t)
     taps_free(t);
     return LC_AUG_ENOMEM;
   }
+  /* The fixed-point precision follows from the largest weight of the whole resize (all vn
+   * virtual pixels, as PyTorch computes it), not only of the window asked for: else a crop
+   * of a resize could round differently from the resize then the crop. */
   double wmax = 0;
+  int whole = a->w0 <= 0 && a->w0 + a->n >= a->vn;
+  if (!whole) {
+    for (int v = 0; v < a->vn; v++) {
+      int lo, cnt = pixel_weights(a, v, scale, support, inv, t->ksize, w, &lo);
+      for (int k = 0; k < cnt; k++)
+        if (w[k] > wmax) wmax = w[k];
+    }
+  }
   for (int u = 0; u < a->n; u++) {
     int v = a->w0 + (a->flip ? a->n - 1 - u : u);
     double *wu = w + (size_t)u * t->ksize;
     t->first[u] = 0;
     t->count[u] = 0;
     if (v < 0 || v >= a->vn) continue;
-    double center = a->b0 + (v + 0.5) * scale;
-    /* relative to the crop box, as when it is cut out first: int() truncation, then clip */
-    double rel = center - a->c0;
-    int lo = (int)(rel - support + 0.5), hi = (int)(rel + support + 0.5);
-    if (lo < 0) lo = 0;
-    if (hi > a->c1 - a->c0) hi = a->c1 - a->c0;
-    if (hi - lo > t->ksize) hi = lo + t->ksize;
-    double total = 0;
-    for (int k = 0; k < hi - lo; k++) {
-      wu[k] = triangle((k + lo - rel + 0.5) * inv);
-      total += wu[k];
-    }
-    if (total != 0)
-      for (int k = 0; k < hi - lo; k++) wu[k] /= total;
-    lo += a->c0;
-    hi += a->c0;
+    int lo, cnt = pixel_weights(a, v, scale, support, inv, t->ksize, wu, &lo);
+    int hi = lo + cnt;
+    if (whole)
+      for (int k = 0; k < cnt; k++)
+        if (wu[k] > wmax) wmax = wu[k];
     /* pixels of the box outside the image are zeros: drop them, keeping the normalisation */
     int skip = lo < 0 ? -lo : 0;
     if (hi > a->src_n) hi = a->src_n;
@@ -88,8 +112,6 @@ static int taps_make(const lc_aug_axis *a, taps *t)
     if (skip) memmove(wu, wu + skip, sizeof(double) * (size_t)(hi - lo));
     t->first[u] = lo;
     t->count[u] = hi - lo;
-    for (int k = 0; k < hi - lo; k++)
-      if (wu[k] > wmax) wmax = wu[k];
   }
   int p = 0;
   for (; p < 22; p++)
