@@ -76,6 +76,7 @@ end
 function T.Resize(size, opts)
   if type(size) == 'table' and size.size ~= nil then opts, size = size, size.size end
   opts = opts or {}
+  check_keys('Resize', opts, {size = true, antialias = true})
   if opts.antialias == false then
     err('Resize', 'antialias = false is not supported (the resize always antialiases, as '
                   .. "torchvision's default)")
@@ -126,6 +127,7 @@ function T.RandomRotation(degrees, opts)
   local who = 'RandomRotation'
   if type(degrees) == 'table' and degrees.degrees ~= nil then opts, degrees = degrees, degrees.degrees end
   opts = opts or {}
+  check_keys(who, opts, {degrees = true, fill = true})
   local lo, hi
   if type(degrees) == 'number' then
     if degrees < 0 then err(who, 'degrees must be >= 0 when a single number, got %s', fmt(degrees)) end
