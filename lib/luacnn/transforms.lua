@@ -36,7 +36,7 @@ local function fmt(v)
   return tostring(v)
 end
 
-local function err(who, fmt_, ...) error(who .. ': ' .. string.format(fmt_, ...), 3) end
+local function err(who, fmt_, ...) error(who .. ': ' .. string.format(fmt_, ...), 0) end
 
 local function is_int(v) return type(v) == 'number' and v == math.floor(v) end
 
