@@ -7,7 +7,7 @@
  *   _loader.permutation(n, seed, stream) -> {...} (a permutation of 1..n, as the loader shuffles)
  *   _loader.draw_seed() -> integer (from lc's generator: reproducible under lc.manual_seed)
  *   _loader.new{paths=, labels=, rows=, transform=, batch_size=, drop_last=, shuffle=, workers=,
- *               prefetch=, cache=, skip=, seed=} -> loader userdata with :start(epoch), :next(),
+ *               prefetch=, cache=, skip=, seed=, decode_scale=} -> loader userdata with :start(epoch), :next(),
  *               :stop(), :num_batches(), :workers(), :skipped(), :cache_bytes(), :sample_shape() */
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +224,7 @@ static int l_new(lua_State *L)
   cfg.shuffle = opt_flag(L, 1, "shuffle");
   cfg.cache = opt_flag(L, 1, "cache");
   cfg.skip_errors = opt_flag(L, 1, "skip");
+  cfg.decode_scale = opt_int(L, 1, "decode_scale", 0);
   lua_getfield(L, 1, "seed");
   cfg.seed = (uint64_t)luaL_optinteger(L, -1, 0);
   lua_pop(L, 1);

@@ -44,7 +44,6 @@ void lc_loader_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *o
   }
 }
 
-
 __attribute__((format(printf, 3, 4)))
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -56,7 +55,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
   }
   return -1;
 }
-
 
 #define MSG 768
 
@@ -80,7 +78,7 @@ struct lc_loader {
   char **paths;
   int64_t *labels, *rows;
   lc_transform *tf;
-  int bs, drop_last, shuffle, workers, prefetch, cache, skip;
+  int bs, drop_last, shuffle, workers, prefetch, cache, skip, decode_scale;
   uint64_t seed;
   int oc, oh, ow, is_float;
   size_t sample_bytes;
@@ -137,7 +135,7 @@ static int make_sample(lc_loader *l, int64_t idx, uint64_t seed, void *out, char
       free(bytes);
       goto error;
     }
-    int scale = lc_transform_decode_scale(l->tf, orig_h, orig_w);
+    int scale = l->decode_scale ? l->decode_scale : lc_transform_decode_scale(l->tf, orig_h, orig_w);
     if (scale != 1 && scale != 2 && scale != 4 && scale != 8) scale = 1;
     int rc = lc_image_decode(bytes, n, scale, LC_IMAGE_RGB, &img, inner, sizeof inner);
     free(bytes);
@@ -227,6 +225,13 @@ lc_loader *lc_loader_new(const lc_loader_config *cfg, char *err, size_t errlen)
   if (l->prefetch < 2) l->prefetch = 2;
   l->cache = cfg->cache != 0;
   l->skip = cfg->skip_errors != 0;
+  l->decode_scale = cfg->decode_scale;
+  if (l->decode_scale != 0 && l->decode_scale != 1 && l->decode_scale != 2 && l->decode_scale != 4 &&
+      l->decode_scale != 8) {
+    fail(err, errlen, "ImageLoader: decode_scale must be 1, 2, 4 or 8, got %d", l->decode_scale);
+    free_all(l);
+    return NULL;
+  }
   l->seed = cfg->seed;
   size_t n = (size_t)(l->n ? l->n : 1);
   l->paths = calloc(n, sizeof *l->paths);
