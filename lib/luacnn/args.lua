@@ -9,6 +9,9 @@
 --     augment = false,                                  -- flag: --augment, --no-augment
 --     optimizer = {'sgd', choices = {'sgd', 'adam'}, help = 'update rule'},
 --     weight_decay = {type = 'number', help = 'L2 penalty (off when not given)'},  -- no default
+--     epochs = {10, min = 1},                           -- bounds: min = / max = (inclusive),
+--     lr = {0.1, positive = true},                      -- positive = true (> 0),
+--     device = {'auto', check = function(v) ... end},   -- or a check returning nil | 'why'
 --   }
 --   print(args.lr, args.epochs)
 --
@@ -104,6 +107,10 @@ local function declare(name, v)
     d.default = v[1]
     if v.default ~= nil then d.default = v.default end
     d.help, d.choices, d.type = v.help, v.choices, v.type
+    d.min, d.max, d.positive, d.check = v.min, v.max, v.positive, v.check
+    if d.check ~= nil and type(d.check) ~= 'function' then
+      error(string.format('lc.args: %s: check must be a function, got %s', name, type(d.check)), 4)
+    end
     if d.choices ~= nil and (type(d.choices) ~= 'table' or #d.choices == 0) then
       error(string.format('lc.args: %s: choices must be a non-empty list', name), 4)
     end
@@ -185,6 +192,15 @@ function args.convert(d, text)
       for i, c in ipairs(d.choices) do list[i] = tostring(c) end
       return nil, 'must be one of ' .. table.concat(list, ', ')
     end
+  end
+  if type(v) == 'number' then
+    if d.positive and not (v > 0) then return nil, 'must be positive' end
+    if d.min and v < d.min then return nil, 'must be at least ' .. tostring(d.min) end
+    if d.max and v > d.max then return nil, 'must be at most ' .. tostring(d.max) end
+  end
+  if d.check then
+    local why = d.check(v)
+    if why then return nil, why, true end
   end
   return v
 end
@@ -326,8 +342,10 @@ function args.parse(spec, argv, opts)
       end
       i = i + 1
     end
-    local v, why = args.convert(d, value)
-    if v == nil then
+    local v, why, own = args.convert(d, value)
+    if v == nil and own then
+      error(string.format('option --%s %s: %s', d.name, value, why), 0)
+    elseif v == nil then
       error(string.format("option --%s %s, got '%s'", d.name, why, value), 0)
     end
     settings[d.name] = v
