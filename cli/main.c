@@ -64,7 +64,8 @@ static void usage(FILE *out) {
     "  -h        show this help\n"
     "  --        stop handling options\n"
     "  -         run standard input as a script and stop handling options\n"
-    "With no arguments, " CLI_NAME " starts the REPL; `lc` is luacnn there and in -e.\n",
+    "With no arguments, " CLI_NAME " starts the REPL. The global `lc` is luacnn in scripts,\n"
+    "-e statements and the REPL (loaded on first use; `require 'luacnn'` gives the same).\n",
     out);
 }
 
@@ -520,7 +521,7 @@ static int pmain(lua_State *L) {
     return 1;
   }
   create_arg_table(L, argv, argc, o.script);
-  if (o.has_e || o.interactive || o.script == 0) set_lazy_lc(L);
+  set_lazy_lc(L);   /* `lc` in scripts, -e statements and the REPL alike */
   if (!run_options(L, argv, o.script ? o.script : argc)) return 0;
   if (o.script && !run_script(L, argv, argc, o.script)) return 0;
   if (o.interactive || (o.script == 0 && !o.has_e && !o.version))
