@@ -1,0 +1,156 @@
+-- What a new user trips on first (issue 11): options that answer at once, bad values refused
+-- in one line before any work, progress inside long epochs, data found where the README says,
+-- `lc` preloaded in scripts. Each runs the built `luacnn` as a user would.
+local H = dofile((debug.getinfo(1, 'S').source:match('^@(.*/)') or './') .. 'fixtures/spec_helper.lua')
+local lc = require 'luacnn'
+
+local function has(out, text) assert.matches(text, out, 1, true) end
+local function lacks(out, text) assert.is_nil(out:find(text, 1, true), out) end
+
+-- `luacnn scripts/NAME.lua ARGS` in folder tmp.
+local function script(name, args, tmp, env)
+  return H.luacnn(H.q(H.root .. '/scripts/' .. name .. '.lua') .. ' ' .. args, tmp,
+                  'LUACNN_PROGRESS=0 ' .. (env or ''))
+end
+
+local function fashion_mnist_at(root)
+  return H.exists(root .. '/fashion-mnist/train-images-idx3-ubyte.gz') or
+         H.exists(root .. '/fashion-mnist/train-images-idx3-ubyte')
+end
+
+describe('script options', function()
+  local tmp
+  before_each(function() tmp = H.tmpdir() end)
+  after_each(function() H.rmdir(tmp) end)
+
+  it('--summary prints the shape table and exits at once, for the big nets too', function()
+    local t0 = os.time()
+    local out, rc = script('resnet', '--summary', tmp)
+    assert.equal(0, rc, out)
+    has(out, '(1, 512, 3, 3)')
+    has(out, '11,178,378')
+    lacks(out, 'training on')
+    assert.is_false(H.exists(tmp .. '/runs'), 'a run folder was made')
+    assert.is_true(os.time() - t0 < 60, 'took too long for a table')
+  end)
+
+  it('refuses bad values in one line before any work', function()
+    local cases = {
+      {'--subset -5', 'option --subset must be at least 0'},
+      {'--epochs 0', 'option --epochs must be at least 1'},
+      {'--batch_size 0', 'option --batch_size must be at least 1'},
+      {'--lr 0', 'option --lr must be positive'},
+      {'--device gpu', "option --device gpu: expected 'auto', 'cpu', 'cuda' or 'cuda:N'"},
+    }
+    for _, c in ipairs(cases) do
+      local out, rc = script('lenet', c[1], tmp)
+      assert.equal(2, rc, c[1] .. ': ' .. out)
+      assert.matches('^lenet: ' .. c[2]:gsub('%p', '%%%0'), out)
+      lacks(out, 'training on')
+      lacks(out, 'traceback')
+    end
+  end)
+
+  it('--device cuda without a GPU says so, and how to check, before any work', function()
+    if lc.cuda.device_count() > 0 then
+      io.stderr:write('\n*** SKIPPED (this machine has a GPU): --device cuda is valid here ***\n')
+      return pending('a GPU is present')
+    end
+    for _, name in ipairs{'lenet', 'batchnorm'} do
+      local out, rc = script(name, '--device cuda', tmp)
+      assert.equal(2, rc, out)
+      has(out, name .. ': option --device cuda: there is no GPU here (CPU only: ')
+      assert.is_truthy(out:find('nvidia-smi', 1, true) or out:find('luacnn --version', 1, true), out)
+      lacks(out, 'training on')
+      assert.is_false(H.exists(tmp .. '/runs'))
+    end
+  end)
+end)
+
+describe('progress inside an epoch', function()
+  local tmp
+  before_each(function() tmp = H.tmpdir() end)
+  after_each(function() H.rmdir(tmp) end)
+
+  local function write_script()
+    local path = tmp .. '/train.lua'
+    local f = assert(io.open(path, 'w'))
+    f:write([[
+local nn, d2l = lc.nn, lc.d2l
+lc.manual_seed(3)
+local X = lc.randn(96, 2)
+local y = X:narrow(2, 1, 1):reshape(-1):gt(0):long() + 1
+local it = lc.data.DataLoader(lc.data.TensorDataset(X, y), {batch_size = 8})
+d2l.train_ch6(nn.Sequential{nn.Linear(2, 2)}, it, it, 2, 0.5, 'cpu', {run = false})
+]])
+    f:close()
+    return path
+  end
+
+  it('prints a plain line every few seconds when stdout is not a terminal', function()
+    local path = write_script()
+    -- an interval of 0: a line after every batch but the last
+    local out, rc = H.luacnn(H.q(path), tmp, 'LUACNN_PROGRESS=0 LUACNN_PROGRESS_INTERVAL=0')
+    assert.equal(0, rc, out)
+    lacks(out, '\r')
+    assert.matches('\nepoch 1/2  batch 3/12  loss %d%.%d%d%d  train acc %d%.%d%d%d  %(%d+%.%d examples/sec, ETA %d+:%d%d%)\n', out)
+    assert.matches('\nepoch 2/2  batch 11/12 ', out)
+    lacks(out, 'batch 12/12')           -- the epoch's own line says that
+    assert.matches('\nepoch 2/2  loss', out)
+    -- the default interval (seconds) prints none in a run this short
+    out, rc = H.luacnn(H.q(path), tmp, 'LUACNN_PROGRESS=0')
+    assert.equal(0, rc, out)
+    lacks(out, 'batch ')
+  end)
+
+  it('redraws one line with examples/sec and an ETA on a terminal', function()
+    local path = write_script()
+    local out, rc = H.luacnn(H.q(path), tmp, 'LUACNN_PROGRESS=1')
+    assert.equal(0, rc, out)
+    assert.matches('\r\27%[Kepoch 2/2 [^\n\r]- 12/12  loss', out)
+    assert.equal('1:05', lc.d2l.format_duration(65))
+    assert.equal('1:01:01', lc.d2l.format_duration(3661))
+  end)
+end)
+
+describe('data and the global lc from scripts', function()
+  local tmp
+  before_each(function() tmp = H.tmpdir() end)
+  after_each(function() H.rmdir(tmp) end)
+
+  it('search_dirs includes ../shared/data next to the source tree, as the README says', function()
+    local out, rc = H.luacnn([[-e "for _, d in ipairs(lc.data.search_dirs('fashion-mnist')) do print(d.dir) end"]],
+                             tmp, 'env -u LUACNN_DATA HOME=' .. H.q(tmp))
+    assert.equal(0, rc, out)
+    local parent = H.root:match('^(.*)/[^/]+$')
+    has(out, tmp .. '/.cache/luacnn/fashion-mnist\n')
+    has(out, parent .. '/shared/data/fashion-mnist\n')
+  end)
+
+  it('a chapter script finds Fashion-MNIST without LUACNN_DATA, from any folder', function()
+    local parent = H.root:match('^(.*)/[^/]+$')
+    if not fashion_mnist_at(parent .. '/shared/data') then
+      io.stderr:write('\n*** SKIPPED (no Fashion-MNIST in ' .. parent .. '/shared/data) ***\n')
+      return pending('no data in ../shared/data')
+    end
+    local out, rc = H.luacnn(H.q(H.root .. '/scripts/lenet.lua') ..
+                             ' --subset 64 --batch_size 32 --epochs 1 --device cpu --run_dir r', tmp,
+                             'env -u LUACNN_DATA HOME=' .. H.q(tmp) .. ' LUACNN_PROGRESS=0')
+    assert.equal(0, rc, out)
+    has(out, 'training on cpu')
+    assert.matches('\nloss %d%.%d%d%d, train acc', out)
+  end)
+
+  it('`lc` is a global in every script the executable runs, without require', function()
+    local path = tmp .. '/plain.lua'
+    local f = assert(io.open(path, 'w'))
+    f:write("print(type(lc), lc.ones(2, 3):sum():item(), lc == require('luacnn'))\n")
+    f:close()
+    local out, rc = H.luacnn(H.q(path), tmp)
+    assert.equal(0, rc, out)
+    has(out, 'table\t6.0\ttrue')
+    out, rc = H.luacnn([[-e "print(lc.zeros(2):numel())"]], tmp)
+    assert.equal(0, rc, out)
+    has(out, '2')
+  end)
+end)
