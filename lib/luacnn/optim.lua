@@ -470,9 +470,11 @@ local function scheduler_class(name)
 end
 
 local function positive_int(v, who, what)
-  if math.type(v) ~= 'integer' or v < 1 then
+  local i = math.type(v) == 'float' and math.tointeger(v) or v
+  if math.type(i) ~= 'integer' or i < 1 then
     error(string.format('%s: %s must be a positive integer, got %s', who, what, tostring(v)), 0)
   end
+  return i
 end
 
 -- StepLR(opt, {step_size, gamma = 0.1}): lr = base_lr * gamma ^ floor(epoch / step_size)
