@@ -190,3 +190,52 @@ describe('sizes follow the Lua C API (luaL_checkinteger)', function()
     assert.matches('randperm: n must be an integer, got 2.5', err(lc.randperm, 2.5), 1, true)
   end)
 end)
+
+describe('the seed', function()
+  local tmp
+  before_each(function() tmp = H.tmpdir() end)
+  after_each(function() H.rmdir(tmp) end)
+
+  local function write(name, text)
+    local f = assert(io.open(tmp .. '/' .. name, 'w'))
+    f:write(text)
+    f:close()
+    return tmp .. '/' .. name
+  end
+
+  it('comes from the OS by default, is recorded in the run folder, and --seed repeats the run', function()
+    local path = write('draw.lua', [[
+local args = lc.args{'draws', n = 3, lr = 0.5, summary = false}
+local r = require('luacnn.run').start{}
+print('values ' .. table.concat(lc.rand(args.n):totable(), ' '))
+print('seed ' .. lc.initial_seed())
+print('label ' .. r.label)
+]])
+    local out1, rc1 = H.luacnn(H.q(path) .. ' --run_dir a', tmp, 'env -u LUACNN_SEED')
+    local out2, rc2 = H.luacnn(H.q(path) .. ' --run_dir b', tmp, 'env -u LUACNN_SEED')
+    assert.equal(0, rc1, out1)
+    assert.equal(0, rc2, out2)
+    local v1, v2 = out1:match('values ([^\n]*)'), out2:match('values ([^\n]*)')
+    assert.are_not.equal(v1, v2)              -- two runs, two streams
+    local seed = tonumber(out1:match('seed (%d+)'))
+    local config = require('luacnn.run').read_json(tmp .. '/a/config.json')
+    assert.equal(seed, config.seed)
+    assert.equal(seed, require('luacnn.run').read_json(tmp .. '/a/summary.json').seed)
+    local out3, rc3 = H.luacnn(H.q(path) .. ' --run_dir c --seed ' .. seed, tmp, 'env -u LUACNN_SEED')
+    assert.equal(0, rc3, out3)
+    assert.equal(v1, out3:match('values ([^\n]*)'))   -- repeated after the fact
+    assert.equal(seed, require('luacnn.run').read_json(tmp .. '/c/config.json').seed)
+    -- the curves' title: settings that differ from the defaults, not display flags
+    assert.matches('label \n', out1, 1, true)
+    local out4 = H.luacnn(H.q(path) .. ' --run_dir d --lr 0.25 --no-summary --n 3 --summary --seed 4', tmp)
+    assert.matches('label lr=0.25 seed=4\n', out4, 1, true)
+  end)
+
+  it('lc.seed() reseeds from the OS and lc.initial_seed() tells the seed', function()
+    lc.manual_seed(1234)
+    assert.equal(1234, lc.initial_seed())
+    local s = lc.seed()
+    assert.equal(s, lc.initial_seed())
+    assert.equal('integer', math.type(s))
+  end)
+end)

@@ -22,6 +22,8 @@
 -- misspelling, the nearest valid name. Every script also takes:
 --   --run_dir DIR   where luacnn.run writes this run's records (default runs/<script>-<time>)
 --   --seed N        seeds Lua's math.random and, when luacnn is loaded, lc.manual_seed
+--                   (without it luacnn's generator starts from a seed drawn from the OS,
+--                   which lc.initial_seed() gives and run folders record)
 -- (a script may declare them itself to give them a default).
 --
 -- The command line is the global `arg` (as the `lua` interpreter and luacnn set it), or an
@@ -44,8 +46,9 @@ local infos = setmetatable({}, {__mode = 'k'})
 local builtin = {
   run_dir = {type = 'string', help = "folder for this run's records (default runs/<script>-<time>)",
              builtin = true},
-  seed = {type = 'integer', help = 'seed for the random generators (default: not seeded)',
-          builtin = true},
+  seed = {type = 'integer', builtin = true,
+          help = "seed for the random generators (default: drawn from the OS; the run folder's " ..
+                 'config.json records it, so --seed repeats a run)'},
 }
 
 local function basename(path)

@@ -533,6 +533,7 @@ function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
     r:finish{metrics = {examples_per_sec_overall = result.examples_per_sec,
                         train_seconds = train_time}}
     say('run: ', r.dir, ' (metrics.csv, curves.png, summary.json)\n')
+    if r.seed then say(string.format('seed %d (--seed %d repeats this run)\n', r.seed, r.seed)) end
   end
   return result
 end

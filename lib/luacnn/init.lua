@@ -91,6 +91,36 @@ for _, name in ipairs { 'relu', 'sigmoid', 'tanh', 'exp', 'log', 'sqrt', 'abs', 
   end
 end
 
+-- ---- the seed ----
+-- As PyTorch's default generator, ours starts from a seed drawn from the OS, so two runs
+-- differ unless seeded: lc.manual_seed(n) (or a script's --seed n) fixes it, and
+-- lc.initial_seed() says which seed is in use (run folders record it, so any run can be
+-- repeated after the fact with --seed). LUACNN_SEED=n in the environment fixes it too.
+local function os_seed()
+  local f = io.open('/dev/urandom', 'rb')
+  local bytes = f and f:read(4)
+  if f then f:close() end
+  if bytes and #bytes == 4 then return (string.unpack('<I4', bytes)) end
+  return (os.time() ~ math.floor(os.clock() * 1e6) ~ math.random(0, 0x7fffffff)) & 0xffffffff
+end
+
+-- PyTorch's torch.seed(): a fresh seed from the OS, used and returned.
+function lc.seed()
+  local s = os_seed()
+  core.manual_seed(s)
+  return s
+end
+
+-- The seed of the generator (the last manual_seed, or the one drawn at start-up).
+function lc.initial_seed()
+  return (core.get_rng_state())
+end
+
+do
+  local env = tonumber(os.getenv('LUACNN_SEED') or '')
+  if env and math.tointeger(env) then core.manual_seed(math.tointeger(env)) else lc.seed() end
+end
+
 -- ---- autograd ----
 -- Runs fn with gradient recording off, restoring the mode even when fn raises.
 function lc.no_grad(fn, ...)
