@@ -145,6 +145,13 @@ static int t_index(lua_State *L)
     if (lua_rawget(L, -2) != LUA_TNIL) return 1;
     lua_pop(L, 2);
     if (push_field(L, t, lua_tostring(L, 2))) return 1;
+    /* other names: lib/luacnn's hook (x.shape, x.T, "did you mean" for a misspelt method) */
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "luacnn.tensor_missing") == LUA_TFUNCTION) {
+      lua_pushvalue(L, 1);
+      lua_pushvalue(L, 2);
+      lua_call(L, 2, 1);
+      return 1;
+    }
     lua_pushnil(L);
     return 1;
   }

@@ -65,6 +65,30 @@ function Tensor.reshape_as(t, other) return t:reshape(other:shape()) end
 function Tensor.square(t) return t * t end
 function Tensor.zero_grad(t) t.grad = nil end
 function Tensor.__tostring(t) return format.tensor(t) end
+Tensor.tolist = Tensor.totable            -- PyTorch's name
+
+-- ---- PyTorch habits: x.shape, x.T; "did you mean" for a misspelt method ----
+-- x.shape is a field holding the Size, and the Size is callable (returning itself), so
+-- x.shape and x:shape() both work. x.T reverses the dims (the transpose of a matrix). Any
+-- other missing name is an error with the nearest method or field (bindings/tensor.c calls
+-- this hook after its methods and fields).
+local shape_of = Tensor.shape
+Tensor.shape = nil
+Size.__call = function(self) return self end
+local tensor_fields = {grad = true, requires_grad = true, dtype = true, device = true,
+                       is_leaf = true, grad_fn = true, ndim = true, shape = true, T = true}
+debug.getregistry()['luacnn.tensor_missing'] = function(t, key)
+  if key == 'shape' then return shape_of(t) end
+  if key == 'T' then
+    local n = t:dim()
+    if n < 2 then return t end
+    local dims = {}
+    for i = n, 1, -1 do dims[#dims + 1] = i end
+    return t:permute(dims)
+  end
+  local suggest = require 'luacnn.suggest'
+  error(suggest.message('tensor', key, suggest.keys(Tensor, tensor_fields), 'method or field'), 3)
+end
 
 -- ---- creation helpers ----
 local function like_opts(t, opts)
@@ -157,7 +181,12 @@ function lc.try_all_gpus()
 end
 
 -- ---- checkpoints (safetensors) ----
-function lc.save(...) return require('luacnn.io').save(...) end
+-- lc.save(path, state [, metadata]) or, as torch.save(obj, path) and safetensors'
+-- save_file(tensors, filename), lc.save(state, path [, metadata]): the path is the string.
+function lc.save(a, b, ...)
+  if type(a) ~= 'string' and type(b) == 'string' then a, b = b, a end
+  return require('luacnn.io').save(a, b, ...)
+end
 function lc.load(...) return require('luacnn.io').load(...) end
 
 -- ---- submodules load on first use, so `lc.nn` costs nothing until used ----
@@ -166,15 +195,21 @@ local submodules = { nn = 'luacnn.nn', F = 'luacnn.functional', optim = 'luacnn.
                      args = 'luacnn.args', run = 'luacnn.run', io = 'luacnn.io',
                      image = 'luacnn.image', transforms = 'luacnn.transforms',
                      models = 'luacnn.models' }
-setmetatable(lc, {
-  __index = function(t, key)
-    local path = submodules[key]
-    if not path then return nil end
-    local value = require(path)
-    rawset(t, key, value)
-    return value
-  end,
-})
+-- A misspelt name is an error at the lookup with the nearest name ("lc has no field
+-- 'zeroes' (did you mean 'zeros'?)"), for lc and for lc.nn, lc.F and lc.optim (luacnn.suggest);
+-- probe optional names with rawget.
+local suggest = require 'luacnn.suggest'
+local strict_submodules = { nn = 'lc.nn', F = 'lc.F', optim = 'lc.optim' }
+suggest.strict(lc, 'lc', function(t, key)
+  local path = submodules[key]
+  if not path then return nil end
+  local value = require(path)
+  if strict_submodules[key] and type(value) == 'table' then
+    suggest.strict(value, strict_submodules[key])
+  end
+  rawset(t, key, value)
+  return value
+end, function() return submodules end)
 lc.submodules = submodules
 
 return lc
