@@ -21,7 +21,15 @@ function M.setup(lc)
   if type(lc) ~= 'table' then return end
   hint(getmetatable(lc), rawget(lc, 'submodules'))
   local core = rawget(lc, 'core')
-  if type(core) == 'table' then hint(rawget(core, 'Tensor_mt'), rawget(lc, 'Tensor')) end
+  local methods = rawget(lc, 'Tensor')
+  if type(core) == 'table' and type(methods) == 'table' then
+    -- the methods, and the names the tensor hook answers (x.shape, callable; x.T)
+    local fields = {}
+    for k, v in pairs(methods) do fields[k] = v end
+    fields.shape = fields.shape or function() end
+    fields.T = fields.T or true
+    hint(rawget(core, 'Tensor_mt'), fields)
+  end
 end
 
 -- Why there is no GPU, in a few words, from lc.cuda.unavailable_reason()'s longer text

@@ -198,6 +198,11 @@ int main(void) {
       /* tensor methods come from a C __index: listed through __fields */
       EXPECT("t = lc.tensor{{1, 2}, {3, 4}}\r", "> ");
       EXPECT("t:nume\t() * 100\r", "400\r\n> ");
+      /* x.shape is a field the hook answers: completed too, and callable */
+      EXPECT("t:shap\t()[1] + t.sha\t[2]\r", "4\r\n> ");
+      /* a misspelt name says what was meant */
+      text = answer("lc.nn.Conv2D(1, 1, 1)\r", "> ");
+      CHECK(text && strstr(text, "did you mean 'Conv2d'?"), "no suggestion: [%s]", text ? text : "");
       text = answer("t\r", "> ");
       CHECK(text && strstr(text, "[3., 4.]"), "a tensor prints its values: [%s]",
             text ? text : "");
