@@ -356,3 +356,32 @@ describe('sweeps and compare', function()
     assert.equal(0, rc, out)
   end)
 end)
+
+describe('lc.args bounds and checks', function()
+  local args = require 'luacnn.args'
+  local spec = {
+    epochs = {10, min = 1}, lr = {0.1, positive = true}, keep = {0.5, min = 0, max = 1},
+    device = {'auto', check = function(v) if v == 'tpu' then return 'no TPU here' end end},
+  }
+  local function parse_error(argv)
+    local ok, e = pcall(args.parse, spec, argv)
+    assert.is_false(ok, 'expected a refusal')
+    return tostring(e)
+  end
+
+  it('refuses values outside min/max/positive and what check rejects, naming the option', function()
+    assert.equal("option --epochs must be at least 1, got '0'", parse_error{'--epochs', '0'})
+    assert.equal("option --lr must be positive, got '-0.5'", parse_error{'--lr', '-0.5'})
+    assert.equal("option --keep must be at most 1, got '1.5'", parse_error{'--keep=1.5'})
+    assert.equal('option --device tpu: no TPU here', parse_error{'--device', 'tpu'})
+    local s = args.parse(spec, {'--epochs', '1', '--lr', '2', '--keep', '1', '--device', 'cpu'})
+    assert.equal(1, s.epochs)
+    assert.equal('cpu', s.device)
+  end)
+
+  it('says in --help that the seed comes from the OS and is recorded', function()
+    local _, usage = args.parse({x = 1}, {'--help'})
+    assert.matches('drawn from the OS', usage, 1, true)
+    assert.is_nil(usage:find('not seeded', 1, true))
+  end)
+end)
