@@ -279,6 +279,7 @@ describe('the REPL and PyTorch habits', function()
     assert.equal('(4, 3, 2)', tostring(lc.ones(2, 3, 4).T.shape))
     assert.same({{0, 1, 2}, {3, 4, 5}}, x:tolist())
     assert.equal('int64', x.dtype)
+    assert.is_false(x.is_cuda)
   end)
 
   it('optimizers and schedulers print as PyTorch prints them', function()

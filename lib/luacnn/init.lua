@@ -76,9 +76,11 @@ local shape_of = Tensor.shape
 Tensor.shape = nil
 Size.__call = function(self) return self end
 local tensor_fields = {grad = true, requires_grad = true, dtype = true, device = true,
-                       is_leaf = true, grad_fn = true, ndim = true, shape = true, T = true}
+                       is_leaf = true, grad_fn = true, ndim = true, shape = true, T = true,
+                       is_cuda = true}
 debug.getregistry()['luacnn.tensor_missing'] = function(t, key)
   if key == 'shape' then return shape_of(t) end
+  if key == 'is_cuda' then return tostring(t.device):sub(1, 4) == 'cuda' end
   if key == 'T' then
     local n = t:dim()
     if n < 2 then return t end
