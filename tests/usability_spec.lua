@@ -386,3 +386,26 @@ describe('lc.args bounds and checks', function()
     assert.is_nil(usage:find('not seeded', 1, true))
   end)
 end)
+
+describe("the REPL banner's device line", function()
+  local repl = require 'luacnn.repl'
+
+  it('says in a few words why there is no GPU, without the CUDA error code', function()
+    local no_driver = 'no usable CUDA driver or GPU (cudaErrorInsufficientDriver: CUDA driver ' ..
+                      'version is insufficient for CUDA runtime version)'
+    local f = io.open('/proc/driver/nvidia/version')
+    if f then f:close() end
+    assert.equal(f and 'the NVIDIA driver is too old for this build' or 'no NVIDIA driver found',
+                 repl.short_cuda_reason(no_driver))
+    assert.equal('built without CUDA', repl.short_cuda_reason('luacnn was built without CUDA'))
+    assert.equal('no GPU found', repl.short_cuda_reason('no CUDA device found'))
+    assert.equal('no GPU found', repl.short_cuda_reason('no usable CUDA driver or GPU (cudaErrorNoDevice: no CUDA-capable device is detected)'))
+    local line = repl.devices({cuda = {device_count = function() return 0 end,
+                                       unavailable_reason = function() return no_driver end}})
+    assert.matches('^CPU only: ', line)
+    assert.is_nil(line:find('cudaError', 1, true))
+    assert.is_true(#line < 50)
+    assert.equal('cuda:0 NVIDIA H200, cuda:1 NVIDIA H200', repl.devices({cuda = {
+      device_count = function() return 2 end, device_name = function() return 'NVIDIA H200' end}}))
+  end)
+end)
