@@ -341,6 +341,11 @@ describe('sweeps and compare', function()
     out, rc = H.luacnn(string.format('sweep %s --grid lr=0.1 --dry-rn --dir sw', H.q(fake)), tmp)
     assert.equal(2, rc, out)
     has(out, '(did you mean the sweep option --dry-run?)')
+    -- a value the script's bounds refuse is refused too, before any run
+    out, rc = H.luacnn(string.format('sweep %s --grid epochs=0,1 --dry-run',
+                                     H.q(H.root .. '/scripts/lenet.lua')), tmp)
+    assert.equal(2, rc, out)
+    has(out, "sweep: epochs=0: the script's --epochs must be at least 1")
   end)
 
   it('compare refuses an unknown metric with a suggestion, and names its two epochs columns apart', function()

@@ -371,7 +371,8 @@ function args.describe(spec, opts)
   for _, name in ipairs(D.names) do
     local d = D.decls[name]
     out.options[name] = {type = d.type, default = d.default, help = d.help, choices = d.choices,
-                         builtin = d.builtin or nil}
+                         builtin = d.builtin or nil, min = d.min, max = d.max,
+                         positive = d.positive or nil}
   end
   return out
 end
