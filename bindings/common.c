@@ -143,21 +143,39 @@ int lcb_dim_value(lua_State *L, lua_Integer d, const char *op)
   return d > 0 ? (int)d - 1 : (int)d;
 }
 
+bool lcb_tointeger(lua_State *L, int idx, lua_Integer *out)
+{
+  int ok = 0;
+  if (lua_type(L, idx) != LUA_TNUMBER) return false;
+  *out = lua_tointegerx(L, idx, &ok);
+  return ok != 0;
+}
+
+/* The value at idx for an error message: 2.5, or its type. */
+static const char *describe_number(lua_State *L, int idx)
+{
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_pushvalue(L, idx);
+    const char *s = lua_tostring(L, -1); /* a copy: lua_tostring would change a key in place */
+    return s;
+  }
+  return describe(L, idx);
+}
+
 int lcb_check_dim(lua_State *L, int idx, const char *op)
 {
-  if (!lua_isinteger(L, idx))
-    luaL_error(L, "%s: expected an integer dim as argument %d, got %s", op, idx, describe(L, idx));
-  return lcb_dim_value(L, lua_tointeger(L, idx), op);
+  lua_Integer d;
+  if (!lcb_tointeger(L, idx, &d))
+    luaL_error(L, "%s: expected an integer dim as argument %d, got %s", op, idx, describe_number(L, idx));
+  return lcb_dim_value(L, d, op);
 }
 
 static int64_t check_size(lua_State *L, int idx, int k, const char *op)
 {
-  if (!lua_isinteger(L, idx)) {
-    if (lua_type(L, idx) == LUA_TNUMBER)
-      luaL_error(L, "%s: size %d must be an integer, got %s", op, k, lua_tostring(L, idx));
-    luaL_error(L, "%s: size %d must be an integer, got %s", op, k, describe(L, idx));
-  }
-  return (int64_t)lua_tointeger(L, idx);
+  lua_Integer v;
+  if (!lcb_tointeger(L, idx, &v))
+    luaL_error(L, "%s: size %d must be an integer, got %s", op, k, describe_number(L, idx));
+  return (int64_t)v;
 }
 
 int lcb_check_sizes(lua_State *L, int idx, const char *op, int64_t *sizes, int *next)

@@ -186,7 +186,8 @@ static int l_linspace(lua_State *L)
 static int l_eye(lua_State *L)
 {
   lua_Integer n = luaL_checkinteger(L, 1);
-  lua_Integer m = lua_isinteger(L, 2) ? lua_tointeger(L, 2) : n;
+  lua_Integer m = n;
+  if (lua_type(L, 2) == LUA_TNUMBER) m = luaL_checkinteger(L, 2);
   int opts = lua_istable(L, 2) ? 2 : lua_istable(L, 3) ? 3 : 0;
   if (n < 0 || m < 0) return luaL_error(L, "eye: sizes must be non-negative");
   lcb_push_tensor(L, finish_creation(L, lc_eye(n, m, lcb_opt_dtype(L, opts, "eye", LC_FLOAT32),

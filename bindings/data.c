@@ -18,10 +18,11 @@ static int l_read_idx(lua_State *L)
  * holds 0..n-1; ours holds what a Lua user indexes with. */
 static int l_randperm(lua_State *L)
 {
-  if (!lua_isinteger(L, 1))
+  lua_Integer nn;
+  if (!lcb_tointeger(L, 1, &nn))
     return luaL_error(L, "randperm: n must be an integer, got %s",
                       lua_type(L, 1) == LUA_TNUMBER ? lua_tostring(L, 1) : luaL_typename(L, 1));
-  int64_t n = (int64_t)lua_tointeger(L, 1);
+  int64_t n = (int64_t)nn;
   if (n < 0) return luaL_error(L, "randperm: n must be >= 0, got %d", (int)n);
   int opts = lua_istable(L, 2) ? 2 : 0;
   lc_dtype dtype = lcb_opt_dtype(L, opts, "randperm", LC_INT64);

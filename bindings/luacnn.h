@@ -33,6 +33,9 @@ lc_tensor *lcb_on_stack(lua_State *L, lc_tensor *t);
 
 /* 1-based (or negative) Lua dim at idx -> 0-based (or negative) runtime dim. */
 int lcb_check_dim(lua_State *L, int idx, const char *op);
+/* Lua's own convention (luaL_checkinteger): an integer, or a float with an exact integer
+ * value (6/2 is 3.0 in Lua 5.4); strings are not numbers here. True and *out set if so. */
+bool lcb_tointeger(lua_State *L, int idx, lua_Integer *out);
 int lcb_dim_value(lua_State *L, lua_Integer d, const char *op);
 /* Sizes given as varargs from idx (2, 3, 4) or as one table ({2, 3, 4}); stops at the
  * first non-number. Returns the count, stores the index just past them in *next. */

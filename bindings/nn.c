@@ -15,10 +15,12 @@ static lc_tensor *opt_tensor(lua_State *L, int idx, const char *op)
 
 static int64_t check_int(lua_State *L, int idx, const char *op, const char *what)
 {
-  if (!lua_isinteger(L, idx))
+  lua_Integer v;
+  if (!lcb_tointeger(L, idx, &v))
     luaL_error(L, "%s: %s must be an integer, got %s", op, what,
-               lua_isnoneornil(L, idx) ? "nil" : luaL_typename(L, idx));
-  return lua_tointeger(L, idx);
+               lua_type(L, idx) == LUA_TNUMBER ? lua_tostring(L, idx)
+               : lua_isnoneornil(L, idx) ? "nil" : luaL_typename(L, idx));
+  return v;
 }
 
 static void check_pair(lua_State *L, int idx, const char *op, const char *what, int64_t *out)

@@ -47,11 +47,14 @@ typedef struct {
  * every entry can be checked before any view is made: nothing leaks when one is bad. */
 static void parse_entry(lua_State *L, int idx, int64_t size, int dim, index_entry *e)
 {
-  if (lua_isinteger(L, idx)) {
+  lua_Integer i;
+  if (lcb_tointeger(L, idx, &i)) {
     e->kind = ENTRY_SELECT;
-    e->first = index_value(L, lua_tointeger(L, idx), size, dim);
+    e->first = index_value(L, i, size, dim);
     return;
   }
+  if (lua_type(L, idx) == LUA_TNUMBER)
+    luaL_error(L, "index: expected an integer, got %s", lua_tostring(L, idx));
   if (!lua_istable(L, idx))
     luaL_error(L, "index: expected an integer or a {first, last} range, got %s", luaL_typename(L, idx));
   int n = (int)lua_rawlen(L, idx);
@@ -62,9 +65,9 @@ static void parse_entry(lua_State *L, int idx, int64_t size, int dim, index_entr
   if (n > 2) luaL_error(L, "index: a range is {first, last}, got %d numbers", n);
   lua_rawgeti(L, idx, 1);
   lua_rawgeti(L, idx, n);
-  if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1))
+  lua_Integer first_raw, last_raw;
+  if (!lcb_tointeger(L, -2, &first_raw) || !lcb_tointeger(L, -1, &last_raw))
     luaL_error(L, "index: range bounds must be integers");
-  lua_Integer first_raw = lua_tointeger(L, -2), last_raw = lua_tointeger(L, -1);
   lua_pop(L, 2);
   int64_t first = index_value(L, first_raw, size, dim);
   int64_t last = index_value(L, last_raw, size, dim);
@@ -142,6 +145,13 @@ static int t_index(lua_State *L)
     if (lua_rawget(L, -2) != LUA_TNIL) return 1;
     lua_pop(L, 2);
     if (push_field(L, t, lua_tostring(L, 2))) return 1;
+    /* other names: lib/luacnn's hook (x.shape, x.T, "did you mean" for a misspelt method) */
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "luacnn.tensor_missing") == LUA_TFUNCTION) {
+      lua_pushvalue(L, 1);
+      lua_pushvalue(L, 2);
+      lua_call(L, 2, 1);
+      return 1;
+    }
     lua_pushnil(L);
     return 1;
   }

@@ -39,6 +39,12 @@ extern int luaopen_luacnn_core(lua_State *L) __attribute__((weak));
 #ifndef LUACNN_VERSION
 #define LUACNN_VERSION "unknown"
 #endif
+#ifdef LUACNN_HAVE_BUILD_INFO
+#include "luacnn_build_info.h"   /* LUACNN_COMMIT, written at build time (cmake/build_info.cmake) */
+#endif
+#ifndef LUACNN_COMMIT
+#define LUACNN_COMMIT "unknown"
+#endif
 #ifndef LUACNN_SOURCE_LIB
 #define LUACNN_SOURCE_LIB ""
 #endif
@@ -58,18 +64,50 @@ static void usage(FILE *out) {
     "  -e stat   run the Lua statement 'stat'\n"
     "  -i        enter the REPL after running the script and -e statements\n"
     "  -l mod    require 'mod' into global 'mod' (-l g=mod: into global 'g')\n"
-    "  -v        show the version\n"
+    "  -v        show the version, the commit and what the build has (also --version)\n"
     "  -E        ignore environment variables (LUA_PATH, LUA_CPATH, LUACNN_LIB)\n"
     "  -W        turn warnings on\n"
     "  -h        show this help\n"
     "  --        stop handling options\n"
     "  -         run standard input as a script and stop handling options\n"
-    "With no arguments, " CLI_NAME " starts the REPL; `lc` is luacnn there and in -e.\n",
+    "With no arguments, " CLI_NAME " starts the REPL. The global `lc` is luacnn in scripts,\n"
+    "-e statements and the REPL (loaded on first use; `require 'luacnn'` gives the same).\n",
     out);
 }
 
+#ifdef LUACNN_WITH_CUDA
+#define HAS_CUDA "yes"
+#else
+#define HAS_CUDA "no"
+#endif
+#ifdef LUACNN_WITH_TURBOJPEG
+#define HAS_TURBOJPEG "yes"
+#else
+#define HAS_TURBOJPEG "no"
+#endif
+#ifdef LUACNN_WITH_PNG
+#define HAS_PNG "yes"
+#else
+#define HAS_PNG "no"
+#endif
+#ifdef LUACNN_WITH_ONEDNN
+#define HAS_ONEDNN "yes"
+#else
+#define HAS_ONEDNN "no"
+#endif
+#ifdef LUACNN_WITH_MPI
+#define HAS_MPI "yes"
+#else
+#define HAS_MPI "no"
+#endif
+
+/* The version, the commit built from, and what the build has (cuDNN comes with the CUDA
+   backend: it is linked whenever CUDA is). Whether a GPU is usable is a run-time matter:
+   `lc.cuda.is_available()`, or the REPL's banner. */
 static void print_version(void) {
-  printf("%s %s (%s)\n", CLI_NAME, LUACNN_VERSION, LUA_RELEASE);
+  printf("%s %s (commit %s, %s)\n", CLI_NAME, LUACNN_VERSION, LUACNN_COMMIT, LUA_RELEASE);
+  printf("built with: CUDA %s, cuDNN %s, libjpeg-turbo %s, libpng %s, oneDNN %s, MPI %s\n",
+         HAS_CUDA, HAS_CUDA, HAS_TURBOJPEG, HAS_PNG, HAS_ONEDNN, HAS_MPI);
   fflush(stdout);
 }
 
@@ -352,8 +390,8 @@ static int is_lib_dir(const char *dir, char *real) {
 }
 
 /* Puts luacnn's lib/ directory in front of package.path: the first of
-   $LUACNN_LIB, lib/ next to the executable, share/luacnn/lib under its install
-   prefix, and the source tree's lib/ that has a luacnn/ directory. Only one,
+   $LUACNN_LIB, lib/ next to the executable, share/luacnn/lib or share/lua/5.4
+   under its install prefix, and the source tree's lib/ that has a luacnn/ directory. Only one,
    so that a library is never half from one copy and half from another. The
    user's LUA_PATH (already in package.path) follows it, so Debian's Lua
    modules keep loading. */
@@ -370,6 +408,10 @@ static void set_lib_path(lua_State *L, int ignore_env) {
     snprintf(next, sizeof next, "%s/lib", dir);
     snprintf(prefix, sizeof prefix, "%s/../share/luacnn/lib", dir);
     found = is_lib_dir(next, real) || is_lib_dir(prefix, real);
+    if (!found) {   /* `cmake --install` and luarocks: PREFIX/share/lua/5.4/luacnn */
+      snprintf(prefix, sizeof prefix, "%s/../share/lua/5.4", dir);
+      found = is_lib_dir(prefix, real);
+    }
   }
   if (!found) found = is_lib_dir(LUACNN_SOURCE_LIB, real);
   lua_getglobal(L, "package");
@@ -395,6 +437,8 @@ static void set_lib_path(lua_State *L, int ignore_env) {
   }
   lua_pushstring(L, LUACNN_VERSION);
   lua_setfield(L, -2, "version");
+  lua_pushstring(L, LUACNN_COMMIT);
+  lua_setfield(L, -2, "commit");
   lua_setfield(L, -2, "luacnn.host");
   lua_settop(L, package - 1);
 }
@@ -520,7 +564,7 @@ static int pmain(lua_State *L) {
     return 1;
   }
   create_arg_table(L, argv, argc, o.script);
-  if (o.has_e || o.interactive || o.script == 0) set_lazy_lc(L);
+  set_lazy_lc(L);   /* `lc` in scripts, -e statements and the REPL alike */
   if (!run_options(L, argv, o.script ? o.script : argc)) return 0;
   if (o.script && !run_script(L, argv, argc, o.script)) return 0;
   if (o.interactive || (o.script == 0 && !o.has_e && !o.version))

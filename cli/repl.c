@@ -203,12 +203,70 @@ static void remember(const char *code) {
   last = strdup(code);
 }
 
+/* Is the line the bare word exit or quit (what newcomers type to leave)? */
+static int is_leave_word(const char *line) {
+  size_t n;
+  line += strspn(line, " \t");
+  n = strcspn(line, " \t;");
+  if (!((n == 4 && strncmp(line, "exit", 4) == 0) || (n == 4 && strncmp(line, "quit", 4) == 0)))
+    return 0;
+  line += n;
+  return line[strspn(line, " \t;")] == '\0';
+}
+
+/* exit([status]) / quit([status]) in the REPL: leave, as Ctrl-D does (the history is saved
+   by atexit). Defined only where the user has no global of that name. */
+static int repl_exit(lua_State *L) {
+  int status = EXIT_SUCCESS;
+  if (lua_isboolean(L, 1)) status = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
+  else if (lua_isinteger(L, 1)) status = (int)lua_tointeger(L, 1);
+  if (editing) fputc('\n', stdout);
+  fflush(stdout);
+  fflush(stderr);
+  exit(status);
+  return 0;
+}
+
+/* Is global `name` unset or the REPL's own exit? Then the bare word leaves. */
+static int leave_word_free(lua_State *L, const char *name) {
+  int ok;
+  lua_pushglobaltable(L);
+  lua_pushstring(L, name);
+  lua_rawget(L, -2);
+  ok = lua_isnil(L, -1) || lua_tocfunction(L, -1) == repl_exit;
+  lua_pop(L, 2);
+  return ok;
+}
+
+static void define_leave_functions(lua_State *L) {
+  static const char *const names[] = {"exit", "quit", NULL};
+  int i;
+  for (i = 0; names[i]; i++) {
+    lua_pushglobaltable(L);
+    lua_pushstring(L, names[i]);
+    if (lua_rawget(L, -2) == LUA_TNIL) {
+      lua_pushcfunction(L, repl_exit);
+      lua_setfield(L, -3, names[i]);
+    }
+    lua_pop(L, 2);
+  }
+}
+
 /* Reads and compiles one chunk: leaves the function or the error message on
    top and returns the load status, or CHUNK_EOF / CHUNK_INTERRUPTED. */
 static int read_chunk(lua_State *L) {
   char *line = read_line(PROMPT);
   int status;
   if (line == NULL) return interrupted ? CHUNK_INTERRUPTED : CHUNK_EOF;
+  if (is_leave_word(line)) {
+    char word[5];
+    memcpy(word, line + strspn(line, " \t"), 4);
+    word[4] = '\0';
+    if (leave_word_free(L, word)) {
+      free(line);
+      return CHUNK_EOF;
+    }
+  }
   lua_pushstring(L, line);
   free(line);
   status = load_expression(L);
@@ -260,7 +318,8 @@ static void run_chunk(lua_State *L) {
 
 /* ---- the session ---------------------------------------------------------------- */
 
-/* "cuda:0 <name>, cuda:1 <name>" or "cpu only (<why>)", from lc.cuda.
+/* "cuda:0 <name>, cuda:1 <name>" or "CPU only: <why, in a few words>", from lc.cuda
+   (through lib/luacnn/repl.lua's devices() when there is one, which keeps the line short).
    Reading `lc` loads luacnn (main.c), reporting a failure once. */
 static int describe_devices(lua_State *L) {
   lua_Integer i, n = 0;
@@ -269,6 +328,14 @@ static int describe_devices(lua_State *L) {
     lua_pushliteral(L, "luacnn not loaded");
     return 1;
   }
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "luacnn.repl");
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TTABLE &&
+      lua_getfield(L, -1, "devices") == LUA_TFUNCTION) {
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) return 1;
+  }
+  lua_settop(L, 1);
   if (lua_getfield(L, -1, "cuda") == LUA_TTABLE &&
       lua_getfield(L, -1, "device_count") == LUA_TFUNCTION) {
     lua_call(L, 0, 1);
@@ -280,11 +347,11 @@ static int describe_devices(lua_State *L) {
         lua_getfield(L, 2, "unavailable_reason") == LUA_TFUNCTION) {
       lua_call(L, 0, 1);
       if (lua_isstring(L, -1)) {
-        lua_pushfstring(L, "cpu only (%s)", lua_tostring(L, -1));
+        lua_pushfstring(L, "CPU only: %s", lua_tostring(L, -1));
         return 1;
       }
     }
-    lua_pushliteral(L, "cpu only");
+    lua_pushliteral(L, "CPU only");
     return 1;
   }
   luaL_buffinit(L, &b);
@@ -308,7 +375,7 @@ static int describe_devices(lua_State *L) {
 }
 
 static void print_banner(lua_State *L) {
-  const char *devices = "cpu only";
+  const char *devices = "CPU only";
   lua_pushcfunction(L, describe_devices);
   if (lua_pcall(L, 0, 1, 0) == LUA_OK) {
     devices = lua_tostring(L, -1);
@@ -317,7 +384,8 @@ static void print_banner(lua_State *L) {
     lua_pushnil(L);
   }
   printf("%s %s (%s) \xe2\x80\x94 %s\n", CLI_NAME, LUACNN_VERSION, LUA_RELEASE,
-         devices ? devices : "cpu only");
+         devices ? devices : "CPU only");
+  printf("exit() or Ctrl-D leaves, Tab completes names (lc.nn.<Tab>)\n");
   fflush(stdout);
   lua_pop(L, 1);
 }
@@ -358,6 +426,7 @@ void cli_repl(lua_State *L) {
   sa.sa_handler = on_prompt_sigint;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
+  define_leave_functions(L);
   if (editing) {
     print_banner(L);
     start_editing(L);

@@ -9,14 +9,14 @@ local nn, d2l = lc.nn, lc.d2l
 
 local args = lc.args{
   'LeNet with batch normalisation (from scratch or built in) on Fashion-MNIST, as d2l 7.5.',
-  batch_size = 256,
-  lr = 1.0,
-  epochs = 10,
+  batch_size = {256, min = 1, help = 'examples per step'},
+  lr = {1.0, positive = true, help = 'learning rate'},
+  epochs = {10, min = 1, help = 'passes over the training set'},
   impl = {'scratch', choices = {'scratch', 'builtin'}, help = 'batch norm from scratch or nn.BatchNorm2d/1d'},
-  device = {'auto', help = "'auto' (a GPU when there is one), 'cpu', 'cuda:0', ..."},
-  subset = {0, help = 'use only this many training images (and as many test images); 0 = all'},
-  data = {type = 'string', help = 'folder with the Fashion-MNIST files (default: $LUACNN_DATA/fashion-mnist)'},
-  summary = {true, help = "print every layer's output shape first (the chapter's shape check)"},
+  device = d2l.device_setting(),
+  subset = {0, min = 0, help = 'use only this many training images (and as many test images); 0 = all'},
+  data = {type = 'string', help = 'folder with the Fashion-MNIST files (default: where `luacnn data list` finds it)'},
+  summary = {false, help = "print every layer's output shape (the chapter's shape check) and exit"},
 }
 
 -- Normalise X with the batch's statistics while training (and move the running ones
@@ -77,7 +77,7 @@ else
   net = dofile(here .. '../examples/lenet_bn_net.lua')
 end
 
-if args.summary then net:summary{1, 1, 28, 28} end
+d2l.summary_and_exit(net, args, {1, 1, 28, 28})
 
 local device = d2l.device(args.device)
 local train_iter, test_iter = d2l.load_data_fashion_mnist(args.batch_size, nil, {

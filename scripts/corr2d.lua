@@ -5,8 +5,8 @@ local nn = lc.nn
 
 local args = lc.args{
   'Cross-correlation from scratch, edge detection, and learning a kernel with autograd.',
-  lr = {3e-2, help = 'learning rate of the kernel-learning loop'},
-  steps = {20, help = 'gradient steps when learning the kernel back'},
+  lr = {3e-2, positive = true, help = 'learning rate of the kernel-learning loop'},
+  steps = {20, min = 0, help = 'gradient steps when learning the kernel back'},
   seed = 0,
 }
 

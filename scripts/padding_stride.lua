@@ -7,7 +7,7 @@ local nn = lc.nn
 
 local args = lc.args{
   'Output shapes of convolutions with padding and stride, against the formula.',
-  size = {8, help = 'height and width of the input X'},
+  size = {8, min = 3, help = 'height and width of the input X (at least 3: the 3x5 kernel with padding 1 fits)'},
   seed = 0,
 }
 

@@ -409,8 +409,12 @@ describe('fashion_mnist on synthetic files', function()
     assert.are.equal('5', run('LUACNN_DATA=' .. quote(dir .. '/env') .. ' XDG_CACHE_HOME=' .. quote(dir .. '/xdg')))
     assert.are.equal('7', run('LUACNN_DATA=' .. quote(dir .. '/none') .. ' XDG_CACHE_HOME=' .. quote(dir .. '/xdg')))
     assert.are.equal('7', run('env -u LUACNN_DATA HOME=' .. quote(dir .. '/none') .. ' XDG_CACHE_HOME=' .. quote(dir .. '/xdg')))
-    local msg = run('env -u LUACNN_DATA -u XDG_CACHE_HOME HOME=' .. quote(dir .. '/home'))
+    -- last comes ../shared/data next to the source tree: a copy of lib/ in dir/src has none
+    os.execute('mkdir -p ' .. quote(dir .. '/src') .. ' && cp -r ' .. quote(host.lib) .. ' ' .. quote(dir .. '/src/lib'))
+    local msg = run('env -u LUACNN_DATA -u XDG_CACHE_HOME HOME=' .. quote(dir .. '/home') ..
+                    ' LUACNN_LIB=' .. quote(dir .. '/src/lib'))
     assert.matches(dir .. '/home/.cache/luacnn/fashion-mnist', msg, 1, true)
+    assert.matches(dir .. '/shared/data/fashion-mnist (../shared/data next to the source tree)', msg, 1, true)
     assert.matches('luacnn data fetch fashion-mnist', msg, 1, true)
   end)
 

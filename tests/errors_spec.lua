@@ -208,8 +208,9 @@ describe('junk arguments', function()
   it('to module functions never crash the process', function()
     local names = {}
     for name, fn in pairs(lc) do
+      -- (save writes files: with the path first or last, save({}, 'str') makes a file 'str')
       if type(fn) == 'function' and name ~= 'set_grad_enabled' and name ~= 'no_grad' and
-         name ~= 'enable_grad' then
+         name ~= 'enable_grad' and name ~= 'save' then
         names[#names + 1] = name
       end
     end

@@ -9,6 +9,9 @@
 --     augment = false,                                  -- flag: --augment, --no-augment
 --     optimizer = {'sgd', choices = {'sgd', 'adam'}, help = 'update rule'},
 --     weight_decay = {type = 'number', help = 'L2 penalty (off when not given)'},  -- no default
+--     epochs = {10, min = 1},                           -- bounds: min = / max = (inclusive),
+--     lr = {0.1, positive = true},                      -- positive = true (> 0),
+--     device = {'auto', check = function(v) ... end},   -- or a check returning nil | 'why'
 --   }
 --   print(args.lr, args.epochs)
 --
@@ -19,6 +22,8 @@
 -- misspelling, the nearest valid name. Every script also takes:
 --   --run_dir DIR   where luacnn.run writes this run's records (default runs/<script>-<time>)
 --   --seed N        seeds Lua's math.random and, when luacnn is loaded, lc.manual_seed
+--                   (without it luacnn's generator starts from a seed drawn from the OS,
+--                   which lc.initial_seed() gives and run folders record)
 -- (a script may declare them itself to give them a default).
 --
 -- The command line is the global `arg` (as the `lua` interpreter and luacnn set it), or an
@@ -41,8 +46,9 @@ local infos = setmetatable({}, {__mode = 'k'})
 local builtin = {
   run_dir = {type = 'string', help = "folder for this run's records (default runs/<script>-<time>)",
              builtin = true},
-  seed = {type = 'integer', help = 'seed for the random generators (default: not seeded)',
-          builtin = true},
+  seed = {type = 'integer', builtin = true,
+          help = "seed for the random generators (default: drawn from the OS; the run folder's " ..
+                 'config.json records it, so --seed repeats a run)'},
 }
 
 local function basename(path)
@@ -104,6 +110,10 @@ local function declare(name, v)
     d.default = v[1]
     if v.default ~= nil then d.default = v.default end
     d.help, d.choices, d.type = v.help, v.choices, v.type
+    d.min, d.max, d.positive, d.check = v.min, v.max, v.positive, v.check
+    if d.check ~= nil and type(d.check) ~= 'function' then
+      error(string.format('lc.args: %s: check must be a function, got %s', name, type(d.check)), 4)
+    end
     if d.choices ~= nil and (type(d.choices) ~= 'table' or #d.choices == 0) then
       error(string.format('lc.args: %s: choices must be a non-empty list', name), 4)
     end
@@ -185,6 +195,15 @@ function args.convert(d, text)
       for i, c in ipairs(d.choices) do list[i] = tostring(c) end
       return nil, 'must be one of ' .. table.concat(list, ', ')
     end
+  end
+  if type(v) == 'number' then
+    if d.positive and not (v > 0) then return nil, 'must be positive' end
+    if d.min and v < d.min then return nil, 'must be at least ' .. tostring(d.min) end
+    if d.max and v > d.max then return nil, 'must be at most ' .. tostring(d.max) end
+  end
+  if d.check then
+    local why = d.check(v)
+    if why then return nil, why, true end
   end
   return v
 end
@@ -326,8 +345,10 @@ function args.parse(spec, argv, opts)
       end
       i = i + 1
     end
-    local v, why = args.convert(d, value)
-    if v == nil then
+    local v, why, own = args.convert(d, value)
+    if v == nil and own then
+      error(string.format('option --%s %s: %s', d.name, value, why), 0)
+    elseif v == nil then
       error(string.format("option --%s %s, got '%s'", d.name, why, value), 0)
     end
     settings[d.name] = v
@@ -350,7 +371,8 @@ function args.describe(spec, opts)
   for _, name in ipairs(D.names) do
     local d = D.decls[name]
     out.options[name] = {type = d.type, default = d.default, help = d.help, choices = d.choices,
-                         builtin = d.builtin or nil}
+                         builtin = d.builtin or nil, min = d.min, max = d.max,
+                         positive = d.positive or nil}
   end
   return out
 end

@@ -14,8 +14,9 @@
 -- weight, SGD, cross-entropy, test accuracy after every epoch) and prints the book's closing
 --   loss 0.417, train acc 0.847, test acc 0.836
 --   36144.9 examples/sec on cuda:0
--- with, on a terminal, a progress line redrawn in place, and otherwise one plain line per
--- epoch. Every epoch goes to a run folder (luacnn.run: metrics.csv, curves.png, summary).
+-- with, on a terminal, a progress line redrawn in place (batches done, examples/sec, the
+-- epoch's ETA), and otherwise one plain line per epoch and, inside long epochs, a plain
+-- progress line every few seconds. Every epoch goes to a run folder (luacnn.run: metrics.csv, curves.png, summary).
 -- opts:
 --   settings   the script's lc.args table: the run folder honours --run_dir and records them
 --   run        a luacnn.run object to log into, or false for no run folder (default: start one)
@@ -25,6 +26,8 @@
 --   scheduler  stepped once per epoch, after the optimizer's steps
 --   progress   true / false / 'auto' (default: a live line when stdout is a terminal;
 --              the environment variable LUACNN_PROGRESS=0 or 1 overrides 'auto')
+--   progress_interval  seconds between the plain progress lines inside an epoch when the
+--              live line is off (default 5; $LUACNN_PROGRESS_INTERVAL overrides)
 --   quiet      print nothing
 --   max_batches  stop each epoch after this many batches (quick checks)
 --   on_epoch   function(row, net) called after each epoch with its metrics
@@ -48,6 +51,31 @@ d2l.try_all_gpus = lc.try_all_gpus
 function d2l.device(name)
   if name == nil or name == 'auto' then return lc.try_gpu() end
   return name
+end
+
+-- nil when the device name can be used here, else why not, in one line that says how to
+-- check (for --device: refused before any work, not after 'training on cuda').
+function d2l.check_device(name)
+  if name == nil or name == 'auto' or name == 'cpu' then return nil end
+  local index = name == 'cuda' and '0' or tostring(name):match('^cuda:(%d+)$')
+  if not index then
+    return "expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
+  end
+  local count = lc.cuda.device_count()
+  if count == 0 then
+    local why = lc.cuda.unavailable_reason and lc.cuda.unavailable_reason() or 'built without CUDA'
+    local short = require('luacnn.repl').short_cuda_reason(why)
+    local how = short == 'built without CUDA' and
+      '`luacnn --version` says what the build has; rebuild where nvcc is found to use a GPU' or
+      '`nvidia-smi` lists the GPUs the driver sees'
+    return string.format('there is no GPU here (CPU only: %s); %s. Use --device cpu, or auto ' ..
+                         '(a GPU when there is one)', short, how)
+  end
+  if tonumber(index) >= count then
+    return string.format('this machine has %d GPU%s (cuda:0%s)', count, count == 1 and '' or 's',
+                         count > 1 and (' to cuda:' .. (count - 1)) or '')
+  end
+  return nil
 end
 
 -- Wall-clock seconds: the core's monotonic clock when it has one, else the kernel's uptime
@@ -257,6 +285,20 @@ end
 
 local function fmt3(v) return string.format('%.3f', v) end
 
+-- Seconds as 0:42, 12:05 or 1:02:03, for the ETA of an epoch.
+function d2l.format_duration(sec)
+  sec = math.max(0, math.floor(sec + 0.5))
+  local h, m, s = sec // 3600, (sec % 3600) // 60, sec % 60
+  if h > 0 then return string.format('%d:%02d:%02d', h, m, s) end
+  return string.format('%d:%02d', m, s)
+end
+
+-- Seconds between the plain progress lines inside an epoch when stdout is not a terminal.
+local function plain_interval(opts)
+  local v = opts.progress_interval or tonumber(os.getenv('LUACNN_PROGRESS_INTERVAL') or '')
+  return v or 5
+end
+
 ---------------------------------------------------------------- train_ch6
 
 local function is_instance(m, cls)
@@ -357,7 +399,13 @@ function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
   local line_open = false           -- a progress line is on screen without its newline
   local epoch_now, batch_now = 0, 0
 
-  local function draw(epoch, i, metric, test_acc, eps)
+  -- the time left in the epoch, from the batches done so far
+  local function eta(i, elapsed)
+    if not num_batches or i >= num_batches or i == 0 then return nil end
+    return d2l.format_duration(elapsed / i * (num_batches - i))
+  end
+
+  local function draw(epoch, i, metric, test_acc, eps, elapsed)
     local n = metric:get(3)
     local text = string.format('epoch %d/%d %s %d/%s  loss %s  train acc %s', epoch, num_epochs,
                                bar(i, num_batches or i), i, num_batches or '?',
@@ -365,9 +413,22 @@ function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
                                fmt3(metric:get(2) / math.max(n, 1)))
     if test_acc then text = text .. '  test acc ' .. fmt3(test_acc) end
     if eps then text = text .. string.format('  %.0f ex/s', eps) end
+    local left = elapsed and eta(i, elapsed)
+    if left then text = text .. '  ETA ' .. left end
     io.stdout:write('\r\27[K', text)
     io.stdout:flush()
     line_open = true
+  end
+
+  -- inside an epoch, when the live line is off: a plain line every few seconds
+  local interval = plain_interval(opts)
+  local function plain_line(epoch, i, metric, elapsed)
+    local n = metric:get(3)
+    local left = eta(i, elapsed)
+    say(string.format('epoch %d/%d  batch %d/%s  loss %s  train acc %s  (%.1f examples/sec%s)\n',
+                      epoch, num_epochs, i, num_batches or '?', fmt3(metric:get(1) / math.max(n, 1)),
+                      fmt3(metric:get(2) / math.max(n, 1)), n / math.max(elapsed, resolution / 2),
+                      left and (', ETA ' .. left) or ''))
   end
 
   local function train_epoch(epoch)
@@ -392,7 +453,13 @@ function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
       if progress then
         local t = now()
         if t - last_draw >= 0.2 then
-          draw(epoch, i, metric, nil, metric:get(3) / since(t0))
+          draw(epoch, i, metric, nil, metric:get(3) / since(t0), t - t0)
+          last_draw = t
+        end
+      elseif not quiet and (not num_batches or i < num_batches) then
+        local t = now()
+        if t - last_draw >= interval then
+          plain_line(epoch, i, metric, t - t0)
           last_draw = t
         end
       end
@@ -466,23 +533,42 @@ function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
     r:finish{metrics = {examples_per_sec_overall = result.examples_per_sec,
                         train_seconds = train_time}}
     say('run: ', r.dir, ' (metrics.csv, curves.png, summary.json)\n')
+    if r.seed then say(string.format('seed %d (--seed %d repeats this run)\n', r.seed, r.seed)) end
   end
   return result
 end
 
 -- ---- the chapter's training scripts ----
 
+-- The --device setting of the training scripts: checked when parsed, so a name this machine
+-- cannot use stops the script with one line before any work.
+function d2l.device_setting()
+  return {'auto', check = d2l.check_device,
+          help = "'auto' (a GPU when there is one), 'cpu', 'cuda', 'cuda:1', ..."}
+end
+
+-- --summary: prints the net's shape table for a (1, C, H, W) input and exits with status 0
+-- (no data loaded, nothing trained). Returns quietly when the flag is off.
+function d2l.summary_and_exit(net, args, input_shape)
+  if not rawget(args, 'summary') then return end
+  net:summary(input_shape)
+  io.stdout:flush()
+  os.exit(0)
+end
+
 -- The settings every chapter training script takes, on top of its own defaults.
 function d2l.chapter_settings(spec)
   local settings = {
     spec.description,
-    batch_size = spec.batch_size, lr = spec.lr, epochs = spec.epochs,
-    device = {'auto', help = "'auto' (a GPU when there is one), 'cpu', 'cuda:0', ..."},
-    subset = {0, help = 'use only this many training images (and as many test images); 0 = all'},
-    data = {type = 'string', help = 'folder with the Fashion-MNIST files (default: $LUACNN_DATA/fashion-mnist)'},
-    summary = {true, help = "print every layer's output shape first (the chapter's shape check)"},
+    batch_size = {spec.batch_size, min = 1, help = 'examples per step'},
+    lr = {spec.lr, positive = true, help = 'learning rate'},
+    epochs = {spec.epochs, min = 1, help = 'passes over the training set'},
+    device = d2l.device_setting(),
+    subset = {0, min = 0, help = 'use only this many training images (and as many test images); 0 = all'},
+    data = {type = 'string', help = 'folder with the Fashion-MNIST files (default: where `luacnn data list` finds it)'},
+    summary = {false, help = "print every layer's output shape (the chapter's shape check) and exit"},
   }
-  if spec.resize then settings.resize = {spec.resize, help = 'image height and width the net sees'} end
+  if spec.resize then settings.resize = {spec.resize, min = 1, help = 'image height and width the net sees'} end
   for k, v in pairs(spec.extra or {}) do settings[k] = v end
   return require('luacnn.args')(settings)
 end
@@ -498,7 +584,7 @@ end
 -- Fashion-MNIST (resized), train with train_ch6. Returns train_ch6's metrics.
 function d2l.train_chapter_net(net, args)
   local size = rawget(args, 'resize') or 28 -- settings raise on undeclared names
-  if args.summary then net:summary{1, 1, size, size} end
+  d2l.summary_and_exit(net, args, {1, 1, size, size})
   local device = d2l.device(args.device)
   local train_iter, test_iter = d2l.load_data_fashion_mnist(args.batch_size,
     size ~= 28 and size or nil,

@@ -74,15 +74,48 @@ function data.cache_dir()
 end
 
 -- The directories searched for data set `name` when no root is given, in order, each as
--- {dir = ..., why = 'how it was chosen'}: $LUACNN_DATA/<name>, then the per-user cache.
+-- {dir = ..., why = 'how it was chosen'}: $LUACNN_DATA/<name>, the per-user cache, then
+-- ../shared/data/<name> next to the source tree (as the README says), found from the
+-- luacnn executable's lib/ folder and from this file's own place (lib/luacnn/data.lua), so
+-- `luacnn scripts/lenet.lua` finds the data from any working directory without settings.
 function data.search_dirs(name)
-  local dirs = {}
-  local env = os.getenv('LUACNN_DATA')
-  if env and env ~= '' then
-    dirs[#dirs + 1] = {dir = env .. '/' .. name, why = '$LUACNN_DATA/' .. name}
+  local dirs, seen = {}, {}
+  local function add(dir, why)
+    if dir and not seen[dir] then
+      seen[dir] = true
+      dirs[#dirs + 1] = {dir = dir, why = why}
+    end
   end
+  local env = os.getenv('LUACNN_DATA')
+  if env and env ~= '' then add(env .. '/' .. name, '$LUACNN_DATA/' .. name) end
   local cache = data.cache_dir()
-  if cache then dirs[#dirs + 1] = {dir = cache .. '/' .. name, why = 'the per-user cache'} end
+  if cache then add(cache .. '/' .. name, 'the per-user cache') end
+  -- <root>/lib -> <root>/../shared/data; lexically, so a folder that is not there is
+  -- still listed (the message of a failed search then names it)
+  local function shared_from_lib(lib)
+    if type(lib) ~= 'string' or lib == '' then return nil end
+    lib = lib:gsub('/+$', '')
+    local root = lib:match('^(.*)/lib$')
+    if not root then return nil end
+    local parent = root:match('^(.*)/[^/]+$')
+    if not parent then return nil end
+    return (parent == '' and '' or parent) .. '/shared/data/' .. name
+  end
+  local ok, host = pcall(require, 'luacnn.host')
+  if ok and type(host) == 'table' then
+    add(shared_from_lib(host.lib), '../shared/data next to the source tree')
+  end
+  local source = debug.getinfo(1, 'S').source
+  local here = source:match('^@(.*)/luacnn/[^/]*$')
+  if here then
+    if here:sub(1, 1) ~= '/' then
+      local pwd = os.getenv('PWD')
+      if pwd then here = pwd .. '/' .. here:gsub('^%./', '') end
+    end
+    if here:sub(1, 1) == '/' then
+      add(shared_from_lib(here), '../shared/data next to the source tree')
+    end
+  end
   return dirs
 end
 

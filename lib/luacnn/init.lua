@@ -65,6 +65,32 @@ function Tensor.reshape_as(t, other) return t:reshape(other:shape()) end
 function Tensor.square(t) return t * t end
 function Tensor.zero_grad(t) t.grad = nil end
 function Tensor.__tostring(t) return format.tensor(t) end
+Tensor.tolist = Tensor.totable            -- PyTorch's name
+
+-- ---- PyTorch habits: x.shape, x.T; "did you mean" for a misspelt method ----
+-- x.shape is a field holding the Size, and the Size is callable (returning itself), so
+-- x.shape and x:shape() both work. x.T reverses the dims (the transpose of a matrix). Any
+-- other missing name is an error with the nearest method or field (bindings/tensor.c calls
+-- this hook after its methods and fields).
+local shape_of = Tensor.shape
+Tensor.shape = nil
+Size.__call = function(self) return self end
+local tensor_fields = {grad = true, requires_grad = true, dtype = true, device = true,
+                       is_leaf = true, grad_fn = true, ndim = true, shape = true, T = true,
+                       is_cuda = true}
+debug.getregistry()['luacnn.tensor_missing'] = function(t, key)
+  if key == 'shape' then return shape_of(t) end
+  if key == 'is_cuda' then return tostring(t.device):sub(1, 4) == 'cuda' end
+  if key == 'T' then
+    local n = t:dim()
+    if n < 2 then return t end
+    local dims = {}
+    for i = n, 1, -1 do dims[#dims + 1] = i end
+    return t:permute(dims)
+  end
+  local suggest = require 'luacnn.suggest'
+  error(suggest.message('tensor', key, suggest.keys(Tensor, tensor_fields), 'method or field'), 3)
+end
 
 -- ---- creation helpers ----
 local function like_opts(t, opts)
@@ -89,6 +115,36 @@ for _, name in ipairs { 'relu', 'sigmoid', 'tanh', 'exp', 'log', 'sqrt', 'abs', 
   if not lc[name] then
     lc[name] = function(t, ...) return Tensor[name](t, ...) end
   end
+end
+
+-- ---- the seed ----
+-- As PyTorch's default generator, ours starts from a seed drawn from the OS, so two runs
+-- differ unless seeded: lc.manual_seed(n) (or a script's --seed n) fixes it, and
+-- lc.initial_seed() says which seed is in use (run folders record it, so any run can be
+-- repeated after the fact with --seed). LUACNN_SEED=n in the environment fixes it too.
+local function os_seed()
+  local f = io.open('/dev/urandom', 'rb')
+  local bytes = f and f:read(4)
+  if f then f:close() end
+  if bytes and #bytes == 4 then return (string.unpack('<I4', bytes)) end
+  return (os.time() ~ math.floor(os.clock() * 1e6) ~ math.random(0, 0x7fffffff)) & 0xffffffff
+end
+
+-- PyTorch's torch.seed(): a fresh seed from the OS, used and returned.
+function lc.seed()
+  local s = os_seed()
+  core.manual_seed(s)
+  return s
+end
+
+-- The seed of the generator (the last manual_seed, or the one drawn at start-up).
+function lc.initial_seed()
+  return (core.get_rng_state())
+end
+
+do
+  local env = tonumber(os.getenv('LUACNN_SEED') or '')
+  if env and math.tointeger(env) then core.manual_seed(math.tointeger(env)) else lc.seed() end
 end
 
 -- ---- autograd ----
@@ -127,7 +183,12 @@ function lc.try_all_gpus()
 end
 
 -- ---- checkpoints (safetensors) ----
-function lc.save(...) return require('luacnn.io').save(...) end
+-- lc.save(path, state [, metadata]) or, as torch.save(obj, path) and safetensors'
+-- save_file(tensors, filename), lc.save(state, path [, metadata]): the path is the string.
+function lc.save(a, b, ...)
+  if type(a) ~= 'string' and type(b) == 'string' then a, b = b, a end
+  return require('luacnn.io').save(a, b, ...)
+end
 function lc.load(...) return require('luacnn.io').load(...) end
 
 -- ---- submodules load on first use, so `lc.nn` costs nothing until used ----
@@ -136,15 +197,21 @@ local submodules = { nn = 'luacnn.nn', F = 'luacnn.functional', optim = 'luacnn.
                      args = 'luacnn.args', run = 'luacnn.run', io = 'luacnn.io',
                      image = 'luacnn.image', transforms = 'luacnn.transforms',
                      models = 'luacnn.models' }
-setmetatable(lc, {
-  __index = function(t, key)
-    local path = submodules[key]
-    if not path then return nil end
-    local value = require(path)
-    rawset(t, key, value)
-    return value
-  end,
-})
+-- A misspelt name is an error at the lookup with the nearest name ("lc has no field
+-- 'zeroes' (did you mean 'zeros'?)"), for lc and for lc.nn, lc.F and lc.optim (luacnn.suggest);
+-- probe optional names with rawget.
+local suggest = require 'luacnn.suggest'
+local strict_submodules = { nn = 'lc.nn', F = 'lc.F', optim = 'lc.optim' }
+suggest.strict(lc, 'lc', function(t, key)
+  local path = submodules[key]
+  if not path then return nil end
+  local value = require(path)
+  if strict_submodules[key] and type(value) == 'table' then
+    suggest.strict(value, strict_submodules[key])
+  end
+  rawset(t, key, value)
+  return value
+end, function() return submodules end)
 lc.submodules = submodules
 
 return lc

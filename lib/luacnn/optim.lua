@@ -60,7 +60,42 @@ local function is_group_list(params)
   return type(first) == 'table' and not lc.is_tensor(first) and first.params ~= nil
 end
 
+-- PyTorch's repr of an optimizer:
+--   SGD (
+--   Parameter Group 1
+--       dampening: 0
+--       lr: 0.1
+--       ...
+--   )
+local function show_value(v)
+  if type(v) == 'table' then
+    local parts = {}
+    for i, x in ipairs(v) do parts[i] = show_value(x) end
+    return '(' .. table.concat(parts, ', ') .. ')'
+  elseif math.type(v) == 'float' then
+    return string.format('%.10g', v)
+  end
+  return tostring(v)
+end
+
+function Optimizer.__tostring(self)
+  local lines = {(self.who or 'Optimizer') .. ' ('}
+  for gi, g in ipairs(self.param_groups) do
+    lines[#lines + 1] = 'Parameter Group ' .. gi
+    local keys = {}
+    for k in pairs(g) do if k ~= 'params' and type(k) == 'string' then keys[#keys + 1] = k end end
+    table.sort(keys)
+    for _, k in ipairs(keys) do lines[#lines + 1] = '    ' .. k .. ': ' .. show_value(g[k]) end
+    lines[#lines + 1] = '    params: ' .. #g.params .. ' tensor' .. (#g.params == 1 and '' or 's')
+  end
+  lines[#lines + 1] = ')'
+  return table.concat(lines, '\n')
+end
+
 function Optimizer.new(cls, who, params, defaults)
+  -- metamethods are read raw from the class: each class gets the shared __tostring
+  if rawget(cls, '__tostring') == nil then rawset(cls, '__tostring', Optimizer.__tostring) end
+  if rawget(cls, '__name') == nil then rawset(cls, '__name', 'luacnn.optim.' .. who) end
   local self = setmetatable({who = who, defaults = defaults, state = {}, param_groups = {}}, cls)
   params = param_list(params, who)
   local groups = is_group_list(params) and params or {{params = params}}
@@ -409,8 +444,28 @@ local function check_optimizer(opt, who)
   end
 end
 
+-- StepLR(step_size=30, gamma=0.1, last_epoch=0, last_lr=(0.05))
+function Scheduler.__tostring(self)
+  local keys = {}
+  for k, v in pairs(self) do
+    if type(k) == 'string' and not k:match('^_') and k ~= 'who' and k ~= 'optimizer' and
+       k ~= 'base_lrs' and k ~= 'last_epoch' and type(v) ~= 'function' and
+       (type(v) ~= 'table' or (#v > 0 and type(v[1]) == 'number')) then
+      keys[#keys + 1] = k
+    end
+  end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do parts[#parts + 1] = k .. '=' .. show_value(self[k]) end
+  parts[#parts + 1] = 'last_epoch=' .. tostring(self.last_epoch)
+  parts[#parts + 1] = 'last_lr=' .. show_value(self._last_lr or {})
+  return (self.who or 'LRScheduler') .. '(' .. table.concat(parts, ', ') .. ')'
+end
+
 function Scheduler.new(cls, who, opt, last_epoch)
   check_optimizer(opt, who)
+  if rawget(cls, '__tostring') == nil then rawset(cls, '__tostring', Scheduler.__tostring) end
+  if rawget(cls, '__name') == nil then rawset(cls, '__name', 'luacnn.optim.' .. who) end
   local self = setmetatable({who = who, optimizer = opt}, cls)
   last_epoch = last_epoch or -1
   for i, g in ipairs(opt.param_groups) do
@@ -470,9 +525,11 @@ local function scheduler_class(name)
 end
 
 local function positive_int(v, who, what)
-  if math.type(v) ~= 'integer' or v < 1 then
+  local i = math.type(v) == 'float' and math.tointeger(v) or v
+  if math.type(i) ~= 'integer' or i < 1 then
     error(string.format('%s: %s must be a positive integer, got %s', who, what, tostring(v)), 0)
   end
+  return i
 end
 
 -- StepLR(opt, {step_size, gamma = 0.1}): lr = base_lr * gamma ^ floor(epoch / step_size)

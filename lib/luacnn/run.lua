@@ -15,11 +15,13 @@
 --   r:finish()                                               -- summary.json, status 'finished'
 --
 -- Files in a run folder (every write atomic: a temporary file, then rename):
---   config.json   {script, settings, argv, started, cwd}
+--   config.json   {script, settings, argv, started, cwd, seed}: seed is the generator's
+--                 (lc.initial_seed(), drawn from the OS unless seeded): --seed repeats it
 --   metrics.csv   one row per epoch; columns epoch, train_loss, train_acc, test_acc and/or
 --                 valid_acc, examples_per_sec, seconds (seconds since the run started), then
 --                 any other fields given to log_epoch, in name order
---   curves.png    train loss, train acc, test (or valid) acc against epoch
+--   curves.png    train loss, train acc, test (or valid) acc against epoch, titled with the
+--                 script and the settings that differ from its defaults
 --   summary.json  the run's outcome, written at start ('running'), after each epoch and at the
 --                 end; the format that `luacnn sweep` and `luacnn compare` read:
 --     format            'luacnn-run/1'
@@ -31,6 +33,7 @@
 --     best              {epoch =, value =}: the best epoch by the main metric
 --     final             the last metrics row, plus any metrics given to finish
 --     epochs, seconds   epochs logged, wall time of the run
+--     seed              the generator's seed (as in config.json)
 --     started, finished ISO-8601 times (UTC);  error, traceback  when failed
 --   log.txt       the run's printed output, when `luacnn sweep` ran it
 --   best/last checkpoints wherever the script saves them (r:path('best.safetensors')).
@@ -259,6 +262,38 @@ local function metric_direction(name)
   return not (name:find('loss') or name:find('err'))
 end
 
+-- Settings that only change what is shown or where things go, not what is computed: left
+-- out of the curves' title.
+run.DISPLAY_SETTINGS = {run_dir = true, summary = true, data = true, progress = true,
+                        quiet = true, help = true, verbose = true}
+
+-- "lr=0.3 epochs=5": the settings whose value differs from the script's default (the seed
+-- only when given), for the curves' title; '' when all are the defaults. info is
+-- luacnn.args' info(settings) (declarations and what was given); without it, the settings
+-- given explicitly, or none.
+function run.settings_label(settings, info)
+  local decls = info and info.declarations and info.declarations.decls
+  local explicit = info and info.explicit or {}
+  local names = {}
+  for k, v in pairs(decls or explicit) do
+    if type(k) == 'string' and not run.DISPLAY_SETTINGS[k] then
+      local value = rawget(settings, k)
+      local differs
+      if k == 'seed' then differs = explicit[k] and value ~= nil
+      elseif decls then differs = value ~= decls[k].default
+      else differs = true end
+      if differs then names[#names + 1] = k end
+    end
+  end
+  table.sort(names)
+  for i, k in ipairs(names) do
+    local v = rawget(settings, k)
+    if math.type(v) == 'float' then v = string.format('%g', v) end
+    names[i] = k .. '=' .. tostring(v)
+  end
+  return table.concat(names, ' ')
+end
+
 function run.start(opts)
   opts = opts or {}
   local ok_args, args = pcall(require, 'luacnn.args')
@@ -291,20 +326,19 @@ function run.start(opts)
     metric = opts.metric, higher_is_better = opts.higher_is_better,
     started = os.time(), clock0 = now(), status = 'running', quiet = opts.quiet,
   }, Run)
-  -- the settings given on the command line, for the curves' title: "lenet: lr=0.3 ..."
-  local given = {}
-  for k in pairs(info and info.explicit or {}) do
-    if k ~= 'run_dir' then given[#given + 1] = k end
+  self.label = run.settings_label(settings, info)
+  -- the generator's seed, drawn from the OS unless the script seeded it: `--seed` with it
+  -- repeats the run
+  local lc_loaded = package.loaded['luacnn']
+  if type(lc_loaded) == 'table' and type(rawget(lc_loaded, 'initial_seed')) == 'function' then
+    self.seed = lc_loaded.initial_seed()
   end
-  table.sort(given)
-  for i, k in ipairs(given) do given[i] = k .. '=' .. tostring(rawget(settings, k)) end
-  self.label = table.concat(given, ' ')
   local plain = {}
   for k, v in pairs(settings) do plain[k] = v end
   run.write_json(self:path('config.json'), {
     script = script, settings = plain, argv = info and info.argv or nil,
     explicit = info and info.explicit or nil, started = iso_time(self.started),
-    cwd = os.getenv('PWD'),
+    cwd = os.getenv('PWD'), seed = self.seed,
   })
   self:_write_summary()
   return self
@@ -437,7 +471,7 @@ function Run:_summary(extra)
   return {
     format = run.SUMMARY_FORMAT, script = self.script, dir = self.dir, status = self.status,
     metric = metric, higher_is_better = higher, value = final[metric], best = best,
-    final = next(final) and final or nil, epochs = #self.rows,
+    final = next(final) and final or nil, epochs = #self.rows, seed = self.seed,
     seconds = now() - self.clock0, started = iso_time(self.started),
     finished = self.status ~= 'running' and iso_time(os.time()) or nil,
     error = self.error, traceback = self.traceback,

@@ -126,9 +126,14 @@ int main(void) {
   CHECK(expect("luacnn ", 20) != NULL, "no banner");
   CHECK(expect("(Lua 5.4", 5) != NULL, "banner without the Lua version");
   text = answer("", "> ");
-  CHECK(text && (strstr(text, "cpu only") || strstr(text, "cuda:") ||
+  CHECK(text && (strstr(text, "CPU only: ") || strstr(text, "cuda:") ||
                  strstr(text, "not loaded")),
         "banner names no devices: [%s]", text ? text : "");
+  /* one short device line, no raw CUDA error code; and how to leave */
+  CHECK(text && !strstr(text, "cudaError") && !strstr(text, "only ("),
+        "banner quotes a CUDA error: [%s]", text ? text : "");
+  CHECK(text && strstr(text, "exit() or Ctrl-D leaves"), "banner says not how to leave: [%s]",
+        text ? text : "");
 
   /* expressions print their values; statements print nothing */
   EXPECT("1+1\r", "\r\n2\r\n> ");
@@ -193,6 +198,11 @@ int main(void) {
       /* tensor methods come from a C __index: listed through __fields */
       EXPECT("t = lc.tensor{{1, 2}, {3, 4}}\r", "> ");
       EXPECT("t:nume\t() * 100\r", "400\r\n> ");
+      /* x.shape is a field the hook answers: completed too, and callable */
+      EXPECT("t:shap\t()[1] + t.sha\t[2]\r", "4\r\n> ");
+      /* a misspelt name says what was meant */
+      text = answer("lc.nn.Conv2D(1, 1, 1)\r", "> ");
+      CHECK(text && strstr(text, "did you mean 'Conv2d'?"), "no suggestion: [%s]", text ? text : "");
       text = answer("t\r", "> ");
       CHECK(text && strstr(text, "[3., 4.]"), "a tensor prints its values: [%s]",
             text ? text : "");
@@ -213,6 +223,24 @@ int main(void) {
   free(hist);
 
   close(master);
+
+  /* exit() leaves with status 0, as a newcomer tries; quit(3) with its status; bare `quit` */
+  {
+    static const char *const ways[] = {"exit()\r", "quit(3)\r", "quit\r"};
+    static const int codes[] = {0, 3, 0};
+    int k;
+    for (k = 0; k < 3; k++) {
+      screen_len = seen = 0;
+      screen[0] = '\0';
+      start_repl(exe, home);
+      CHECK(expect("> ", 20) != NULL, "no prompt (%s)", ways[k]);
+      type_line(ways[k]);
+      status = wait_exit(child, 10);
+      CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == codes[k],
+            "%s: wait status %d", ways[k], status);
+      close(master);
+    }
+  }
   remove_tree(temp_dir);
   if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
   else printf("test_cli_repl: all passed\n");

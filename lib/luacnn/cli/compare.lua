@@ -122,6 +122,25 @@ local function final_of(r)
   return (r.summary and r.summary.final) or r.rows[#r.rows] or {}
 end
 
+-- --metric must name a quantity some run recorded: an unknown one is an error naming the
+-- nearest (test_accc -> test_acc) and what the runs have.
+function compare.check_metric(metric, runs)
+  local seen, names = {}, {}
+  local function add(k)
+    if type(k) == 'string' and k ~= 'epoch' and not seen[k] then seen[k] = true; names[#names + 1] = k end
+  end
+  for _, r in ipairs(runs) do
+    for _, row in ipairs(r.rows or {}) do for k in pairs(row) do add(k) end end
+    for k in pairs(final_of(r)) do add(k) end
+    if r.summary and r.summary.metric then add(r.summary.metric) end
+  end
+  if seen[metric] then return end
+  table.sort(names)
+  local guess = require('luacnn.suggest').nearest(metric, names)
+  errorf("unknown metric '%s'%s (the runs recorded: %s)", metric,
+         guess and (" (did you mean '" .. guess .. "'?)") or '', table.concat(names, ', '))
+end
+
 local function fnum(v, fmt)
   if type(v) ~= 'number' then return v == nil and '-' or tostring(v) end
   return string.format(fmt, v)
@@ -131,7 +150,8 @@ function compare.table_text(runs, labels, metric)
   local differ = compare.diff_settings(runs)
   local header = {'run'}
   for _, k in ipairs(differ) do header[#header + 1] = k end
-  for _, h in ipairs{'epochs', 'train loss', 'train acc', (metric:gsub('_', ' ')), 'best (epoch)',
+  -- 'epochs done': a swept or differing `epochs` setting (the planned count) has a column too
+  for _, h in ipairs{'epochs done', 'train loss', 'train acc', (metric:gsub('_', ' ')), 'best (epoch)',
                      'ex/s', 'time (s)', 'status'} do
     header[#header + 1] = h
   end
@@ -215,6 +235,7 @@ local function main(argv)
     runs[i] = r
   end
   local labels = compare.labels(dirs)
+  if o.metric then compare.check_metric(o.metric, runs) end
   local metric = o.metric or metric_of(runs[1])
   local differ, same = compare.diff_settings(runs)
   say(compare.table_text(runs, labels, metric))

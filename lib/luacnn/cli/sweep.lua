@@ -23,6 +23,10 @@
 --   --dry-run                          print the planned runs and stop
 --   --                                 everything after it goes to the script unchanged
 --
+-- Exit status: 0 when every run finished, 1 when any failed (after the table), 2 for a
+-- mistake on the command line (a misspelt option such as --gird is caught before anything
+-- runs), 130 when interrupted.
+--
 -- The sweep folder holds sweep.json (the plan: resuming reruns exactly it), one run folder per
 -- run (config.json, metrics.csv, summary.json, curves.png, log.txt with the run's output, and
 -- exit.json written by the sweep when the run ends: the marker --resume reads), results.csv
@@ -242,8 +246,41 @@ local function resumed_runs(o, stored, ctx)
   return runs
 end
 
+-- The sweep's own options, as written on the command line.
+local function sweep_flag_names()
+  local out = {}
+  for k in pairs(sweep_flags) do out[#out + 1] = (k:gsub('_', '-')) end
+  table.sort(out)
+  return out
+end
+
+-- An option that is neither the sweep's nor the script's is a mistake, most often a
+-- misspelt sweep option (--gird) that would otherwise go to every run: stop before
+-- anything runs, with the nearest name of either. decls: the script's settings (nil when
+-- they could not be read: then only near misses of the sweep's own options are caught).
+function sweep.check_options(o, decls)
+  local suggest = require 'luacnn.suggest'
+  for _, w in ipairs(o.passthrough) do
+    local name = w:match('^%-%-([%a_][%w_%-]*)')
+    if name then
+      local key = name:gsub('%-', '_')
+      local known = decls and (decls[key] or (key:sub(1, 3) == 'no_' and decls[key:sub(4)]))
+      if not known then
+        -- (names near the script's own settings are left to plan.check, which says so)
+        local sweep_guess = suggest.nearest((name:gsub('_', '-')), sweep_flag_names())
+        if sweep_guess then
+          errorf('unknown option --%s: not a setting of %s (did you mean the sweep option --%s?)',
+                 name, o.script, sweep_guess)
+        end
+      end
+    end
+  end
+end
+
 -- The runs of a new sweep, checked against the script's settings before anything starts.
 local function new_runs(o, ctx)
+  local decls, why = plan.script_options(ctx.exe, o.script)
+  sweep.check_options(o, decls)
   if #o.grid == 0 and not o.random then
     errorf('nothing to sweep: give --grid NAME=V1,V2,... or --random N NAME=SPEC')
   end
@@ -254,7 +291,6 @@ local function new_runs(o, ctx)
   ctx.random_specs = o.random_specs
   ctx.metric = o.metric
   ctx.higher_is_better = o.higher_is_better
-  local decls, why = plan.script_options(ctx.exe, o.script)
   local runs, names = plan.make(o, decls, ctx.dir)
   if not decls then
     say('sweep: could not read the settings of ' .. o.script .. ' (' .. tostring(why) .. '); not checking names')
@@ -328,7 +364,8 @@ local function main(argv)
   if failed > 0 then say(string.format('%d of %d runs failed (errors in results.csv and each run\'s log.txt)', failed, total)) end
   say(string.format('results: %s/results.csv%s', dir,
                     #paths > 0 and ('   plot: ' .. table.concat(paths, ' ')) or ''))
-  return 0
+  -- a failed run fails the sweep (after the table), so that scripts and CI notice
+  return failed > 0 and 1 or 0
 end
 
 -- Entry point for `luacnn sweep ...`: returns the exit status (0 ok, 2 bad usage, 130

@@ -25,6 +25,7 @@ local function dim_module(name, fn)
   local cls = Module:extend(name)
   function cls:init(dim)
     if type(dim) == 'table' then dim = dim.dim end
+    if math.type(dim) == 'float' then dim = math.tointeger(dim) or dim end
     if math.type(dim) ~= 'integer' or dim == 0 then
       error(string.format('%s: expected the dim to normalise over (1-based, -1 for the last; ' ..
                           'e.g. %s(2) for (N, C) logits), got %s', name, name, tostring(dim)), 0)

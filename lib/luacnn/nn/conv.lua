@@ -8,22 +8,24 @@ local F = require 'luacnn.functional'
 
 local Conv2d = module.Module:extend 'Conv2d'
 
+-- An integer, or a float with an exact integer value (as luaL_checkinteger); as an integer.
 local function positive_int(v, what)
-  if math.type(v) ~= 'integer' or v < 1 then
+  local i = math.type(v) == 'float' and math.tointeger(v) or v
+  if math.type(i) ~= 'integer' or i < 1 then
     error(string.format('Conv2d: %s must be a positive integer, got %s', what, tostring(v)), 0)
   end
+  return i
 end
 
 local function pair_table(h, w) return {h, w} end
 
 function Conv2d:init(in_channels, out_channels, kernel_size, opts)
   opts = opts or {}
-  positive_int(in_channels, 'in_channels')
-  positive_int(out_channels, 'out_channels')
+  in_channels = positive_int(in_channels, 'in_channels')
+  out_channels = positive_int(out_channels, 'out_channels')
   local ok, kh, kw = pcall(F._pair, kernel_size, 'Conv2d', 'kernel_size', 1)
   if not ok then error(kh, 0) end
-  local groups = opts.groups or 1
-  positive_int(groups, 'groups')
+  local groups = positive_int(opts.groups or 1, 'groups')
   if in_channels % groups ~= 0 then
     error(string.format('Conv2d: in_channels %d must be divisible by groups %d', in_channels, groups), 0)
   end

@@ -7,10 +7,18 @@ local Module = module.Module
 
 local M = {}
 
+-- A size as Lua's C API takes one (luaL_checkinteger): an integer, or a float with an exact
+-- integer value such as 400/2; returned as an integer.
 local function positive_int(v, who, what)
-  if math.type(v) ~= 'integer' or v < 1 then
+  local i = math.type(v) == 'float' and math.tointeger(v) or v
+  if math.type(i) ~= 'integer' or i < 1 then
     error(string.format('%s: %s must be a positive integer, got %s', who, what, tostring(v)), 0)
   end
+  return i
+end
+local function integer_value(v)
+  if math.type(v) == 'float' then return math.tointeger(v) or v end
+  return v
 end
 
 -- nn.Linear(in_features, out_features, {bias = true}): y = x w^T + b over the last dim.
@@ -19,8 +27,8 @@ M.Linear = Linear
 
 function Linear:init(in_features, out_features, opts)
   opts = opts or {}
-  positive_int(in_features, 'Linear', 'in_features')
-  positive_int(out_features, 'Linear', 'out_features')
+  in_features = positive_int(in_features, 'Linear', 'in_features')
+  out_features = positive_int(out_features, 'Linear', 'out_features')
   self.in_features, self.out_features = in_features, out_features
   local o = {dtype = opts.dtype or 'float32', device = opts.device or 'cpu'}
   self.weight = module.Parameter(lc.empty({out_features, in_features}, o))
@@ -56,7 +64,7 @@ function Flatten:init(start_dim, end_dim)
   if type(start_dim) == 'table' then
     start_dim, end_dim = start_dim.start_dim, start_dim.end_dim
   end
-  self.start_dim, self.end_dim = start_dim or 2, end_dim or -1
+  self.start_dim, self.end_dim = integer_value(start_dim or 2), integer_value(end_dim or -1)
   for _, d in ipairs{self.start_dim, self.end_dim} do
     if math.type(d) ~= 'integer' or d == 0 then
       error('Flatten: dims are 1-based integers (negative from the end), got ' .. tostring(d), 0)
@@ -86,6 +94,7 @@ M.Reshape = Reshape
 
 function Reshape:init(...)
   local sizes = type(...) == 'table' and {table.unpack((...))} or {...}
+  for i, s in ipairs(sizes) do sizes[i] = integer_value(s) end
   if #sizes == 0 then error('Reshape: expected sizes, e.g. Reshape(-1, 1, 28, 28)', 0) end
   local free = 0
   for i, s in ipairs(sizes) do

@@ -690,7 +690,7 @@ end
 -- net:summary(input_shape [, {depth = 1, dtype, device, print = true}]) prints, for each
 -- layer called while a zero input of that shape goes through the net (in eval mode, without
 -- grad), its output shape and its parameter count, then the total. depth = 2 also shows the
--- layers inside the children, and so on. Returns the text.
+-- layers inside the children, and so on. With {print = false} it returns the text instead.
 function Module:summary(shape, opts)
   opts = opts or {}
   local input
@@ -751,8 +751,8 @@ function Module:summary(shape, opts)
   for _, r in ipairs(rows) do out[#out + 1] = line(r.label, r.layer, r.shape, r.params_s) end
   out[#out + 1] = line('', 'total', '', total)
   local text = table.concat(out, '\n')
-  if opts.print ~= false then print(text) end
-  return opts.print == false and text or nil
+  if opts.print == false then return text end
+  print(text)   -- and no result, so that the REPL prints no `nil` after the table
 end
 
 return M

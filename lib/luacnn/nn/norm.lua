@@ -17,6 +17,7 @@ local function make(name, dims_ok, dims_text)
 
   function cls:init(num_features, opts)
     opts = opts or {}
+    if math.type(num_features) == 'float' then num_features = math.tointeger(num_features) or num_features end
     if math.type(num_features) ~= 'integer' or num_features < 1 then
       error(string.format('%s: num_features must be a positive integer, got %s', name,
                           tostring(num_features)), 0)
