@@ -6,9 +6,10 @@
 #ifndef LC_BACKEND_H
 #define LC_BACKEND_H
 
-#include "kernels/cpu/conv.h"
-#include "kernels/cpu/optim.h"
-#include "kernels/cpu/pool.h"
+#include "kernels/common/batchnorm.h"
+#include "kernels/common/conv.h"
+#include "kernels/common/optim.h"
+#include "kernels/common/pool.h"
 #include "runtime/tensor.h"
 
 typedef struct lc_backend {

@@ -14,10 +14,7 @@
 
 #include <stdint.h>
 
-enum {
-  LC_BN_OK = 0,
-  LC_BN_ETOOFEW = -1  /* training with one value per channel (n * s == 1), as PyTorch refuses */
-};
+#include "kernels/common/batchnorm.h" /* LC_BN_* */
 
 /* save_mean and save_invstd (c values each) receive what backward_train needs. */
 int lc_batchnorm_forward_train_f32(int64_t n, int64_t c, int64_t s, const float *x,

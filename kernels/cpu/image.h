@@ -5,11 +5,7 @@
 
 #include <stdint.h>
 
-enum {
-  LC_IMAGE_OK = 0,
-  LC_IMAGE_EBADARG = -1,  /* a size < 1 */
-  LC_IMAGE_ENOMEM = -2
-};
+#include "kernels/common/image.h" /* LC_IMAGE_* */
 
 /* Resizes planes * (h, w) uint8 images to (out_h, out_w), as PIL's
  * Image.resize((out_w, out_h), Image.BILINEAR) does for an 'L' (or, channel by channel, 'RGB')

@@ -8,10 +8,7 @@
 
 #include <stdint.h>
 
-enum {
-  LC_LOSS_OK = 0,
-  LC_LOSS_ETARGET = -1  /* a target outside [0, classes): *bad_row names the first such row */
-};
+#include "kernels/common/loss.h" /* LC_LOSS_* */
 
 /* y = x - logsumexp(x) per row. y may equal x (in place). */
 void lc_log_softmax_forward_f32(int64_t rows, int64_t classes, const float *x, float *y);

@@ -8,10 +8,7 @@
 
 #include <stdint.h>
 
-typedef struct lc_sgd_params {
-  double lr, momentum, dampening, weight_decay;
-  int nesterov;  /* needs momentum > 0 and dampening 0 (the caller checks, as PyTorch does) */
-} lc_sgd_params;
+#include "kernels/common/optim.h" /* lc_sgd_params, lc_adam_params */
 
 /* torch.optim.SGD:
  *   d = grad + weight_decay * p
@@ -26,12 +23,6 @@ void lc_sgd_step_f32(int64_t n, float *param, const float *grad, float *momentum
                      const lc_sgd_params *h, int first_step);
 void lc_sgd_step_f64(int64_t n, double *param, const double *grad, double *momentum_buf,
                      const lc_sgd_params *h, int first_step);
-
-typedef struct lc_adam_params {
-  double lr, beta1, beta2, eps, weight_decay;
-  int decoupled;  /* 0: Adam (weight decay added to the gradient), 1: AdamW (decay of p) */
-  int64_t step;   /* this step's number, counting from 1 */
-} lc_adam_params;
 
 /* torch.optim.Adam / AdamW:
  *   Adam:  g = grad + weight_decay * p         AdamW:  p *= 1 - lr * weight_decay; g = grad

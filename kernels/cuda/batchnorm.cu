@@ -9,7 +9,6 @@
  *
  * Statistics use shifted sums: d = x - K with K the channel's first value, so var =
  * (sum d^2 - (sum d)^2 / m) / m does not cancel catastrophically when |mean| >> std. */
-#include "kernels/cpu/batchnorm.h"
 #include "kernels/cuda/nn.h"
 
 #include "kernels/cuda/common.cuh"

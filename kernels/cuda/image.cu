@@ -5,7 +5,6 @@
  * is copied from the host, so a resize queues without waiting. */
 #include <math.h>
 
-#include "kernels/cpu/image.h"
 #include "kernels/cuda/nn.h"
 
 #include "kernels/cuda/common.cuh"

@@ -1,5 +1,5 @@
 /* Neural-network kernels on the GPU: the CUDA twins of kernels/cpu/{pool,batchnorm,loss,optim,
- * image}.h, with the same shape structs and semantics, over contiguous device arrays. One
+ * image}.h, with the same shape structs and codes (kernels/common/) and semantics, over contiguous device arrays. One
  * entry point per op takes the dtype (LC_FLOAT32 or LC_FLOAT64) instead of the CPU's _f32/_f64
  * pair, and a stream. Where a kernel needs scratch device memory, a *_workspace function says
  * how many bytes and the caller passes them (kernels never allocate). Every launch is checked;
@@ -19,15 +19,18 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/common/batchnorm.h"
+#include "kernels/common/image.h"
+#include "kernels/common/loss.h"
 #include "kernels/common/ops.h"
-#include "kernels/cpu/optim.h"
-#include "kernels/cpu/pool.h"
+#include "kernels/common/optim.h"
+#include "kernels/common/pool.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- pooling (kernels/cpu/pool.h; s finished by lc_pool2d_shape_finish) ----
+/* ---- pooling (kernels/common/pool.h; s finished by lc_pool2d_shape_finish) ----
  * Own kernels rather than cuDNN's: cuDNN pooling has no argmax indices (which the backward
  * here consumes), no dilation, no divisor override and no ceil mode. The backward passes
  * gather (one thread per input, outputs visited in row-major order) instead of scattering

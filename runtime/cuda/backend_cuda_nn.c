@@ -3,8 +3,8 @@
  * are queued: the allocator is stream-ordered, so the block is only reused by later work. */
 #include "runtime/cuda/backend_cuda_nn.h"
 
-#include "kernels/cpu/batchnorm.h"
-#include "kernels/cpu/image.h"
+#include "kernels/common/batchnorm.h"
+#include "kernels/common/image.h"
 #include "runtime/cuda/context.h"
 #include "runtime/cuda/nn_cuda.h"
 

@@ -1,5 +1,5 @@
 /* The GPU's neural-network functions at the level of the CPU kernel headers: device pointers,
- * the same shape structs (kernels/cpu/conv.h, pool.h, optim.h), the context's stream.
+ * the same shape structs (kernels/common/conv.h, pool.h, optim.h), the context's stream.
  *
  * - Convolution: cuDNN, below. The other layers: own kernels, declared in kernels/cuda/nn.h
  *   (pooling, batch norm, softmax / cross-entropy, fused optimizer steps, resize) and
@@ -10,7 +10,7 @@
 #define LC_CUDA_NN_CUDA_H
 
 #include "kernels/common/ops.h"
-#include "kernels/cpu/conv.h"
+#include "kernels/common/conv.h"
 #include "kernels/cuda/nn.h"
 #include "kernels/cuda/random.h"
 
