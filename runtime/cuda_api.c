@@ -12,8 +12,7 @@
 #include "runtime/cuda/allocator.h"
 #include "runtime/cuda/context.h"
 
-/* Referencing the backend here also makes the linker keep runtime/cuda/backend_cuda.c from
- * the static library: backend_cpu.c only refers to it weakly. */
+/* The backend is NULL when no device is usable (runtime/dispatch.c asks it the same way). */
 int lc_cuda_device_count(void) { return lc_backend_cuda_impl() ? lc_cuda_probe() : 0; }
 bool lc_cuda_is_available(void) { return lc_cuda_device_count() > 0; }
 const char *lc_cuda_unavailable_reason(void) { return lc_cuda_probe_failure(); }
