@@ -1,4 +1,4 @@
-/* Lua binding for runtime/chart: `require('luacnn.core')._chart`. The friendly API is
+/* Lua binding for plot/chart: `require('luacnn.core')._chart`. The friendly API is
  * lib/luacnn/plot.lua; this layer only turns a spec table into the C structs and checks it.
  *
  *   _chart.line_png(spec)         -> PNG bytes (string)
@@ -19,7 +19,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "runtime/chart.h"
+#include "plot/chart.h"
 
 void lcb_open_chart(lua_State *L);
 

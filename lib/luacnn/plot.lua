@@ -1,4 +1,4 @@
--- Line charts as PNG files (drawn in C with cairo: runtime/chart.c).
+-- Line charts as PNG files (drawn in C with cairo: plot/chart.c).
 --
 --   local plot = require 'luacnn.plot'
 --   plot.lines{

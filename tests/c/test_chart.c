@@ -1,7 +1,7 @@
-/* runtime/chart: tick choice, tick labels, PNG rendering (decoded back and inspected),
+/* plot/chart: tick choice, tick labels, PNG rendering (decoded back and inspected),
  * atomic file writes, legend placement and the errors for bad figures. */
 #define _POSIX_C_SOURCE 200809L
-#include "runtime/chart.h"
+#include "plot/chart.h"
 
 #include <cairo.h>
 #include <dirent.h>

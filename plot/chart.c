@@ -3,7 +3,7 @@
  * the image in memory or writes it to a file atomically. The look follows matplotlib's
  * (white background, light grid, tab10 colours, outward ticks) since d2l's readers know it. */
 #define _POSIX_C_SOURCE 200809L
-#include "runtime/chart_internal.h"
+#include "plot/chart_internal.h"
 
 #include <cairo.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* Text on a chart: choosing the font, measuring text, cutting it to a width and writing it
  * anchored at a point. Every label, title and legend entry goes through here. */
-#include "runtime/chart_internal.h"
+#include "plot/chart_internal.h"
 
 #include <string.h>
 

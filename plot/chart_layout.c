@@ -2,7 +2,7 @@
  * the plot area's margins (title, tick labels, axis labels), how many ticks fit, the
  * legend's size and place (inside where it hides the fewest points, or outside), and the
  * figure's grid of panels. Text is measured with cairo but nothing is drawn here. */
-#include "runtime/chart_internal.h"
+#include "plot/chart_internal.h"
 
 #include <math.h>
 #include <string.h>

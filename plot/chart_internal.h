@@ -5,7 +5,7 @@
 #ifndef LUACNN_CHART_INTERNAL_H
 #define LUACNN_CHART_INTERNAL_H
 
-#include "runtime/chart.h"
+#include "plot/chart.h"
 
 #include <cairo.h>
 #include <math.h>

@@ -1,6 +1,6 @@
 /* Tick choice and tick labels: "nice" linear ticks, decades on log axes, the fewest
  * decimals that show a step, and the ticks and labels of one chart axis. No drawing. */
-#include "runtime/chart_internal.h"
+#include "plot/chart_internal.h"
 
 #include <math.h>
 #include <stdio.h>
