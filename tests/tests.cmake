@@ -11,6 +11,10 @@ foreach(src ${C_TESTS})
     SKIP_RETURN_CODE 77)
 endforeach()
 
+# Layering (docs/architecture.md): kernels/ include nothing from above, kernels/cuda nothing of
+# kernels/cpu, runtime/ nothing of bindings/ or plot/.
+add_test(NAME layers COMMAND sh ${CMAKE_SOURCE_DIR}/tests/check_layers.sh ${CMAKE_SOURCE_DIR})
+
 # Lua specs: every tests/*_spec.lua runs under busted inside the luacnn executable.
 find_program(BUSTED busted)
 file(GLOB LUA_SPECS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/*_spec.lua)

@@ -247,26 +247,26 @@ static unsigned sums_blocks(const bn_dims &d)
 
 #define FLOAT_SWITCH(op, dtype, CALL)                                                  \
   do {                                                                                 \
-    if ((dtype) == LC_FLOAT32) { typedef float T; CALL; }                              \
-    else if ((dtype) == LC_FLOAT64) { typedef double T; CALL; }                        \
-    else lc_error("%s: float32 or float64 was expected on cuda (dtype code %d)", op, (int)(dtype)); \
+    if ((dtype) == LC_FLOAT32) { typedef float T; LC_CUDA_TRY(CALL); }                 \
+    else if ((dtype) == LC_FLOAT64) { typedef double T; LC_CUDA_TRY(CALL); }           \
+    else return LC_CUDA_EDTYPE;                                                     \
   } while (0)
 
 template <typename T>
-static void forward_train(const bn_dims &d, const T *x, const T *gamma, const T *beta,
-                          T *running_mean, T *running_var, double momentum, double eps, T *y,
-                          T *save_mean, T *save_invstd, bn_space w, cudaStream_t stream)
+static int forward_train(const bn_dims &d, const T *x, const T *gamma, const T *beta,
+                         T *running_mean, T *running_var, double momentum, double eps, T *y,
+                         T *save_mean, T *save_invstd, bn_space w, cudaStream_t stream)
 {
   bn_sums_kernel<T, false><<<sums_blocks(d), LC_THREADS, 0, stream>>>(d, x, NULL, NULL, w.partial);
-  lc_cuda_check_launch("batch_norm", stream);
+  LC_CUDA_TRY(lc_cuda_launch_status(stream));
   bn_train_finish_kernel<T><<<lc_blocks_for(d.c, LC_THREADS), LC_THREADS, 0, stream>>>(
       d, w.partial, x, gamma, beta, running_mean, running_var, momentum, eps, save_mean,
       save_invstd, (T *)w.coef[0], (T *)w.coef[1]);
-  lc_cuda_check_launch("batch_norm", stream);
+  LC_CUDA_TRY(lc_cuda_launch_status(stream));
   int64_t total = d.n * d.c * d.s;
   bn_affine_kernel<T><<<lc_blocks_for(total, LC_THREADS), LC_THREADS, 0, stream>>>(
       total, d.c, d.s, x, save_mean, (const T *)w.coef[0], (const T *)w.coef[1], y);
-  lc_cuda_check_launch("batch_norm", stream);
+  return lc_cuda_launch_status(stream);
 }
 
 extern "C" int lc_cuda_batchnorm_forward_train(lc_dtype dtype, int64_t n, int64_t c, int64_t s,
@@ -288,101 +288,104 @@ extern "C" int lc_cuda_batchnorm_forward_train(lc_dtype dtype, int64_t n, int64_
 }
 
 template <typename T>
-static void forward_eval(const bn_dims &d, const T *x, const T *gamma, const T *beta,
-                         const T *running_mean, const T *running_var, double eps, T *y,
-                         bn_space w, cudaStream_t stream)
+static int forward_eval(const bn_dims &d, const T *x, const T *gamma, const T *beta,
+                        const T *running_mean, const T *running_var, double eps, T *y,
+                        bn_space w, cudaStream_t stream)
 {
   bn_eval_coef_kernel<T><<<lc_blocks_for(d.c, LC_THREADS), LC_THREADS, 0, stream>>>(
       d.c, gamma, beta, running_var, eps, (T *)w.coef[0], (T *)w.coef[1]);
-  lc_cuda_check_launch("batch_norm", stream);
+  LC_CUDA_TRY(lc_cuda_launch_status(stream));
   int64_t total = d.n * d.c * d.s;
   bn_affine_kernel<T><<<lc_blocks_for(total, LC_THREADS), LC_THREADS, 0, stream>>>(
       total, d.c, d.s, x, running_mean, (const T *)w.coef[0], (const T *)w.coef[1], y);
-  lc_cuda_check_launch("batch_norm", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_batchnorm_forward_eval(lc_dtype dtype, int64_t n, int64_t c, int64_t s,
-                                               const void *x, const void *gamma, const void *beta,
-                                               const void *running_mean, const void *running_var,
-                                               double eps, void *y, void *workspace,
-                                               cudaStream_t stream)
+extern "C" int lc_cuda_batchnorm_forward_eval(lc_dtype dtype, int64_t n, int64_t c, int64_t s,
+                                              const void *x, const void *gamma, const void *beta,
+                                              const void *running_mean, const void *running_var,
+                                              double eps, void *y, void *workspace,
+                                              cudaStream_t stream)
 {
-  if (c <= 0 || n * s <= 0) return;
+  if (c <= 0 || n * s <= 0) return 0;
   bn_dims d = bn_make(n, c, s);
   bn_space w = bn_split_workspace(d, workspace);
   FLOAT_SWITCH("batch_norm", dtype,
                forward_eval<T>(d, (const T *)x, (const T *)gamma, (const T *)beta,
                                (const T *)running_mean, (const T *)running_var, eps, (T *)y, w,
                                stream));
+  return 0;
 }
 
 template <typename T>
-static void backward_train(const bn_dims &d, const T *x, const T *dy, const T *gamma,
-                           const T *save_mean, const T *save_invstd, T *dx, T *dgamma, T *dbeta,
-                           bn_space w, cudaStream_t stream)
+static int backward_train(const bn_dims &d, const T *x, const T *dy, const T *gamma,
+                          const T *save_mean, const T *save_invstd, T *dx, T *dgamma, T *dbeta,
+                          bn_space w, cudaStream_t stream)
 {
   bn_sums_kernel<T, true><<<sums_blocks(d), LC_THREADS, 0, stream>>>(d, x, dy, save_mean, w.partial);
-  lc_cuda_check_launch("batch_norm backward", stream);
+  LC_CUDA_TRY(lc_cuda_launch_status(stream));
   bn_train_grad_finish_kernel<T><<<lc_blocks_for(d.c, LC_THREADS), LC_THREADS, 0, stream>>>(
       d, w.partial, gamma, save_invstd, dgamma, dbeta, (T *)w.coef[0], (T *)w.coef[1],
       (T *)w.coef[2]);
-  lc_cuda_check_launch("batch_norm backward", stream);
+  LC_CUDA_TRY(lc_cuda_launch_status(stream));
   int64_t total = d.n * d.c * d.s;
-  if (!dx || total == 0) return;
+  if (!dx || total == 0) return 0;
   bn_train_dx_kernel<T><<<lc_blocks_for(total, LC_THREADS), LC_THREADS, 0, stream>>>(
       total, d.c, d.s, x, dy, save_mean, (const T *)w.coef[0], (const T *)w.coef[1],
       (const T *)w.coef[2], dx);
-  lc_cuda_check_launch("batch_norm backward", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_batchnorm_backward_train(lc_dtype dtype, int64_t n, int64_t c, int64_t s,
-                                                 const void *x, const void *dy, const void *gamma,
-                                                 const void *save_mean, const void *save_invstd,
-                                                 void *dx, void *dgamma, void *dbeta,
-                                                 void *workspace, cudaStream_t stream)
+extern "C" int lc_cuda_batchnorm_backward_train(lc_dtype dtype, int64_t n, int64_t c, int64_t s,
+                                                const void *x, const void *dy, const void *gamma,
+                                                const void *save_mean, const void *save_invstd,
+                                                void *dx, void *dgamma, void *dbeta,
+                                                void *workspace, cudaStream_t stream)
 {
-  if (c <= 0) return;
+  if (c <= 0) return 0;
   bn_dims d = bn_make(n, c, s);
   bn_space w = bn_split_workspace(d, workspace);
   FLOAT_SWITCH("batch_norm backward", dtype,
                backward_train<T>(d, (const T *)x, (const T *)dy, (const T *)gamma,
                                  (const T *)save_mean, (const T *)save_invstd, (T *)dx,
                                  (T *)dgamma, (T *)dbeta, w, stream));
+  return 0;
 }
 
 template <typename T>
-static void backward_eval(const bn_dims &d, const T *x, const T *dy, const T *gamma,
-                          const T *running_mean, const T *running_var, double eps, T *dx,
-                          T *dgamma, T *dbeta, bn_space w, cudaStream_t stream)
+static int backward_eval(const bn_dims &d, const T *x, const T *dy, const T *gamma,
+                         const T *running_mean, const T *running_var, double eps, T *dx,
+                         T *dgamma, T *dbeta, bn_space w, cudaStream_t stream)
 {
   const double *partial = NULL;
   if (dgamma || dbeta) {
     bn_sums_kernel<T, true><<<sums_blocks(d), LC_THREADS, 0, stream>>>(d, x, dy, running_mean,
                                                                        w.partial);
-    lc_cuda_check_launch("batch_norm backward", stream);
+    LC_CUDA_TRY(lc_cuda_launch_status(stream));
     partial = w.partial;
   }
   bn_eval_grad_finish_kernel<T><<<lc_blocks_for(d.c, LC_THREADS), LC_THREADS, 0, stream>>>(
       d, partial, gamma, running_var, eps, dgamma, dbeta, (T *)w.coef[0]);
-  lc_cuda_check_launch("batch_norm backward", stream);
+  LC_CUDA_TRY(lc_cuda_launch_status(stream));
   int64_t total = d.n * d.c * d.s;
-  if (!dx || total == 0) return;
+  if (!dx || total == 0) return 0;
   bn_eval_dx_kernel<T><<<lc_blocks_for(total, LC_THREADS), LC_THREADS, 0, stream>>>(
       total, d.c, d.s, dy, (const T *)w.coef[0], dx);
-  lc_cuda_check_launch("batch_norm backward", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_batchnorm_backward_eval(lc_dtype dtype, int64_t n, int64_t c, int64_t s,
-                                                const void *x, const void *dy, const void *gamma,
-                                                const void *running_mean, const void *running_var,
-                                                double eps, void *dx, void *dgamma, void *dbeta,
-                                                void *workspace, cudaStream_t stream)
+extern "C" int lc_cuda_batchnorm_backward_eval(lc_dtype dtype, int64_t n, int64_t c, int64_t s,
+                                               const void *x, const void *dy, const void *gamma,
+                                               const void *running_mean, const void *running_var,
+                                               double eps, void *dx, void *dgamma, void *dbeta,
+                                               void *workspace, cudaStream_t stream)
 {
-  if (c <= 0) return;
+  if (c <= 0) return 0;
   bn_dims d = bn_make(n, c, s);
   bn_space w = bn_split_workspace(d, workspace);
   FLOAT_SWITCH("batch_norm backward", dtype,
                backward_eval<T>(d, (const T *)x, (const T *)dy, (const T *)gamma,
                                 (const T *)running_mean, (const T *)running_var, eps, (T *)dx,
                                 (T *)dgamma, (T *)dbeta, w, stream));
+  return 0;
 }

@@ -8,18 +8,15 @@
 
 #include <cuda_runtime.h>
 
-/* runtime/error.h is C: _Noreturn is not a C++ keyword. */
-#ifndef _Noreturn
-#define _Noreturn __attribute__((noreturn))
-#endif
 extern "C" {
 #include "kernels/common/ops.h"
-#include "runtime/error.h"
+#include "kernels/cuda/status.h"
 }
 
-/* Launch errors (bad configuration, missing kernel image) are reported at the launch, named
- * after the op. Execution errors surface at the next synchronising call; with
- * LUACNN_CUDA_SYNC=1 every launch synchronises so they are pinned on the op that caused them. */
+/* Launch errors (bad configuration, missing kernel image) are returned by the entry point that
+ * launched (kernels/cuda/status.h); the runtime names the op. Execution errors surface at the
+ * next synchronising call; with LUACNN_CUDA_SYNC=1 every launch synchronises so they are pinned
+ * on the op that caused them. */
 static inline bool lc_cuda_sync_debug()
 {
   static int mode = -1;
@@ -30,21 +27,27 @@ static inline bool lc_cuda_sync_debug()
   return mode != 0;
 }
 
-static inline void lc_cuda_check_launch(const char *op, cudaStream_t stream)
+/* The status of the launch just made: 0 or its cudaError_t. */
+static inline int lc_cuda_launch_status(cudaStream_t stream)
 {
   cudaError_t err = cudaGetLastError();
   if (err == cudaSuccess && lc_cuda_sync_debug()) err = cudaStreamSynchronize(stream);
-  if (err != cudaSuccess)
-    lc_error("%s: CUDA kernel failed: %s (%s)", op, cudaGetErrorString(err), cudaGetErrorName(err));
+  return (int)err;
 }
 
-static inline void lc_cuda_check_call(cudaError_t err, const char *op, const char *what)
+/* The status of an asynchronous runtime call (cudaMemcpyAsync, cudaMemsetAsync). */
+static inline int lc_cuda_call_status(cudaError_t err)
 {
-  if (err != cudaSuccess) {
-    (void)cudaGetLastError(); /* clear a sticky-free error so the next call starts clean */
-    lc_error("%s: %s failed: %s (%s)", op, what, cudaGetErrorString(err), cudaGetErrorName(err));
-  }
+  if (err != cudaSuccess) (void)cudaGetLastError(); /* clear a non-sticky error so the next call starts clean */
+  return (int)err;
 }
+
+/* Returns the status from the enclosing function when it is not success. */
+#define LC_CUDA_TRY(expr)          \
+  do {                             \
+    int lc_st_ = (expr);           \
+    if (lc_st_ != 0) return lc_st_; \
+  } while (0)
 
 #define LC_THREADS 256
 

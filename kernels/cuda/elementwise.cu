@@ -219,95 +219,97 @@ __global__ void copy_kernel(lc_geom g, TD *dst, const TS *src)
   case LC_FLOAT64: { typedef double T; body; } break;     \
   case LC_INT64: { typedef int64_t T; body; } break;      \
   case LC_UINT8: { typedef uint8_t T; body; } break;      \
-  default: lc_error("cuda: unknown dtype %d", (int)dtype); \
+  default: return LC_CUDA_EDTYPE;                    \
   }
 
-extern "C" void lc_cuda_unary(lc_unary_op op, lc_dtype dtype, int ndim, const int64_t *sizes,
-                              lc_cuda_operand out, lc_cuda_operand a, double s0, double s1,
-                              cudaStream_t stream)
+extern "C" int lc_cuda_unary(lc_unary_op op, lc_dtype dtype, int ndim, const int64_t *sizes,
+                             lc_cuda_operand out, lc_cuda_operand a, double s0, double s1,
+                             cudaStream_t stream)
 {
   const int64_t *strides[2] = {out.strides, a.strides};
   lc_geom g = lc_geom_make(ndim, sizes, 2, strides);
-  if (g.n == 0) return;
+  if (g.n == 0) return 0;
   if (LC_UN_IS_COMPARISON(op)) {
     DTYPE_SWITCH(dtype, T, LAUNCH(g, stream, (compare_scalar_kernel<T), op, g,
                                   (uint8_t *)out.data, (const T *)a.data, s0));
-    lc_cuda_check_launch("comparison", stream);
+    LC_CUDA_TRY(lc_cuda_launch_status(stream));
   } else {
     DTYPE_SWITCH(dtype, T, LAUNCH(g, stream, (unary_kernel<T), op, g, (T *)out.data,
                                   (const T *)a.data, s0, s1));
-    lc_cuda_check_launch("unary op", stream);
+    LC_CUDA_TRY(lc_cuda_launch_status(stream));
   }
+  return 0;
 }
 
-extern "C" void lc_cuda_binary(lc_binary_op op, lc_dtype dtype, int ndim, const int64_t *sizes,
-                               lc_cuda_operand out, lc_cuda_operand a, lc_cuda_operand b,
-                               cudaStream_t stream)
+extern "C" int lc_cuda_binary(lc_binary_op op, lc_dtype dtype, int ndim, const int64_t *sizes,
+                              lc_cuda_operand out, lc_cuda_operand a, lc_cuda_operand b,
+                              cudaStream_t stream)
 {
   const int64_t *strides[3] = {out.strides, a.strides, b.strides};
   lc_geom g = lc_geom_make(ndim, sizes, 3, strides);
-  if (g.n == 0) return;
+  if (g.n == 0) return 0;
   if (LC_BIN_IS_COMPARISON(op)) {
     DTYPE_SWITCH(dtype, T, LAUNCH(g, stream, (compare_kernel<T), op, g, (uint8_t *)out.data,
                                   (const T *)a.data, (const T *)b.data));
-    lc_cuda_check_launch("comparison", stream);
+    LC_CUDA_TRY(lc_cuda_launch_status(stream));
   } else {
     DTYPE_SWITCH(dtype, T, LAUNCH(g, stream, (binary_kernel<T), op, g, (T *)out.data,
                                   (const T *)a.data, (const T *)b.data));
-    lc_cuda_check_launch("binary op", stream);
+    LC_CUDA_TRY(lc_cuda_launch_status(stream));
   }
+  return 0;
 }
 
-extern "C" void lc_cuda_where(lc_dtype dtype, int ndim, const int64_t *sizes, lc_cuda_operand out,
-                              lc_cuda_operand cond, lc_cuda_operand a, lc_cuda_operand b,
-                              cudaStream_t stream)
+extern "C" int lc_cuda_where(lc_dtype dtype, int ndim, const int64_t *sizes, lc_cuda_operand out,
+                             lc_cuda_operand cond, lc_cuda_operand a, lc_cuda_operand b,
+                             cudaStream_t stream)
 {
   const int64_t *strides[4] = {out.strides, cond.strides, a.strides, b.strides};
   lc_geom g = lc_geom_make(ndim, sizes, 4, strides);
-  if (g.n == 0) return;
+  if (g.n == 0) return 0;
   DTYPE_SWITCH(dtype, T, LAUNCH(g, stream, (where_kernel<T), g, (T *)out.data,
                                 (const uint8_t *)cond.data, (const T *)a.data,
                                 (const T *)b.data));
-  lc_cuda_check_launch("where", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_fill(lc_dtype dtype, int ndim, const int64_t *sizes, lc_cuda_operand dst,
-                             double value, cudaStream_t stream)
+extern "C" int lc_cuda_fill(lc_dtype dtype, int ndim, const int64_t *sizes, lc_cuda_operand dst,
+                            double value, cudaStream_t stream)
 {
   const int64_t *strides[1] = {dst.strides};
   lc_geom g = lc_geom_make(ndim, sizes, 1, strides);
-  if (g.n == 0) return;
+  if (g.n == 0) return 0;
   if (value == 0 && !signbit(value) && g.ndim == 1 && g.strides[0][0] == 1) {
     /* all-zero bytes are 0 in every dtype */
-    lc_cuda_check_call(cudaMemsetAsync(dst.data, 0, (size_t)g.n * (dtype == LC_UINT8 ? 1 :
-                                       dtype == LC_FLOAT32 ? 4 : 8), stream), "fill", "cudaMemsetAsync");
-    return;
+    LC_CUDA_TRY(lc_cuda_call_status(cudaMemsetAsync(dst.data, 0, (size_t)g.n * (dtype == LC_UINT8 ? 1 :
+                                       dtype == LC_FLOAT32 ? 4 : 8), stream)));
+    return 0;
   }
   DTYPE_SWITCH(dtype, T, LAUNCH(g, stream, (fill_kernel<T), g, (T *)dst.data, value));
-  lc_cuda_check_launch("fill", stream);
+  return lc_cuda_launch_status(stream);
 }
 
 template <typename TD>
-static void copy_from(lc_dtype src_dtype, const lc_geom &g, void *dst, const void *src,
-                      cudaStream_t stream)
+static int copy_from(lc_dtype src_dtype, const lc_geom &g, void *dst, const void *src,
+                     cudaStream_t stream)
 {
   DTYPE_SWITCH(src_dtype, TS, LAUNCH(g, stream, (copy_kernel<TD, TS), g, (TD *)dst,
                                      (const TS *)src));
+  return 0;
 }
 
-extern "C" void lc_cuda_copy(lc_dtype dst_dtype, lc_dtype src_dtype, int ndim, const int64_t *sizes,
-                             lc_cuda_operand dst, lc_cuda_operand src, cudaStream_t stream)
+extern "C" int lc_cuda_copy(lc_dtype dst_dtype, lc_dtype src_dtype, int ndim, const int64_t *sizes,
+                            lc_cuda_operand dst, lc_cuda_operand src, cudaStream_t stream)
 {
   const int64_t *strides[2] = {dst.strides, src.strides};
   lc_geom g = lc_geom_make(ndim, sizes, 2, strides);
-  if (g.n == 0) return;
+  if (g.n == 0) return 0;
   if (dst_dtype == src_dtype && g.ndim == 1 && g.strides[0][0] == 1 && g.strides[1][0] == 1) {
     size_t esize = dst_dtype == LC_UINT8 ? 1 : dst_dtype == LC_FLOAT32 ? 4 : 8;
-    lc_cuda_check_call(cudaMemcpyAsync(dst.data, src.data, (size_t)g.n * esize,
-                                       cudaMemcpyDeviceToDevice, stream),
-                       "copy", "cudaMemcpyAsync");
-    return;
+    LC_CUDA_TRY(lc_cuda_call_status(cudaMemcpyAsync(dst.data, src.data, (size_t)g.n * esize,
+                                       cudaMemcpyDeviceToDevice, stream)));
+    return 0;
   }
-  DTYPE_SWITCH(dst_dtype, TD, copy_from<TD>(src_dtype, g, dst.data, src.data, stream));
-  lc_cuda_check_launch("copy", stream);
+  DTYPE_SWITCH(dst_dtype, TD, LC_CUDA_TRY(copy_from<TD>(src_dtype, g, dst.data, src.data, stream)));
+  return lc_cuda_launch_status(stream);
 }

@@ -139,13 +139,13 @@ extern "C" size_t lc_cuda_resize_bilinear_u8_workspace(int64_t planes, int64_t h
   return taps_bytes(&th) + taps_bytes(&tv) + tmp_bytes(planes, h, w, out_h, out_w);
 }
 
-static void pass(const taps &t, bool horizontal, int64_t planes, int64_t rows, int64_t cols,
-                 const uint8_t *in, uint8_t *out, cudaStream_t stream)
+static int pass(const taps &t, bool horizontal, int64_t planes, int64_t rows, int64_t cols,
+                const uint8_t *in, uint8_t *out, cudaStream_t stream)
 {
   int64_t n = planes * (horizontal ? rows * t.out : t.out * cols);
   resample_kernel<<<lc_blocks_for(n, LC_THREADS), LC_THREADS, 0, stream>>>(t, horizontal, planes,
                                                                            rows, cols, in, out);
-  lc_cuda_check_launch("resize", stream);
+  return lc_cuda_launch_status(stream);
 }
 
 extern "C" int lc_cuda_resize_bilinear_u8(int64_t planes, int64_t h, int64_t w, int64_t out_h,
@@ -155,8 +155,8 @@ extern "C" int lc_cuda_resize_bilinear_u8(int64_t planes, int64_t h, int64_t w, 
   if (planes < 0 || h < 1 || w < 1 || out_h < 1 || out_w < 1) return LC_IMAGE_EBADARG;
   if (planes == 0) return LC_IMAGE_OK;
   if (h == out_h && w == out_w) {
-    lc_cuda_check_call(cudaMemcpyAsync(dst, src, (size_t)(planes * h * w), cudaMemcpyDeviceToDevice,
-                                       stream), "resize", "cudaMemcpyAsync");
+    LC_CUDA_TRY(lc_cuda_call_status(cudaMemcpyAsync(dst, src, (size_t)(planes * h * w), cudaMemcpyDeviceToDevice,
+                                       stream)));
     return LC_IMAGE_OK;
   }
   taps th, tv;
@@ -166,30 +166,30 @@ extern "C" int lc_cuda_resize_bilinear_u8(int64_t planes, int64_t h, int64_t w, 
   uint8_t *tmp = (uint8_t *)taps_place(&tv, p);
   if (w != out_w) {
     taps_kernel<<<lc_blocks_for(out_w, LC_THREADS), LC_THREADS, 0, stream>>>(th);
-    lc_cuda_check_launch("resize", stream);
+    LC_CUDA_TRY(lc_cuda_launch_status(stream));
   }
   if (h != out_h) {
     taps_kernel<<<lc_blocks_for(out_h, LC_THREADS), LC_THREADS, 0, stream>>>(tv);
-    lc_cuda_check_launch("resize", stream);
+    LC_CUDA_TRY(lc_cuda_launch_status(stream));
   }
   if (h == out_h) {
-    pass(th, true, planes, h, w, src, dst, stream);
+    LC_CUDA_TRY(pass(th, true, planes, h, w, src, dst, stream));
   } else if (w == out_w) {
-    pass(tv, false, planes, h, w, src, dst, stream);
+    LC_CUDA_TRY(pass(tv, false, planes, h, w, src, dst, stream));
   } else if (!(h - out_h > 0 && h - out_h > (w - out_w) * 2)) { /* PIL >= 11.1's order */
-    pass(th, true, planes, h, w, src, tmp, stream);
-    pass(tv, false, planes, h, out_w, tmp, dst, stream);
+    LC_CUDA_TRY(pass(th, true, planes, h, w, src, tmp, stream));
+    LC_CUDA_TRY(pass(tv, false, planes, h, out_w, tmp, dst, stream));
   } else {
-    pass(tv, false, planes, h, w, src, tmp, stream);
-    pass(th, true, planes, out_h, w, tmp, dst, stream);
+    LC_CUDA_TRY(pass(tv, false, planes, h, w, src, tmp, stream));
+    LC_CUDA_TRY(pass(th, true, planes, out_h, w, tmp, dst, stream));
   }
   return LC_IMAGE_OK;
 }
 
-extern "C" void lc_cuda_u8_to_f32_scaled(int64_t n, const uint8_t *src, float *dst,
-                                         cudaStream_t stream)
+extern "C" int lc_cuda_u8_to_f32_scaled(int64_t n, const uint8_t *src, float *dst,
+                                        cudaStream_t stream)
 {
-  if (n <= 0) return;
+  if (n <= 0) return 0;
   u8_to_f32_kernel<<<lc_blocks_for(n, LC_THREADS), LC_THREADS, 0, stream>>>(n, src, dst);
-  lc_cuda_check_launch("to float", stream);
+  return lc_cuda_launch_status(stream);
 }

@@ -136,64 +136,64 @@ __global__ void cross_entropy_backward_kernel(int64_t rows, int64_t classes, con
   do {                                                                                 \
     if ((dtype) == LC_FLOAT32) { typedef float T; CALL; }                              \
     else if ((dtype) == LC_FLOAT64) { typedef double T; CALL; }                        \
-    else lc_error("%s: float32 or float64 was expected on cuda (dtype code %d)", op, (int)(dtype)); \
+    else return LC_CUDA_EDTYPE;                                                     \
   } while (0)
 
 #define LAUNCH(rows) <<<lc_blocks_for((rows), WARPS_PER_BLOCK), LC_THREADS, 0, stream>>>
 
-extern "C" void lc_cuda_log_softmax_forward(lc_dtype dtype, int64_t rows, int64_t classes,
-                                            const void *x, void *y, cudaStream_t stream)
+extern "C" int lc_cuda_log_softmax_forward(lc_dtype dtype, int64_t rows, int64_t classes,
+                                           const void *x, void *y, cudaStream_t stream)
 {
-  if (rows <= 0 || classes <= 0) return;
+  if (rows <= 0 || classes <= 0) return 0;
   FLOAT_SWITCH("log_softmax", dtype,
                log_softmax_kernel<T> LAUNCH(rows)(rows, classes, (const T *)x, (T *)y, false));
-  lc_cuda_check_launch("log_softmax", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_softmax_forward(lc_dtype dtype, int64_t rows, int64_t classes,
-                                        const void *x, void *y, cudaStream_t stream)
+extern "C" int lc_cuda_softmax_forward(lc_dtype dtype, int64_t rows, int64_t classes,
+                                       const void *x, void *y, cudaStream_t stream)
 {
-  if (rows <= 0 || classes <= 0) return;
+  if (rows <= 0 || classes <= 0) return 0;
   FLOAT_SWITCH("softmax", dtype,
                log_softmax_kernel<T> LAUNCH(rows)(rows, classes, (const T *)x, (T *)y, true));
-  lc_cuda_check_launch("softmax", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_log_softmax_backward(lc_dtype dtype, int64_t rows, int64_t classes,
-                                             const void *y, const void *dy, void *dx,
-                                             cudaStream_t stream)
+extern "C" int lc_cuda_log_softmax_backward(lc_dtype dtype, int64_t rows, int64_t classes,
+                                            const void *y, const void *dy, void *dx,
+                                            cudaStream_t stream)
 {
-  if (rows <= 0 || classes <= 0) return;
+  if (rows <= 0 || classes <= 0) return 0;
   FLOAT_SWITCH("log_softmax backward", dtype,
                log_softmax_backward_kernel<T> LAUNCH(rows)(rows, classes, (const T *)y,
                                                            (const T *)dy, (T *)dx));
-  lc_cuda_check_launch("log_softmax backward", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_cross_entropy_forward(lc_dtype dtype, int64_t rows, int64_t classes,
-                                              const void *logits, const int64_t *targets,
-                                              double label_smoothing, void *loss,
-                                              cudaStream_t stream)
+extern "C" int lc_cuda_cross_entropy_forward(lc_dtype dtype, int64_t rows, int64_t classes,
+                                             const void *logits, const int64_t *targets,
+                                             double label_smoothing, void *loss,
+                                             cudaStream_t stream)
 {
-  if (rows <= 0) return;
-  if (classes <= 0) lc_error("cross_entropy: no classes (logits have 0 columns)");
+  if (rows <= 0) return 0;
+  if (classes <= 0) return LC_CUDA_ENOCLASSES;
   FLOAT_SWITCH("cross_entropy", dtype,
                cross_entropy_kernel<T> LAUNCH(rows)(rows, classes, (const T *)logits, targets,
                                                     label_smoothing, (T *)loss));
-  lc_cuda_check_launch("cross_entropy", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_cross_entropy_backward(lc_dtype dtype, int64_t rows, int64_t classes,
-                                               const void *logits, const int64_t *targets,
-                                               double label_smoothing, const void *dloss,
-                                               int64_t dloss_stride, void *dlogits,
-                                               cudaStream_t stream)
+extern "C" int lc_cuda_cross_entropy_backward(lc_dtype dtype, int64_t rows, int64_t classes,
+                                              const void *logits, const int64_t *targets,
+                                              double label_smoothing, const void *dloss,
+                                              int64_t dloss_stride, void *dlogits,
+                                              cudaStream_t stream)
 {
-  if (rows <= 0 || classes <= 0) return;
+  if (rows <= 0 || classes <= 0) return 0;
   FLOAT_SWITCH("cross_entropy backward", dtype,
                cross_entropy_backward_kernel<T> LAUNCH(rows)(rows, classes, (const T *)logits,
                                                              targets, label_smoothing,
                                                              (const T *)dloss, dloss_stride,
                                                              (T *)dlogits));
-  lc_cuda_check_launch("cross_entropy backward", stream);
+  return lc_cuda_launch_status(stream);
 }

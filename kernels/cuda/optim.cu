@@ -130,8 +130,8 @@ static int64_t mt_fill(mt_table *t, int first, int n, const int64_t *numels, voi
 static unsigned mt_grid(int64_t blocks) { return (unsigned)(blocks < (1 << 20) ? blocks : (1 << 20)); }
 
 template <typename T>
-static void sgd(int count, const int64_t *numels, void *const *params, const void *const *grads,
-                void *const *bufs, const lc_sgd_params *hp, int first_step, cudaStream_t stream)
+static int sgd(int count, const int64_t *numels, void *const *params, const void *const *grads,
+               void *const *bufs, const lc_sgd_params *hp, int first_step, cudaStream_t stream)
 {
   sgd_consts<T> h;
   h.lr = (T)hp->lr;
@@ -148,14 +148,15 @@ static void sgd(int count, const int64_t *numels, void *const *params, const voi
     int64_t blocks = mt_fill(&t, first, n, numels, params, grads, h.use_mom ? bufs : NULL, NULL, NULL);
     if (blocks == 0) continue;
     sgd_kernel<T><<<mt_grid(blocks), LC_THREADS, 0, stream>>>(t, h);
-    lc_cuda_check_launch("sgd step", stream);
+    LC_CUDA_TRY(lc_cuda_launch_status(stream));
   }
+  return 0;
 }
 
 template <typename T>
-static void adam(int count, const int64_t *numels, void *const *params, const void *const *grads,
-                 void *const *exp_avg, void *const *exp_avg_sq, void *const *max_exp_avg_sq,
-                 const lc_adam_params *hp, cudaStream_t stream)
+static int adam(int count, const int64_t *numels, void *const *params, const void *const *grads,
+                void *const *exp_avg, void *const *exp_avg_sq, void *const *max_exp_avg_sq,
+                const lc_adam_params *hp, cudaStream_t stream)
 {
   const double bc1 = 1 - pow(hp->beta1, (double)hp->step);
   const double bc2 = 1 - pow(hp->beta2, (double)hp->step);
@@ -179,31 +180,32 @@ static void adam(int count, const int64_t *numels, void *const *params, const vo
                              max_exp_avg_sq);
     if (blocks == 0) continue;
     adam_kernel<T><<<mt_grid(blocks), LC_THREADS, 0, stream>>>(t, h);
-    lc_cuda_check_launch("adam step", stream);
+    LC_CUDA_TRY(lc_cuda_launch_status(stream));
   }
+  return 0;
 }
 
-extern "C" void lc_cuda_sgd_step(lc_dtype dtype, int count, const int64_t *numels,
+extern "C" int lc_cuda_sgd_step(lc_dtype dtype, int count, const int64_t *numels,
+                                void *const *params, const void *const *grads,
+                                void *const *bufs, const lc_sgd_params *h, int first_step,
+                                cudaStream_t stream)
+{
+  if (count <= 0) return 0;
+  if (dtype == LC_FLOAT32) return sgd<float>(count, numels, params, grads, bufs, h, first_step, stream);
+  if (dtype == LC_FLOAT64) return sgd<double>(count, numels, params, grads, bufs, h, first_step, stream);
+  return LC_CUDA_EDTYPE;
+}
+
+extern "C" int lc_cuda_adam_step(lc_dtype dtype, int count, const int64_t *numels,
                                  void *const *params, const void *const *grads,
-                                 void *const *bufs, const lc_sgd_params *h, int first_step,
+                                 void *const *exp_avg, void *const *exp_avg_sq,
+                                 void *const *max_exp_avg_sq, const lc_adam_params *h,
                                  cudaStream_t stream)
 {
-  if (count <= 0) return;
-  if (dtype == LC_FLOAT32) sgd<float>(count, numels, params, grads, bufs, h, first_step, stream);
-  else if (dtype == LC_FLOAT64) sgd<double>(count, numels, params, grads, bufs, h, first_step, stream);
-  else lc_error("sgd step: float32 or float64 parameters were expected (dtype code %d)", (int)dtype);
-}
-
-extern "C" void lc_cuda_adam_step(lc_dtype dtype, int count, const int64_t *numels,
-                                  void *const *params, const void *const *grads,
-                                  void *const *exp_avg, void *const *exp_avg_sq,
-                                  void *const *max_exp_avg_sq, const lc_adam_params *h,
-                                  cudaStream_t stream)
-{
-  if (count <= 0) return;
+  if (count <= 0) return 0;
   if (dtype == LC_FLOAT32)
-    adam<float>(count, numels, params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, h, stream);
-  else if (dtype == LC_FLOAT64)
-    adam<double>(count, numels, params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, h, stream);
-  else lc_error("adam step: float32 or float64 parameters were expected (dtype code %d)", (int)dtype);
+    return adam<float>(count, numels, params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, h, stream);
+  if (dtype == LC_FLOAT64)
+    return adam<double>(count, numels, params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, h, stream);
+  return LC_CUDA_EDTYPE;
 }

@@ -217,75 +217,75 @@ __global__ void adaptive_backward_kernel(int64_t planes, int64_t h, int64_t w, i
   do {                                                                                 \
     if ((dtype) == LC_FLOAT32) { typedef float T; CALL; }                              \
     else if ((dtype) == LC_FLOAT64) { typedef double T; CALL; }                        \
-    else lc_error("%s: float32 or float64 was expected on cuda (dtype code %d)", op, (int)(dtype)); \
+    else return LC_CUDA_EDTYPE;                                                     \
   } while (0)
 
 #define LAUNCH(n) <<<lc_blocks_for((n), LC_THREADS), LC_THREADS, 0, stream>>>
 
-extern "C" void lc_cuda_max_pool2d_forward(lc_dtype dtype, const lc_pool2d_shape *s, const void *x,
-                                           void *y, int64_t *indices, cudaStream_t stream)
+extern "C" int lc_cuda_max_pool2d_forward(lc_dtype dtype, const lc_pool2d_shape *s, const void *x,
+                                          void *y, int64_t *indices, cudaStream_t stream)
 {
   int64_t n = s->n * s->c * s->out_h * s->out_w;
-  if (n <= 0) return;
+  if (n <= 0) return 0;
   FLOAT_SWITCH("max_pool2d", dtype,
                max_forward_kernel<T> LAUNCH(n)(*s, (const T *)x, (T *)y, indices));
-  lc_cuda_check_launch("max_pool2d", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_max_pool2d_backward(lc_dtype dtype, const lc_pool2d_shape *s, const void *dy,
-                                            const int64_t *indices, void *dx, cudaStream_t stream)
+extern "C" int lc_cuda_max_pool2d_backward(lc_dtype dtype, const lc_pool2d_shape *s, const void *dy,
+                                           const int64_t *indices, void *dx, cudaStream_t stream)
 {
   int64_t n = s->n * s->c * s->h * s->w;
-  if (n <= 0) return;
+  if (n <= 0) return 0;
   FLOAT_SWITCH("max_pool2d backward", dtype,
                max_backward_kernel<T> LAUNCH(n)(*s, (const T *)dy, indices, (T *)dx));
-  lc_cuda_check_launch("max_pool2d backward", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_avg_pool2d_forward(lc_dtype dtype, const lc_pool2d_shape *s,
-                                           int count_include_pad, int64_t divisor_override,
-                                           const void *x, void *y, cudaStream_t stream)
+extern "C" int lc_cuda_avg_pool2d_forward(lc_dtype dtype, const lc_pool2d_shape *s,
+                                          int count_include_pad, int64_t divisor_override,
+                                          const void *x, void *y, cudaStream_t stream)
 {
   int64_t n = s->n * s->c * s->out_h * s->out_w;
-  if (n <= 0) return;
+  if (n <= 0) return 0;
   FLOAT_SWITCH("avg_pool2d", dtype,
                avg_forward_kernel<T> LAUNCH(n)(*s, count_include_pad, divisor_override,
                                                (const T *)x, (T *)y));
-  lc_cuda_check_launch("avg_pool2d", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_avg_pool2d_backward(lc_dtype dtype, const lc_pool2d_shape *s,
-                                            int count_include_pad, int64_t divisor_override,
-                                            const void *dy, void *dx, cudaStream_t stream)
+extern "C" int lc_cuda_avg_pool2d_backward(lc_dtype dtype, const lc_pool2d_shape *s,
+                                           int count_include_pad, int64_t divisor_override,
+                                           const void *dy, void *dx, cudaStream_t stream)
 {
   int64_t n = s->n * s->c * s->h * s->w;
-  if (n <= 0) return;
+  if (n <= 0) return 0;
   FLOAT_SWITCH("avg_pool2d backward", dtype,
                avg_backward_kernel<T> LAUNCH(n)(*s, count_include_pad, divisor_override,
                                                 (const T *)dy, (T *)dx));
-  lc_cuda_check_launch("avg_pool2d backward", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_adaptive_avg_pool2d_forward(lc_dtype dtype, int64_t planes, int64_t h,
-                                                    int64_t w, int64_t out_h, int64_t out_w,
-                                                    const void *x, void *y, cudaStream_t stream)
+extern "C" int lc_cuda_adaptive_avg_pool2d_forward(lc_dtype dtype, int64_t planes, int64_t h,
+                                                   int64_t w, int64_t out_h, int64_t out_w,
+                                                   const void *x, void *y, cudaStream_t stream)
 {
   int64_t n = planes * out_h * out_w;
-  if (n <= 0 || h <= 0 || w <= 0) return;
+  if (n <= 0 || h <= 0 || w <= 0) return 0;
   FLOAT_SWITCH("adaptive_avg_pool2d", dtype,
                adaptive_forward_kernel<T> LAUNCH(n)(planes, h, w, out_h, out_w, (const T *)x,
                                                     (T *)y));
-  lc_cuda_check_launch("adaptive_avg_pool2d", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_adaptive_avg_pool2d_backward(lc_dtype dtype, int64_t planes, int64_t h,
-                                                     int64_t w, int64_t out_h, int64_t out_w,
-                                                     const void *dy, void *dx, cudaStream_t stream)
+extern "C" int lc_cuda_adaptive_avg_pool2d_backward(lc_dtype dtype, int64_t planes, int64_t h,
+                                                    int64_t w, int64_t out_h, int64_t out_w,
+                                                    const void *dy, void *dx, cudaStream_t stream)
 {
   int64_t n = planes * h * w;
-  if (n <= 0 || out_h <= 0 || out_w <= 0) return;
+  if (n <= 0 || out_h <= 0 || out_w <= 0) return 0;
   FLOAT_SWITCH("adaptive_avg_pool2d backward", dtype,
                adaptive_backward_kernel<T> LAUNCH(n)(planes, h, w, out_h, out_w, (const T *)dy,
                                                      (T *)dx));
-  lc_cuda_check_launch("adaptive_avg_pool2d backward", stream);
+  return lc_cuda_launch_status(stream);
 }

@@ -63,43 +63,42 @@ __global__ void dropout_kernel(int64_t n, const T *x, T *y, T *mask, uint64_t se
   }
 }
 
-static void check_dtype(const char *op, lc_dtype dtype)
+static int check_dtype(lc_dtype dtype)
 {
-  if (dtype != LC_FLOAT32 && dtype != LC_FLOAT64)
-    lc_error("%s: a float32 or float64 tensor was expected on cuda (dtype code %d)", op, (int)dtype);
+  return dtype == LC_FLOAT32 || dtype == LC_FLOAT64 ? LC_CUDA_OK : LC_CUDA_EDTYPE;
 }
 
-extern "C" void lc_cuda_uniform(lc_dtype dtype, int64_t n, void *out, uint64_t seed,
-                                uint64_t offset, double lo, double hi, cudaStream_t stream)
+extern "C" int lc_cuda_uniform(lc_dtype dtype, int64_t n, void *out, uint64_t seed,
+                               uint64_t offset, double lo, double hi, cudaStream_t stream)
 {
-  check_dtype("rand", dtype);
-  if (n <= 0) return;
+  LC_CUDA_TRY(check_dtype(dtype));
+  if (n <= 0) return 0;
   unsigned blocks = lc_blocks_for((n + 3) / 4, LC_THREADS);
   if (dtype == LC_FLOAT32)
     uniform_kernel<float><<<blocks, LC_THREADS, 0, stream>>>(n, (float *)out, seed, offset, lo, hi);
   else
     uniform_kernel<double><<<blocks, LC_THREADS, 0, stream>>>(n, (double *)out, seed, offset, lo, hi);
-  lc_cuda_check_launch("rand", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_normal(lc_dtype dtype, int64_t n, void *out, uint64_t seed,
-                               uint64_t offset, double mean, double std, cudaStream_t stream)
+extern "C" int lc_cuda_normal(lc_dtype dtype, int64_t n, void *out, uint64_t seed,
+                              uint64_t offset, double mean, double std, cudaStream_t stream)
 {
-  check_dtype("randn", dtype);
-  if (n <= 0) return;
+  LC_CUDA_TRY(check_dtype(dtype));
+  if (n <= 0) return 0;
   unsigned blocks = lc_blocks_for((n + 3) / 4, LC_THREADS);
   if (dtype == LC_FLOAT32)
     normal_kernel<float><<<blocks, LC_THREADS, 0, stream>>>(n, (float *)out, seed, offset, mean, std);
   else
     normal_kernel<double><<<blocks, LC_THREADS, 0, stream>>>(n, (double *)out, seed, offset, mean, std);
-  lc_cuda_check_launch("randn", stream);
+  return lc_cuda_launch_status(stream);
 }
 
-extern "C" void lc_cuda_dropout(lc_dtype dtype, int64_t n, const void *x, void *y, void *mask,
-                                double p, uint64_t seed, uint64_t offset, cudaStream_t stream)
+extern "C" int lc_cuda_dropout(lc_dtype dtype, int64_t n, const void *x, void *y, void *mask,
+                               double p, uint64_t seed, uint64_t offset, cudaStream_t stream)
 {
-  check_dtype("dropout", dtype);
-  if (n <= 0) return;
+  LC_CUDA_TRY(check_dtype(dtype));
+  if (n <= 0) return 0;
   unsigned blocks = lc_blocks_for((n + 3) / 4, LC_THREADS);
   double scale = 1.0 / (1.0 - p);
   if (dtype == LC_FLOAT32)
@@ -110,5 +109,5 @@ extern "C" void lc_cuda_dropout(lc_dtype dtype, int64_t n, const void *x, void *
     dropout_kernel<double><<<blocks, LC_THREADS, 0, stream>>>(n, (const double *)x, (double *)y,
                                                               (double *)mask, seed, offset, p,
                                                               scale);
-  lc_cuda_check_launch("dropout", stream);
+  return lc_cuda_launch_status(stream);
 }

@@ -206,8 +206,8 @@ __global__ void reduce_finish_kernel(lc_reduce_op op, int64_t outer, int64_t nsp
 }
 
 template <typename T>
-static void launch(lc_reduce_op op, const red_geom &g, int64_t nsplit, int G, const void *in,
-                   void *out, int64_t *indices, void *workspace, cudaStream_t stream)
+static int launch(lc_reduce_op op, const red_geom &g, int64_t nsplit, int G, const void *in,
+                  void *out, int64_t *indices, void *workspace, cudaStream_t stream)
 {
   double *pval = NULL;
   int64_t *pidx = NULL;
@@ -219,23 +219,24 @@ static void launch(lc_reduce_op op, const red_geom &g, int64_t nsplit, int G, co
   unsigned blocks = lc_blocks_for(g.outer * nsplit, LC_THREADS / G);
   reduce_kernel<T><<<blocks, block, 0, stream>>>(op, g, nsplit, (const T *)in, (T *)out, indices,
                                                  pval, pidx);
-  lc_cuda_check_launch("reduce", stream);
+  LC_CUDA_TRY(lc_cuda_launch_status(stream));
   if (nsplit > 1) {
     reduce_finish_kernel<T><<<lc_blocks_for(g.outer, LC_THREADS), LC_THREADS, 0, stream>>>(
         op, g.outer, nsplit, pval, pidx, (T *)out, indices);
-    lc_cuda_check_launch("reduce", stream);
+    LC_CUDA_TRY(lc_cuda_launch_status(stream));
   }
+  return 0;
 }
 
-extern "C" void lc_cuda_reduce(lc_reduce_op op, lc_dtype dtype, int ndim, const int64_t *sizes,
-                               const int64_t *strides, int nred, const void *in, void *out,
-                               int64_t *indices, void *workspace, cudaStream_t stream)
+extern "C" int lc_cuda_reduce(lc_reduce_op op, lc_dtype dtype, int ndim, const int64_t *sizes,
+                              const int64_t *strides, int nred, const void *in, void *out,
+                              int64_t *indices, void *workspace, cudaStream_t stream)
 {
   if (ndim > RED_MAX_DIMS || nred < 0 || nred > ndim)
-    lc_error("reduce: %d reduced dims of %d are not supported on cuda", nred, ndim);
+    return LC_CUDA_EUNSUPPORTED;
   red_geom g;
   outer_inner(ndim, sizes, nred, &g.outer, &g.inner);
-  if (g.outer == 0) return;
+  if (g.outer == 0) return 0;
   int nkeep = ndim - nred;
   g.nkeep = merge_dims(nkeep, sizes, strides, g.ksizes, g.kstrides);
   g.nred = merge_dims(nred, sizes + nkeep, strides + nkeep, g.rsizes, g.rstrides);
@@ -243,8 +244,7 @@ extern "C" void lc_cuda_reduce(lc_reduce_op op, lc_dtype dtype, int ndim, const 
 
   int64_t nsplit = plan_splits(g.outer, g.inner);
   if (nsplit > 1 && !workspace)
-    lc_error("reduce: a workspace of %zu bytes was expected",
-             lc_cuda_reduce_workspace(ndim, sizes, nred));
+    return LC_CUDA_EWORKSPACE;
   /* Many threads per output when they read contiguous memory or there are few outputs;
    * otherwise one thread per output, neighbouring threads on neighbouring outputs. */
   bool red_contig = g.rstrides[g.nred > 0 ? g.nred - 1 : 0] == 1;
@@ -254,10 +254,10 @@ extern "C" void lc_cuda_reduce(lc_reduce_op op, lc_dtype dtype, int ndim, const 
     while (G < LC_THREADS && G < g.inner / (nsplit > 1 ? nsplit : 1)) G *= 2;
   }
   switch (dtype) {
-  case LC_FLOAT32: launch<float>(op, g, nsplit, G, in, out, indices, workspace, stream); break;
-  case LC_FLOAT64: launch<double>(op, g, nsplit, G, in, out, indices, workspace, stream); break;
-  case LC_INT64: launch<int64_t>(op, g, nsplit, G, in, out, indices, workspace, stream); break;
-  case LC_UINT8: launch<uint8_t>(op, g, nsplit, G, in, out, indices, workspace, stream); break;
-  default: lc_error("reduce: unknown dtype %d", (int)dtype);
+  case LC_FLOAT32: return launch<float>(op, g, nsplit, G, in, out, indices, workspace, stream);
+  case LC_FLOAT64: return launch<double>(op, g, nsplit, G, in, out, indices, workspace, stream);
+  case LC_INT64: return launch<int64_t>(op, g, nsplit, G, in, out, indices, workspace, stream);
+  case LC_UINT8: return launch<uint8_t>(op, g, nsplit, G, in, out, indices, workspace, stream);
+  default: return LC_CUDA_EDTYPE;
   }
 }

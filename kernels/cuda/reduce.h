@@ -11,6 +11,7 @@
 #include <cuda_runtime_api.h>
 
 #include "kernels/common/ops.h"
+#include "kernels/cuda/status.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,9 +24,9 @@ size_t lc_cuda_reduce_workspace(int ndim, const int64_t *sizes, int nred);
 /* The last `nred` of the `ndim` dims of `in` are reduced; out (contiguous over the leading
  * dims, same dtype as in) and indices (int64, may be NULL; used by MAX/MIN) are device
  * pointers; workspace holds lc_cuda_reduce_workspace bytes (may be NULL when that is 0). */
-void lc_cuda_reduce(lc_reduce_op op, lc_dtype dtype, int ndim, const int64_t *sizes,
-                    const int64_t *strides, int nred, const void *in, void *out,
-                    int64_t *indices, void *workspace, cudaStream_t stream);
+LC_CUDA_STATUS lc_cuda_reduce(lc_reduce_op op, lc_dtype dtype, int ndim, const int64_t *sizes,
+                              const int64_t *strides, int nred, const void *in, void *out,
+                              int64_t *indices, void *workspace, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

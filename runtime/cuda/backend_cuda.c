@@ -27,31 +27,36 @@ static lc_cuda_operand operand(const lc_tensor *t)
 
 static void cuda_copy(lc_tensor *dst, const lc_tensor *src)
 {
-  lc_cuda_copy(dst->dtype, src->dtype, dst->ndim, dst->sizes, operand(dst), operand(src),
+  int st = lc_cuda_copy(dst->dtype, src->dtype, dst->ndim, dst->sizes, operand(dst), operand(src),
                lc_cuda_stream());
+  lc_cuda_check_kernel(st, "copy");
 }
 
 static void cuda_fill(lc_tensor *dst, double value)
 {
-  lc_cuda_fill(dst->dtype, dst->ndim, dst->sizes, operand(dst), value, lc_cuda_stream());
+  int st = lc_cuda_fill(dst->dtype, dst->ndim, dst->sizes, operand(dst), value, lc_cuda_stream());
+  lc_cuda_check_kernel(st, "fill");
 }
 
 static void cuda_unary(lc_unary_op op, lc_tensor *out, const lc_tensor *a, double s0, double s1)
 {
-  lc_cuda_unary(op, a->dtype, out->ndim, out->sizes, operand(out), operand(a), s0, s1,
+  int st = lc_cuda_unary(op, a->dtype, out->ndim, out->sizes, operand(out), operand(a), s0, s1,
                 lc_cuda_stream());
+  lc_cuda_check_kernel(st, LC_UN_IS_COMPARISON(op) ? "comparison" : "unary op");
 }
 
 static void cuda_binary(lc_binary_op op, lc_tensor *out, const lc_tensor *a, const lc_tensor *b)
 {
-  lc_cuda_binary(op, a->dtype, out->ndim, out->sizes, operand(out), operand(a), operand(b),
+  int st = lc_cuda_binary(op, a->dtype, out->ndim, out->sizes, operand(out), operand(a), operand(b),
                  lc_cuda_stream());
+  lc_cuda_check_kernel(st, LC_BIN_IS_COMPARISON(op) ? "comparison" : "binary op");
 }
 
 static void cuda_where(lc_tensor *out, const lc_tensor *cond, const lc_tensor *a, const lc_tensor *b)
 {
-  lc_cuda_where(out->dtype, out->ndim, out->sizes, operand(out), operand(cond), operand(a),
+  int st = lc_cuda_where(out->dtype, out->ndim, out->sizes, operand(out), operand(cond), operand(a),
                 operand(b), lc_cuda_stream());
+  lc_cuda_check_kernel(st, "where");
 }
 
 static void cuda_reduce(lc_reduce_op op, lc_tensor *out, lc_tensor *indices, const lc_tensor *a, int nred)
@@ -61,10 +66,11 @@ static void cuda_reduce(lc_reduce_op op, lc_tensor *out, lc_tensor *indices, con
              lc_dtype_name(a->dtype));
   size_t ws = lc_cuda_reduce_workspace(a->ndim, a->sizes, nred);
   void *workspace = ws ? lc_cuda_malloc(ws) : NULL;
-  lc_cuda_reduce(op, a->dtype, a->ndim, a->sizes, a->strides, nred, lc_data(a), lc_data(out),
+  int st = lc_cuda_reduce(op, a->dtype, a->ndim, a->sizes, a->strides, nred, lc_data(a), lc_data(out),
                  indices ? (int64_t *)lc_data(indices) : NULL, workspace, lc_cuda_stream());
   /* Stream-ordered: the block is only reused by work queued after the reduction. */
   lc_cuda_free(workspace);
+  lc_cuda_check_kernel(st, "reduce");
 }
 
 /* ---- matmul through cuBLAS ----
@@ -148,13 +154,15 @@ static void cuda_matmul(lc_tensor *c, const lc_tensor *a, const lc_tensor *b)
 
 static void cuda_uniform(lc_tensor *out, uint64_t seed, uint64_t offset, double lo, double hi)
 {
-  lc_cuda_uniform(out->dtype, lc_numel(out), lc_data(out), seed, offset, lo, hi, lc_cuda_stream());
+  int st = lc_cuda_uniform(out->dtype, lc_numel(out), lc_data(out), seed, offset, lo, hi, lc_cuda_stream());
+  lc_cuda_check_kernel(st, "rand");
 }
 
 static void cuda_normal(lc_tensor *out, uint64_t seed, uint64_t offset, double mean, double std)
 {
-  lc_cuda_normal(out->dtype, lc_numel(out), lc_data(out), seed, offset, mean, std,
+  int st = lc_cuda_normal(out->dtype, lc_numel(out), lc_data(out), seed, offset, mean, std,
                  lc_cuda_stream());
+  lc_cuda_check_kernel(st, "randn");
 }
 
 static void cuda_to_host(void *host, const lc_tensor *src, size_t nbytes)

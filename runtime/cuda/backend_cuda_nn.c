@@ -38,42 +38,48 @@ void lc_cuda_backend_conv2d_backward_weight(const lc_conv2d_shape *s, const lc_t
 void lc_cuda_backend_max_pool2d_forward(const lc_pool2d_shape *s, const lc_tensor *x, lc_tensor *y,
                                         lc_tensor *indices)
 {
-  lc_cuda_max_pool2d_forward(x->dtype, s, DATA(x), DATA(y), indices ? (int64_t *)DATA(indices) : NULL,
+  int st = lc_cuda_max_pool2d_forward(x->dtype, s, DATA(x), DATA(y), indices ? (int64_t *)DATA(indices) : NULL,
                              lc_cuda_stream());
+  lc_cuda_check_kernel(st, "max_pool2d");
 }
 
 void lc_cuda_backend_max_pool2d_backward(const lc_pool2d_shape *s, const lc_tensor *dy,
                                          const lc_tensor *indices, lc_tensor *dx)
 {
-  lc_cuda_max_pool2d_backward(dy->dtype, s, DATA(dy), (const int64_t *)DATA(indices), DATA(dx),
+  int st = lc_cuda_max_pool2d_backward(dy->dtype, s, DATA(dy), (const int64_t *)DATA(indices), DATA(dx),
                               lc_cuda_stream());
+  lc_cuda_check_kernel(st, "max_pool2d backward");
 }
 
 void lc_cuda_backend_avg_pool2d_forward(const lc_pool2d_shape *s, int count_include_pad,
                                         int64_t divisor, const lc_tensor *x, lc_tensor *y)
 {
-  lc_cuda_avg_pool2d_forward(x->dtype, s, count_include_pad, divisor, DATA(x), DATA(y),
+  int st = lc_cuda_avg_pool2d_forward(x->dtype, s, count_include_pad, divisor, DATA(x), DATA(y),
                              lc_cuda_stream());
+  lc_cuda_check_kernel(st, "avg_pool2d");
 }
 
 void lc_cuda_backend_avg_pool2d_backward(const lc_pool2d_shape *s, int count_include_pad,
                                          int64_t divisor, const lc_tensor *dy, lc_tensor *dx)
 {
-  lc_cuda_avg_pool2d_backward(dy->dtype, s, count_include_pad, divisor, DATA(dy), DATA(dx),
+  int st = lc_cuda_avg_pool2d_backward(dy->dtype, s, count_include_pad, divisor, DATA(dy), DATA(dx),
                               lc_cuda_stream());
+  lc_cuda_check_kernel(st, "avg_pool2d backward");
 }
 
 void lc_cuda_backend_adaptive_avg_pool2d_forward(const lc_tensor *x, lc_tensor *y)
 {
-  lc_cuda_adaptive_avg_pool2d_forward(x->dtype, x->sizes[0] * x->sizes[1], x->sizes[2], x->sizes[3],
+  int st = lc_cuda_adaptive_avg_pool2d_forward(x->dtype, x->sizes[0] * x->sizes[1], x->sizes[2], x->sizes[3],
                                       y->sizes[2], y->sizes[3], DATA(x), DATA(y), lc_cuda_stream());
+  lc_cuda_check_kernel(st, "adaptive_avg_pool2d");
 }
 
 void lc_cuda_backend_adaptive_avg_pool2d_backward(const lc_tensor *dy, lc_tensor *dx)
 {
-  lc_cuda_adaptive_avg_pool2d_backward(dy->dtype, dx->sizes[0] * dx->sizes[1], dx->sizes[2],
+  int st = lc_cuda_adaptive_avg_pool2d_backward(dy->dtype, dx->sizes[0] * dx->sizes[1], dx->sizes[2],
                                        dx->sizes[3], dy->sizes[2], dy->sizes[3], DATA(dy), DATA(dx),
                                        lc_cuda_stream());
+  lc_cuda_check_kernel(st, "adaptive_avg_pool2d backward");
 }
 
 /* ---- batch norm: x viewed as (N, C, S) ---- */
@@ -105,10 +111,11 @@ void lc_cuda_backend_batchnorm_forward_train(const lc_tensor *x, const lc_tensor
     lc_error("batch_norm: training needs more than one value per channel, got input of shape %s",
              lc_shape_str(x));
   void *ws = bn_workspace(x);
-  lc_cuda_batchnorm_forward_train(x->dtype, n, c, s, DATA(x), OPT(gamma), OPT(beta),
+  int st = lc_cuda_batchnorm_forward_train(x->dtype, n, c, s, DATA(x), OPT(gamma), OPT(beta),
                                   OPT(running_mean), OPT(running_var), momentum, eps, DATA(y),
                                   DATA(save_mean), DATA(save_invstd), ws, lc_cuda_stream());
   lc_cuda_free(ws);
+  lc_cuda_check_kernel(st, "batch_norm");
 }
 
 void lc_cuda_backend_batchnorm_forward_eval(const lc_tensor *x, const lc_tensor *gamma,
@@ -118,10 +125,11 @@ void lc_cuda_backend_batchnorm_forward_eval(const lc_tensor *x, const lc_tensor 
   int64_t n, c, s;
   bn_dims(x, &n, &c, &s);
   void *ws = bn_workspace(x);
-  lc_cuda_batchnorm_forward_eval(x->dtype, n, c, s, DATA(x), OPT(gamma), OPT(beta),
+  int st = lc_cuda_batchnorm_forward_eval(x->dtype, n, c, s, DATA(x), OPT(gamma), OPT(beta),
                                  DATA(running_mean), DATA(running_var), eps, DATA(y), ws,
                                  lc_cuda_stream());
   lc_cuda_free(ws);
+  lc_cuda_check_kernel(st, "batch_norm");
 }
 
 void lc_cuda_backend_batchnorm_backward_train(const lc_tensor *x, const lc_tensor *dy,
@@ -132,10 +140,11 @@ void lc_cuda_backend_batchnorm_backward_train(const lc_tensor *x, const lc_tenso
   int64_t n, c, s;
   bn_dims(x, &n, &c, &s);
   void *ws = bn_workspace(x);
-  lc_cuda_batchnorm_backward_train(x->dtype, n, c, s, DATA(x), DATA(dy), OPT(gamma),
+  int st = lc_cuda_batchnorm_backward_train(x->dtype, n, c, s, DATA(x), DATA(dy), OPT(gamma),
                                    DATA(save_mean), DATA(save_invstd), OPT(dx), OPT(dgamma),
                                    OPT(dbeta), ws, lc_cuda_stream());
   lc_cuda_free(ws);
+  lc_cuda_check_kernel(st, "batch_norm backward");
 }
 
 void lc_cuda_backend_batchnorm_backward_eval(const lc_tensor *x, const lc_tensor *dy,
@@ -146,32 +155,36 @@ void lc_cuda_backend_batchnorm_backward_eval(const lc_tensor *x, const lc_tensor
   int64_t n, c, s;
   bn_dims(x, &n, &c, &s);
   void *ws = bn_workspace(x);
-  lc_cuda_batchnorm_backward_eval(x->dtype, n, c, s, DATA(x), DATA(dy), OPT(gamma),
+  int st = lc_cuda_batchnorm_backward_eval(x->dtype, n, c, s, DATA(x), DATA(dy), OPT(gamma),
                                   DATA(running_mean), DATA(running_var), eps, OPT(dx), OPT(dgamma),
                                   OPT(dbeta), ws, lc_cuda_stream());
   lc_cuda_free(ws);
+  lc_cuda_check_kernel(st, "batch_norm backward");
 }
 
 /* ---- softmax, cross-entropy ---- */
 
 void lc_cuda_backend_log_softmax_forward(const lc_tensor *x, lc_tensor *y)
 {
-  lc_cuda_log_softmax_forward(x->dtype, x->sizes[0], x->sizes[1], DATA(x), DATA(y), lc_cuda_stream());
+  int st = lc_cuda_log_softmax_forward(x->dtype, x->sizes[0], x->sizes[1], DATA(x), DATA(y), lc_cuda_stream());
+  lc_cuda_check_kernel(st, "log_softmax");
 }
 
 void lc_cuda_backend_log_softmax_backward(const lc_tensor *y, const lc_tensor *dy, lc_tensor *dx)
 {
-  lc_cuda_log_softmax_backward(y->dtype, y->sizes[0], y->sizes[1], DATA(y), DATA(dy), DATA(dx),
+  int st = lc_cuda_log_softmax_backward(y->dtype, y->sizes[0], y->sizes[1], DATA(y), DATA(dy), DATA(dx),
                                lc_cuda_stream());
+  lc_cuda_check_kernel(st, "log_softmax backward");
 }
 
 /* Targets are not checked here (that would wait for the GPU): a bad one gives a NaN loss. */
 int lc_cuda_backend_cross_entropy_forward(const lc_tensor *logits, const lc_tensor *targets,
                                           double smoothing, lc_tensor *loss, int64_t *bad_row)
 {
-  lc_cuda_cross_entropy_forward(logits->dtype, logits->sizes[0], logits->sizes[1], DATA(logits),
+  int st = lc_cuda_cross_entropy_forward(logits->dtype, logits->sizes[0], logits->sizes[1], DATA(logits),
                                 (const int64_t *)DATA(targets), smoothing, DATA(loss),
                                 lc_cuda_stream());
+  lc_cuda_check_kernel(st, "cross_entropy");
   return 0;
 }
 
@@ -179,10 +192,11 @@ int lc_cuda_backend_cross_entropy_backward(const lc_tensor *logits, const lc_ten
                                            double smoothing, const lc_tensor *dloss,
                                            lc_tensor *dlogits, int64_t *bad_row)
 {
-  lc_cuda_cross_entropy_backward(logits->dtype, logits->sizes[0], logits->sizes[1], DATA(logits),
+  int st = lc_cuda_cross_entropy_backward(logits->dtype, logits->sizes[0], logits->sizes[1], DATA(logits),
                                  (const int64_t *)DATA(targets), smoothing, DATA(dloss),
                                  dloss->ndim > 0 ? dloss->strides[0] : 0, DATA(dlogits),
                                  lc_cuda_stream());
+  lc_cuda_check_kernel(st, "cross_entropy backward");
   return 0;
 }
 
@@ -212,7 +226,8 @@ static void mt_add(mt_group *g, const lc_tensor *p, const lc_tensor *grad, const
 static void sgd_flush(lc_dtype dtype, mt_group *g, const lc_sgd_params *h, int first_step)
 {
   if (!g->count) return;
-  lc_cuda_sgd_step(dtype, g->count, g->numel, g->p, g->g, g->s1, h, first_step, lc_cuda_stream());
+  int st = lc_cuda_sgd_step(dtype, g->count, g->numel, g->p, g->g, g->s1, h, first_step, lc_cuda_stream());
+  lc_cuda_check_kernel(st, "sgd step");
   g->count = 0;
 }
 
@@ -235,7 +250,8 @@ void lc_cuda_backend_sgd_step(int n, lc_tensor *const *params, lc_tensor *const 
 static void adam_flush(lc_dtype dtype, mt_group *g, const lc_adam_params *h)
 {
   if (!g->count) return;
-  lc_cuda_adam_step(dtype, g->count, g->numel, g->p, g->g, g->s1, g->s2, g->s3, h, lc_cuda_stream());
+  int st = lc_cuda_adam_step(dtype, g->count, g->numel, g->p, g->g, g->s1, g->s2, g->s3, h, lc_cuda_stream());
+  lc_cuda_check_kernel(st, "adam step");
   g->count = 0;
 }
 
@@ -267,6 +283,7 @@ void lc_cuda_backend_resize_bilinear_u8(const lc_tensor *src, lc_tensor *dst)
   int code = lc_cuda_resize_bilinear_u8(planes, h, w, oh, ow, (const uint8_t *)DATA(src),
                                         (uint8_t *)DATA(dst), ws, lc_cuda_stream());
   lc_cuda_free(ws);
+  if (code > 0 || code <= LC_CUDA_EDTYPE) lc_cuda_check_kernel(code, "resize");
   if (code != LC_IMAGE_OK)
     lc_error("resize: could not resize %s to (%lld, %lld) (code %d)", lc_shape_str(src),
              (long long)oh, (long long)ow, code);

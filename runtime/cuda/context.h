@@ -66,6 +66,8 @@ void lc_cuda_download(void *dst_host, const void *src_device, size_t n);
 void lc_cuda_check(cudaError_t err, const char *op, const char *call);
 void lc_cuda_check_cublas(cublasStatus_t status, const char *op, const char *call);
 void lc_cuda_check_cudnn(cudnnStatus_t status, const char *op, const char *call);
+/* The status a kernel of kernels/cuda returned (kernels/cuda/status.h): raises naming op. */
+void lc_cuda_check_kernel(int status, const char *op);
 
 /* cuDNN convolution modes (see lc_cuda_set_benchmark in runtime/cuda/cuda.h). The
  * generation changes whenever a mode does, so caches of algorithm choices know to forget. */

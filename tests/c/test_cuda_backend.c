@@ -969,7 +969,8 @@ static void test_resize(void)
   int64_t n[1] = {1023};
   twin u = twin_rand(1, n, LC_UINT8, 0, 256), f = twin_empty(1, n, LC_FLOAT32);
   lc_u8_to_f32_scaled(n[0], lc_data(u.c), lc_data(f.c));
-  lc_cuda_u8_to_f32_scaled(n[0], lc_data(u.g), lc_data(f.g), lc_cuda_stream());
+  lc_cuda_check_kernel(lc_cuda_u8_to_f32_scaled(n[0], lc_data(u.g), lc_data(f.g), lc_cuda_stream()),
+                       "to float");
   same("uint8 -> float32 / 255", f, 0, 0);
   twin_free(u);
   twin_free(f);
@@ -991,7 +992,9 @@ static void test_dropout(void)
       if (dt == LC_FLOAT32) set(y.c, i, (float)get(x.c, i) * (float)f);
       else set(y.c, i, get(x.c, i) * f);
     }
-    lc_cuda_dropout(dt, n[0], lc_data(x.g), lc_data(y.g), lc_data(mask.g), p, 42, 1000, lc_cuda_stream());
+    lc_cuda_check_kernel(lc_cuda_dropout(dt, n[0], lc_data(x.g), lc_data(y.g), lc_data(mask.g), p, 42,
+                                         1000, lc_cuda_stream()),
+                         "dropout");
     same(dt == LC_FLOAT32 ? "dropout float32: the unfused form's numbers" :
                             "dropout float64: the unfused form's numbers", y, 0, 0);
     same("dropout mask", mask, 0, 0);
