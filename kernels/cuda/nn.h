@@ -11,7 +11,7 @@
  * equal inputs); the sums behind batch-norm statistics and softmax are formed in double in
  * another order, so they match to double rounding before the final cast.
  *
- * Convolution is not here: it runs through cuDNN (runtime/cuda/nn_cuda.h). */
+ * Convolution is not here: it runs through cuDNN (runtime/cuda/conv_cudnn.h). */
 #ifndef LC_CUDA_NN_H
 #define LC_CUDA_NN_H
 

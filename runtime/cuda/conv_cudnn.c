@@ -1,4 +1,4 @@
-/* 2-D convolution through cuDNN (see nn_cuda.h).
+/* 2-D convolution through cuDNN (see conv_cudnn.h).
  *
  * cuDNN 9 keeps the descriptor-based ("legacy") convolution API working but marks it
  * deprecated in favour of its graph API. The legacy API is a fraction of the code for the same
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "runtime/cuda/context.h"
-#include "runtime/cuda/nn_cuda.h"
+#include "runtime/cuda/conv_cudnn.h"
 #include "runtime/error.h"
 
 enum { FWD, BWD_DATA, BWD_FILTER, NDIRS };

@@ -22,7 +22,9 @@
 #include "kernels/cpu/image.h"
 #include "runtime/backend.h"
 #include "runtime/cuda/context.h"
-#include "runtime/cuda/nn_cuda.h"
+#include "kernels/cuda/nn.h"
+#include "kernels/cuda/random.h"
+#include "runtime/cuda/conv_cudnn.h"
 #include "runtime/tensor.h"
 
 static const lc_backend *CPU, *GPU;

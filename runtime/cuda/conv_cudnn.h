@@ -1,18 +1,12 @@
-/* The GPU's neural-network functions at the level of the CPU kernel headers: device pointers,
- * the same shape structs (kernels/common/conv.h, pool.h, optim.h), the context's stream.
- *
- * - Convolution: cuDNN, below. The other layers: own kernels, declared in kernels/cuda/nn.h
- *   (pooling, batch norm, softmax / cross-entropy, fused optimizer steps, resize) and
- *   kernels/cuda/random.h (dropout), included here so this one header is the whole list.
- * - runtime/cuda/backend_cuda_nn.c wraps all of them for the lc_backend vtable (tensors in,
- *   workspaces from the caching allocator). */
-#ifndef LC_CUDA_NN_CUDA_H
-#define LC_CUDA_NN_CUDA_H
+/* 2-D convolution on the GPU through cuDNN (runtime/cuda/conv_cudnn.c): device pointers, the
+ * shape struct every device shares (kernels/common/conv.h), the context's stream. It lives in
+ * runtime/cuda rather than kernels/cuda because it needs the context (cuDNN handle, caching
+ * allocator for workspaces). The other GPU layers are own kernels: kernels/cuda/nn.h. */
+#ifndef LC_CUDA_CONV_CUDNN_H
+#define LC_CUDA_CONV_CUDNN_H
 
-#include "kernels/common/ops.h"
 #include "kernels/common/conv.h"
-#include "kernels/cuda/nn.h"
-#include "kernels/cuda/random.h"
+#include "kernels/common/ops.h"
 
 /* ---- convolution through cuDNN ----
  * s must be finished (lc_conv2d_shape_finish). Outputs are overwritten. The algorithm of each
