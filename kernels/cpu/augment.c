@@ -140,6 +140,17 @@ static int taps_make(const lc_aug_axis *a, taps *t)
   return LC_AUG_OK;
 }
 
+/* one pixel of c channels: a fixed-size copy for the usual counts, no call per pixel */
+static inline void copy_px(uint8_t *d, const uint8_t *s, int c)
+{
+  switch (c) {
+  case 1: d[0] = s[0]; break;
+  case 3: d[0] = s[0]; d[1] = s[1]; d[2] = s[2]; break;
+  case 4: memcpy(d, s, 4); break;
+  default: for (int k = 0; k < c; k++) d[k] = s[k];
+  }
+}
+
 static inline uint8_t clip8(int32_t acc, int p)
 {
   int32_t v = acc >> p;
@@ -157,7 +168,7 @@ static void hpass_row(const uint8_t *in, int c, const taps *tx, uint8_t *out)
   }
   if (tx->gather) {
     for (int u = 0; u < n; u++) {
-      if (tx->count[u]) memcpy(out + (size_t)u * c, in + (size_t)tx->first[u] * c, (size_t)c);
+      if (tx->count[u]) copy_px(out + (size_t)u * c, in + (size_t)tx->first[u] * c, c);
       else memset(out + (size_t)u * c, 0, (size_t)c);
     }
     return;
@@ -346,7 +357,7 @@ void lc_aug_hflip(const uint8_t *src, int h, int w, int c, uint8_t *dst)
   for (int y = 0; y < h; y++) {
     const uint8_t *s = src + (size_t)y * w * c;
     uint8_t *d = dst + (size_t)y * w * c;
-    for (int x = 0; x < w; x++) memcpy(d + (size_t)(w - 1 - x) * c, s + (size_t)x * c, (size_t)c);
+    for (int x = 0; x < w; x++) copy_px(d + (size_t)(w - 1 - x) * c, s + (size_t)x * c, c);
   }
 }
 
@@ -374,7 +385,7 @@ void lc_aug_rotate(const uint8_t *src, int h, int w, int c, double degrees, cons
       double rx = nearbyint(sx), ry = nearbyint(sy); /* half to even, as grid_sample */
       uint8_t *o = d + (size_t)x * c;
       if (rx >= 0 && rx <= w - 1 && ry >= 0 && ry <= h - 1) {
-        memcpy(o, src + ((size_t)ry * w + (size_t)rx) * c, (size_t)c);
+        copy_px(o, src + ((size_t)ry * w + (size_t)rx) * c, c);
       } else {
         for (int k = 0; k < c; k++) o[k] = fill ? fill[k] : 0;
       }
