@@ -10,6 +10,10 @@
 --   tf:output_shape(3, 500, 375)              -- 3, 224, 224, 'float32'
 --   local x, params = tf:sample(img)          -- also the drawn parameters (crop box, flips...)
 --
+-- Also T.RandomCrop(size, {padding = 4}), T.RandomVerticalFlip(p), T.RandomRotation(degrees),
+-- and T.F (= T.functional): resize, crop, center_crop, resized_crop, hflip, vflip, rotate,
+-- adjust_brightness/contrast/saturation/hue on one image with given parameters.
+--
 -- The constructors return plain tables ({kind = 'Resize', size = {256}}); Compose checks and
 -- compiles them into one C pipeline that crops, resizes and flips in a single pass (see
 -- runtime/transform.h). Semantics are torchvision's on uint8 tensors: Resize is antialiased
@@ -87,6 +91,26 @@ end
 -- T.CenterCrop(size): the centre size x size (or {h, w}); zero padding where the image is smaller.
 function T.CenterCrop(size)
   return {kind = 'CenterCrop', size = check_size('CenterCrop', size)}
+end
+
+-- T.RandomCrop(size [, {padding = p, pad_if_needed = false}]): a size x size (or {h, w}) crop
+-- at a uniform position, after zero padding (p, {left/right, top/bottom} or {l, t, r, b}).
+function T.RandomCrop(size, opts)
+  if type(size) == 'table' and size.size ~= nil then opts, size = size, size.size end
+  opts = opts or {}
+  local who = 'RandomCrop'
+  check_keys(who, opts, {size = true, padding = true, pad_if_needed = true, fill = true})
+  if opts.fill ~= nil and opts.fill ~= 0 then err(who, 'only fill = 0 is supported, got %s', fmt(opts.fill)) end
+  local spec = {kind = who, size = check_size(who, size), pad_if_needed = opts.pad_if_needed and true or false}
+  local p = opts.padding
+  if p ~= nil then
+    if type(p) == 'number' then p = {p} end
+    local ok = type(p) == 'table' and (#p == 1 or #p == 2 or #p == 4)
+    for i = 1, ok and #p or 0 do ok = ok and is_int(p[i]) and p[i] >= 0 end
+    if not ok then err(who, 'padding must be an integer >= 0 or a list of 2 or 4 of them, got %s', fmt(p)) end
+    spec.padding = p
+  end
+  return spec
 end
 
 -- T.RandomResizedCrop(size, {scale = {0.08, 1}, ratio = {3/4, 4/3}}).
@@ -207,7 +231,7 @@ function T.Normalize(mean, std)
   return {kind = who, mean = mean, std = std}
 end
 
-local known = {Resize = true, CenterCrop = true, RandomResizedCrop = true, RandomHorizontalFlip = true,
+local known = {Resize = true, CenterCrop = true, RandomCrop = true, RandomResizedCrop = true, RandomHorizontalFlip = true,
                RandomVerticalFlip = true, RandomRotation = true, ColorJitter = true, ToTensor = true,
                Normalize = true}
 
