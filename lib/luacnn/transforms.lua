@@ -272,8 +272,23 @@ end
 function F.crop(img, top, left, h, w) return kernel('crop', img, top - 1, left - 1, h, w) end
 function F.resize(img, size) return T.Compose{T.Resize(size)}(img) end
 function F.center_crop(img, size) return T.Compose{T.CenterCrop(size)}(img) end
-function F.hflip(img) return kernel('hflip', img) end
-function F.vflip(img) return kernel('vflip', img) end
+-- hflip / vflip also take any tensor whose last two dims are (H, W), of any dtype and on any
+-- device (e.g. a float batch (B, C, H, W) for flip test-time augmentation).
+local function flip_dim(x, dim)
+  local n = x:size(dim)
+  local idx = {}
+  for i = 1, n do idx[i] = n + 1 - i end
+  return x:index_select(dim, lc.tensor(idx, {dtype = 'int64', device = x.device}))
+end
+local function is_u8_image(x) return lc.is_tensor(x) and x.dtype == 'uint8' and x.device == 'cpu' and x:dim() <= 3 end
+function F.hflip(img)
+  if is_u8_image(img) or not lc.is_tensor(img) or img:dim() < 2 then return kernel('hflip', img) end
+  return flip_dim(img, img:dim())
+end
+function F.vflip(img)
+  if is_u8_image(img) or not lc.is_tensor(img) or img:dim() < 2 then return kernel('vflip', img) end
+  return flip_dim(img, img:dim() - 1)
+end
 function F.rotate(img, degrees, fill) return kernel('rotate', img, degrees, fill) end
 function F.adjust_brightness(img, f) return kernel('brightness', img, f) end
 function F.adjust_contrast(img, f) return kernel('contrast', img, f) end
