@@ -3,11 +3,11 @@
  * The runtime knows nothing of Lua, yet a bad call deep inside an op must reach the
  * script as a catchable error. So the runtime reports through one handler that never
  * returns: the bindings install one that raises a Lua error. Ops validate their
- * arguments before they allocate, so a bad argument leaks nothing. A failure found after an
- * op has allocated (a kernel out of scratch memory, a CUDA error) unwinds past the op's
- * temporaries and leaks them (lc_conv2d's contiguous copies and output, for one): rare, and
- * bounded by one op's tensors. Kernels never call this: they return codes, which the
- * runtime turns into errors. */
+ * arguments before they allocate, so a bad argument leaves nothing behind. A failure found
+ * after an op has allocated (a kernel out of scratch memory, a CUDA error) unwinds past the
+ * op's temporaries (lc_conv2d's contiguous copies and output, for one): they leak unless the
+ * runtime tracks what ops hold and releases it here. Kernels never call this: they return
+ * codes, which the runtime turns into errors. */
 #ifndef LC_ERROR_H
 #define LC_ERROR_H
 
