@@ -13,13 +13,6 @@
 
 #include "kernels/cuda/common.cuh"
 
-__device__ __forceinline__ float rn_add(float a, float b) { return __fadd_rn(a, b); }
-__device__ __forceinline__ double rn_add(double a, double b) { return __dadd_rn(a, b); }
-__device__ __forceinline__ float rn_sub(float a, float b) { return __fsub_rn(a, b); }
-__device__ __forceinline__ double rn_sub(double a, double b) { return __dsub_rn(a, b); }
-__device__ __forceinline__ float rn_mul(float a, float b) { return __fmul_rn(a, b); }
-__device__ __forceinline__ double rn_mul(double a, double b) { return __dmul_rn(a, b); }
-
 struct bn_dims {
   int64_t n, c, s, m;   /* m = n * s values per channel */
   int64_t nsplit, chunk;
@@ -245,13 +238,6 @@ static unsigned sums_blocks(const bn_dims &d)
   return (unsigned)(b < (1 << 20) ? b : (1 << 20));
 }
 
-#define FLOAT_SWITCH(op, dtype, CALL)                                                  \
-  do {                                                                                 \
-    if ((dtype) == LC_FLOAT32) { typedef float T; LC_CUDA_TRY(CALL); }                 \
-    else if ((dtype) == LC_FLOAT64) { typedef double T; LC_CUDA_TRY(CALL); }           \
-    else return LC_CUDA_EDTYPE;                                                     \
-  } while (0)
-
 template <typename T>
 static int forward_train(const bn_dims &d, const T *x, const T *gamma, const T *beta,
                          T *running_mean, T *running_var, double momentum, double eps, T *y,
@@ -280,10 +266,9 @@ extern "C" int lc_cuda_batchnorm_forward_train(lc_dtype dtype, int64_t n, int64_
   if (c <= 0) return LC_BN_OK;
   bn_dims d = bn_make(n, c, s);
   bn_space w = bn_split_workspace(d, workspace);
-  FLOAT_SWITCH("batch_norm", dtype,
-               forward_train<T>(d, (const T *)x, (const T *)gamma, (const T *)beta,
-                                (T *)running_mean, (T *)running_var, momentum, eps, (T *)y,
-                                (T *)save_mean, (T *)save_invstd, w, stream));
+  LC_FLOAT_SWITCH(dtype, LC_CUDA_TRY(forward_train<T>(
+      d, (const T *)x, (const T *)gamma, (const T *)beta, (T *)running_mean, (T *)running_var,
+      momentum, eps, (T *)y, (T *)save_mean, (T *)save_invstd, w, stream)));
   return LC_BN_OK;
 }
 
@@ -310,10 +295,9 @@ extern "C" int lc_cuda_batchnorm_forward_eval(lc_dtype dtype, int64_t n, int64_t
   if (c <= 0 || n * s <= 0) return 0;
   bn_dims d = bn_make(n, c, s);
   bn_space w = bn_split_workspace(d, workspace);
-  FLOAT_SWITCH("batch_norm", dtype,
-               forward_eval<T>(d, (const T *)x, (const T *)gamma, (const T *)beta,
-                               (const T *)running_mean, (const T *)running_var, eps, (T *)y, w,
-                               stream));
+  LC_FLOAT_SWITCH(dtype, LC_CUDA_TRY(forward_eval<T>(
+      d, (const T *)x, (const T *)gamma, (const T *)beta, (const T *)running_mean,
+      (const T *)running_var, eps, (T *)y, w, stream)));
   return 0;
 }
 
@@ -345,10 +329,9 @@ extern "C" int lc_cuda_batchnorm_backward_train(lc_dtype dtype, int64_t n, int64
   if (c <= 0) return 0;
   bn_dims d = bn_make(n, c, s);
   bn_space w = bn_split_workspace(d, workspace);
-  FLOAT_SWITCH("batch_norm backward", dtype,
-               backward_train<T>(d, (const T *)x, (const T *)dy, (const T *)gamma,
-                                 (const T *)save_mean, (const T *)save_invstd, (T *)dx,
-                                 (T *)dgamma, (T *)dbeta, w, stream));
+  LC_FLOAT_SWITCH(dtype, LC_CUDA_TRY(backward_train<T>(
+      d, (const T *)x, (const T *)dy, (const T *)gamma, (const T *)save_mean,
+      (const T *)save_invstd, (T *)dx, (T *)dgamma, (T *)dbeta, w, stream)));
   return 0;
 }
 
@@ -383,9 +366,8 @@ extern "C" int lc_cuda_batchnorm_backward_eval(lc_dtype dtype, int64_t n, int64_
   if (c <= 0) return 0;
   bn_dims d = bn_make(n, c, s);
   bn_space w = bn_split_workspace(d, workspace);
-  FLOAT_SWITCH("batch_norm backward", dtype,
-               backward_eval<T>(d, (const T *)x, (const T *)dy, (const T *)gamma,
-                                (const T *)running_mean, (const T *)running_var, eps, (T *)dx,
-                                (T *)dgamma, (T *)dbeta, w, stream));
+  LC_FLOAT_SWITCH(dtype, LC_CUDA_TRY(backward_eval<T>(
+      d, (const T *)x, (const T *)dy, (const T *)gamma, (const T *)running_mean,
+      (const T *)running_var, eps, (T *)dx, (T *)dgamma, (T *)dbeta, w, stream)));
   return 0;
 }

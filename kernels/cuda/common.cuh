@@ -49,6 +49,28 @@ static inline int lc_cuda_call_status(cudaError_t err)
     if (lc_st_ != 0) return lc_st_; \
   } while (0)
 
+/* Runs CALL with T the element type of a float32 or float64 dtype; any other dtype returns
+ * LC_CUDA_EDTYPE from the enclosing function. */
+#define LC_FLOAT_SWITCH(dtype, CALL)                                \
+  do {                                                              \
+    if ((dtype) == LC_FLOAT32) { typedef float T; CALL; }           \
+    else if ((dtype) == LC_FLOAT64) { typedef double T; CALL; }     \
+    else return LC_CUDA_EDTYPE;                                     \
+  } while (0)
+
+/* Arithmetic rounded to nearest, never fused into a multiply-add, so a kernel reproduces the
+ * CPU's float operations bit for bit. */
+__device__ __forceinline__ float rn_add(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ double rn_add(double a, double b) { return __dadd_rn(a, b); }
+__device__ __forceinline__ float rn_sub(float a, float b) { return __fsub_rn(a, b); }
+__device__ __forceinline__ double rn_sub(double a, double b) { return __dsub_rn(a, b); }
+__device__ __forceinline__ float rn_mul(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ double rn_mul(double a, double b) { return __dmul_rn(a, b); }
+__device__ __forceinline__ float rn_div(float a, float b) { return __fdiv_rn(a, b); }
+__device__ __forceinline__ double rn_div(double a, double b) { return __ddiv_rn(a, b); }
+__device__ __forceinline__ float rn_sqrt(float a) { return __fsqrt_rn(a); }
+__device__ __forceinline__ double rn_sqrt(double a) { return __dsqrt_rn(a); }
+
 #define LC_THREADS 256
 
 /* Blocks for n items at `per_block` items each, capped: the kernels loop (grid-stride) over the

@@ -132,21 +132,14 @@ __global__ void cross_entropy_backward_kernel(int64_t rows, int64_t classes, con
   }
 }
 
-#define FLOAT_SWITCH(op, dtype, CALL)                                                  \
-  do {                                                                                 \
-    if ((dtype) == LC_FLOAT32) { typedef float T; CALL; }                              \
-    else if ((dtype) == LC_FLOAT64) { typedef double T; CALL; }                        \
-    else return LC_CUDA_EDTYPE;                                                     \
-  } while (0)
-
 #define LAUNCH(rows) <<<lc_blocks_for((rows), WARPS_PER_BLOCK), LC_THREADS, 0, stream>>>
 
 extern "C" int lc_cuda_log_softmax_forward(lc_dtype dtype, int64_t rows, int64_t classes,
                                            const void *x, void *y, cudaStream_t stream)
 {
   if (rows <= 0 || classes <= 0) return 0;
-  FLOAT_SWITCH("log_softmax", dtype,
-               log_softmax_kernel<T> LAUNCH(rows)(rows, classes, (const T *)x, (T *)y, false));
+  LC_FLOAT_SWITCH(dtype,
+                  log_softmax_kernel<T> LAUNCH(rows)(rows, classes, (const T *)x, (T *)y, false));
   return lc_cuda_launch_status(stream);
 }
 
@@ -154,8 +147,8 @@ extern "C" int lc_cuda_softmax_forward(lc_dtype dtype, int64_t rows, int64_t cla
                                        const void *x, void *y, cudaStream_t stream)
 {
   if (rows <= 0 || classes <= 0) return 0;
-  FLOAT_SWITCH("softmax", dtype,
-               log_softmax_kernel<T> LAUNCH(rows)(rows, classes, (const T *)x, (T *)y, true));
+  LC_FLOAT_SWITCH(dtype,
+                  log_softmax_kernel<T> LAUNCH(rows)(rows, classes, (const T *)x, (T *)y, true));
   return lc_cuda_launch_status(stream);
 }
 
@@ -164,9 +157,9 @@ extern "C" int lc_cuda_log_softmax_backward(lc_dtype dtype, int64_t rows, int64_
                                             cudaStream_t stream)
 {
   if (rows <= 0 || classes <= 0) return 0;
-  FLOAT_SWITCH("log_softmax backward", dtype,
-               log_softmax_backward_kernel<T> LAUNCH(rows)(rows, classes, (const T *)y,
-                                                           (const T *)dy, (T *)dx));
+  LC_FLOAT_SWITCH(dtype,
+                  log_softmax_backward_kernel<T> LAUNCH(rows)(rows, classes, (const T *)y,
+                  (const T *)dy, (T *)dx));
   return lc_cuda_launch_status(stream);
 }
 
@@ -177,9 +170,9 @@ extern "C" int lc_cuda_cross_entropy_forward(lc_dtype dtype, int64_t rows, int64
 {
   if (rows <= 0) return 0;
   if (classes <= 0) return LC_CUDA_ENOCLASSES;
-  FLOAT_SWITCH("cross_entropy", dtype,
-               cross_entropy_kernel<T> LAUNCH(rows)(rows, classes, (const T *)logits, targets,
-                                                    label_smoothing, (T *)loss));
+  LC_FLOAT_SWITCH(dtype,
+                  cross_entropy_kernel<T> LAUNCH(rows)(rows, classes, (const T *)logits, targets,
+                  label_smoothing, (T *)loss));
   return lc_cuda_launch_status(stream);
 }
 
@@ -190,10 +183,10 @@ extern "C" int lc_cuda_cross_entropy_backward(lc_dtype dtype, int64_t rows, int6
                                               cudaStream_t stream)
 {
   if (rows <= 0 || classes <= 0) return 0;
-  FLOAT_SWITCH("cross_entropy backward", dtype,
-               cross_entropy_backward_kernel<T> LAUNCH(rows)(rows, classes, (const T *)logits,
-                                                             targets, label_smoothing,
-                                                             (const T *)dloss, dloss_stride,
-                                                             (T *)dlogits));
+  LC_FLOAT_SWITCH(dtype,
+                  cross_entropy_backward_kernel<T> LAUNCH(rows)(rows, classes, (const T *)logits,
+                  targets, label_smoothing,
+                  (const T *)dloss, dloss_stride,
+                  (T *)dlogits));
   return lc_cuda_launch_status(stream);
 }

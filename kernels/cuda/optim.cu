@@ -23,17 +23,6 @@ struct mt_table {
   void *s3[LC_CUDA_MT_MAX_TENSORS]; /* Adam: max_exp_avg_sq */
 };
 
-__device__ __forceinline__ float rn_add(float a, float b) { return __fadd_rn(a, b); }
-__device__ __forceinline__ double rn_add(double a, double b) { return __dadd_rn(a, b); }
-__device__ __forceinline__ float rn_sub(float a, float b) { return __fsub_rn(a, b); }
-__device__ __forceinline__ double rn_sub(double a, double b) { return __dsub_rn(a, b); }
-__device__ __forceinline__ float rn_mul(float a, float b) { return __fmul_rn(a, b); }
-__device__ __forceinline__ double rn_mul(double a, double b) { return __dmul_rn(a, b); }
-__device__ __forceinline__ float rn_div(float a, float b) { return __fdiv_rn(a, b); }
-__device__ __forceinline__ double rn_div(double a, double b) { return __ddiv_rn(a, b); }
-__device__ __forceinline__ float rn_sqrt(float a) { return __fsqrt_rn(a); }
-__device__ __forceinline__ double rn_sqrt(double a) { return __dsqrt_rn(a); }
-
 /* The tensor and element range of block b. */
 __device__ __forceinline__ int mt_locate(const mt_table &t, int64_t b, int64_t *i0, int64_t *i1)
 {

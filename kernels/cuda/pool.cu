@@ -213,13 +213,6 @@ __global__ void adaptive_backward_kernel(int64_t planes, int64_t h, int64_t w, i
 
 /* ---- launchers ---- */
 
-#define FLOAT_SWITCH(op, dtype, CALL)                                                  \
-  do {                                                                                 \
-    if ((dtype) == LC_FLOAT32) { typedef float T; CALL; }                              \
-    else if ((dtype) == LC_FLOAT64) { typedef double T; CALL; }                        \
-    else return LC_CUDA_EDTYPE;                                                     \
-  } while (0)
-
 #define LAUNCH(n) <<<lc_blocks_for((n), LC_THREADS), LC_THREADS, 0, stream>>>
 
 extern "C" int lc_cuda_max_pool2d_forward(lc_dtype dtype, const lc_pool2d_shape *s, const void *x,
@@ -227,8 +220,8 @@ extern "C" int lc_cuda_max_pool2d_forward(lc_dtype dtype, const lc_pool2d_shape 
 {
   int64_t n = s->n * s->c * s->out_h * s->out_w;
   if (n <= 0) return 0;
-  FLOAT_SWITCH("max_pool2d", dtype,
-               max_forward_kernel<T> LAUNCH(n)(*s, (const T *)x, (T *)y, indices));
+  LC_FLOAT_SWITCH(dtype,
+                  max_forward_kernel<T> LAUNCH(n)(*s, (const T *)x, (T *)y, indices));
   return lc_cuda_launch_status(stream);
 }
 
@@ -237,8 +230,8 @@ extern "C" int lc_cuda_max_pool2d_backward(lc_dtype dtype, const lc_pool2d_shape
 {
   int64_t n = s->n * s->c * s->h * s->w;
   if (n <= 0) return 0;
-  FLOAT_SWITCH("max_pool2d backward", dtype,
-               max_backward_kernel<T> LAUNCH(n)(*s, (const T *)dy, indices, (T *)dx));
+  LC_FLOAT_SWITCH(dtype,
+                  max_backward_kernel<T> LAUNCH(n)(*s, (const T *)dy, indices, (T *)dx));
   return lc_cuda_launch_status(stream);
 }
 
@@ -248,9 +241,9 @@ extern "C" int lc_cuda_avg_pool2d_forward(lc_dtype dtype, const lc_pool2d_shape 
 {
   int64_t n = s->n * s->c * s->out_h * s->out_w;
   if (n <= 0) return 0;
-  FLOAT_SWITCH("avg_pool2d", dtype,
-               avg_forward_kernel<T> LAUNCH(n)(*s, count_include_pad, divisor_override,
-                                               (const T *)x, (T *)y));
+  LC_FLOAT_SWITCH(dtype,
+                  avg_forward_kernel<T> LAUNCH(n)(*s, count_include_pad, divisor_override,
+                  (const T *)x, (T *)y));
   return lc_cuda_launch_status(stream);
 }
 
@@ -260,9 +253,9 @@ extern "C" int lc_cuda_avg_pool2d_backward(lc_dtype dtype, const lc_pool2d_shape
 {
   int64_t n = s->n * s->c * s->h * s->w;
   if (n <= 0) return 0;
-  FLOAT_SWITCH("avg_pool2d backward", dtype,
-               avg_backward_kernel<T> LAUNCH(n)(*s, count_include_pad, divisor_override,
-                                                (const T *)dy, (T *)dx));
+  LC_FLOAT_SWITCH(dtype,
+                  avg_backward_kernel<T> LAUNCH(n)(*s, count_include_pad, divisor_override,
+                  (const T *)dy, (T *)dx));
   return lc_cuda_launch_status(stream);
 }
 
@@ -272,9 +265,9 @@ extern "C" int lc_cuda_adaptive_avg_pool2d_forward(lc_dtype dtype, int64_t plane
 {
   int64_t n = planes * out_h * out_w;
   if (n <= 0 || h <= 0 || w <= 0) return 0;
-  FLOAT_SWITCH("adaptive_avg_pool2d", dtype,
-               adaptive_forward_kernel<T> LAUNCH(n)(planes, h, w, out_h, out_w, (const T *)x,
-                                                    (T *)y));
+  LC_FLOAT_SWITCH(dtype,
+                  adaptive_forward_kernel<T> LAUNCH(n)(planes, h, w, out_h, out_w, (const T *)x,
+                  (T *)y));
   return lc_cuda_launch_status(stream);
 }
 
@@ -284,8 +277,8 @@ extern "C" int lc_cuda_adaptive_avg_pool2d_backward(lc_dtype dtype, int64_t plan
 {
   int64_t n = planes * h * w;
   if (n <= 0 || out_h <= 0 || out_w <= 0) return 0;
-  FLOAT_SWITCH("adaptive_avg_pool2d backward", dtype,
-               adaptive_backward_kernel<T> LAUNCH(n)(planes, h, w, out_h, out_w, (const T *)dy,
-                                                     (T *)dx));
+  LC_FLOAT_SWITCH(dtype,
+                  adaptive_backward_kernel<T> LAUNCH(n)(planes, h, w, out_h, out_w, (const T *)dy,
+                  (T *)dx));
   return lc_cuda_launch_status(stream);
 }
