@@ -70,6 +70,16 @@ static const int64_t element_size[LC_NUM_DTYPES] = {4, 8, 8, 1};
     }                                                                                  \
   } while (0)
 
+/* DISPATCH(T, SFX) for the element type of dtype (the run functions are named by SFX). */
+#define FOR_EACH_DTYPE(dtype, DISPATCH)                \
+  switch (dtype) {                                     \
+  case LC_FLOAT32: DISPATCH(float, f32); break;        \
+  case LC_FLOAT64: DISPATCH(double, f64); break;       \
+  case LC_INT64: DISPATCH(int64_t, i64); break;        \
+  case LC_UINT8: DISPATCH(uint8_t, u8); break;         \
+  default: break;                                      \
+  }
+
 /* A single long run is split into chunks so both cores work on contiguous data. */
 #define CHUNKED_RUN(it, body)                                                          \
   do {                                                                                 \
@@ -113,13 +123,7 @@ void lc_cpu_unary(lc_unary_op op, lc_dtype dtype, int ndim, const int64_t *sizes
       FOR_EACH_RUN(it, 2, unary_run_##SFX(op, len_, (T *)out.data + off[0], so,            \
                                           (const T *)a.data + off[1], sa, s0, s1));        \
   }
-  switch (dtype) {
-  case LC_FLOAT32: DISPATCH(float, f32); break;
-  case LC_FLOAT64: DISPATCH(double, f64); break;
-  case LC_INT64: DISPATCH(int64_t, i64); break;
-  case LC_UINT8: DISPATCH(uint8_t, u8); break;
-  default: break;
-  }
+  FOR_EACH_DTYPE(dtype, DISPATCH);
 #undef DISPATCH
 }
 
@@ -152,13 +156,7 @@ void lc_cpu_binary(lc_binary_op op, lc_dtype dtype, int ndim, const int64_t *siz
                                            (const T *)a.data + off[1], sa,                 \
                                            (const T *)b.data + off[2], sb));               \
   }
-  switch (dtype) {
-  case LC_FLOAT32: DISPATCH(float, f32); break;
-  case LC_FLOAT64: DISPATCH(double, f64); break;
-  case LC_INT64: DISPATCH(int64_t, i64); break;
-  case LC_UINT8: DISPATCH(uint8_t, u8); break;
-  default: break;
-  }
+  FOR_EACH_DTYPE(dtype, DISPATCH);
 #undef DISPATCH
 }
 
@@ -175,13 +173,7 @@ void lc_cpu_where(lc_dtype dtype, int ndim, const int64_t *sizes, lc_cpu_operand
                                       (const uint8_t *)cond.data + off[1], s[1],           \
                                       (const T *)a.data + off[2], s[2],                    \
                                       (const T *)b.data + off[3], s[3]))
-  switch (dtype) {
-  case LC_FLOAT32: DISPATCH(float, f32); break;
-  case LC_FLOAT64: DISPATCH(double, f64); break;
-  case LC_INT64: DISPATCH(int64_t, i64); break;
-  case LC_UINT8: DISPATCH(uint8_t, u8); break;
-  default: break;
-  }
+  FOR_EACH_DTYPE(dtype, DISPATCH);
 #undef DISPATCH
 }
 
@@ -192,13 +184,7 @@ void lc_cpu_fill(lc_dtype dtype, int ndim, const int64_t *sizes, lc_cpu_operand 
   lc_cpu_iter_init(&it, ndim, sizes, 1, strides);
   int64_t so = lc_cpu_iter_run_stride(&it, 0);
 #define DISPATCH(T, SFX) FOR_EACH_RUN(it, 1, fill_run_##SFX(len_, (T *)dst.data + off[0], so, value))
-  switch (dtype) {
-  case LC_FLOAT32: DISPATCH(float, f32); break;
-  case LC_FLOAT64: DISPATCH(double, f64); break;
-  case LC_INT64: DISPATCH(int64_t, i64); break;
-  case LC_UINT8: DISPATCH(uint8_t, u8); break;
-  default: break;
-  }
+  FOR_EACH_DTYPE(dtype, DISPATCH);
 #undef DISPATCH
 }
 
