@@ -32,7 +32,7 @@
 -- loader has it, so a resumed run sees the same order and augmentation in epoch e as an
 -- uninterrupted one. Checkpoints (lc.io.save_checkpoint: model file + optimizer file):
 -- last.safetensors after every epoch, best.safetensors when the valid accuracy improved
--- (or every epoch without a valid loader). Their metadata 'luacnn.extra' holds {epoch,
+-- (every epoch without a valid loader: the last is then the best). Their metadata 'luacnn.extra' holds {epoch,
 -- best_acc, best_epoch, rng = {seed, offset} (lc's generator after the epoch), history,
 -- meta}. Ctrl-C: the run folder is marked 'interrupted' (the last finished epoch is
 -- already on disk) and the message says how to resume.
@@ -280,7 +280,7 @@ function trainer.fit(o)
         row.valid_seconds = now() - t1
       end
       state.images, state.seconds = state.images + n, state.seconds + dt
-      local metric = row.valid_acc or -train_loss
+      local metric = row.valid_acc or epoch   -- without validation the last epoch is the best
       local improved = metric > state.best_acc
       if improved then state.best_acc, state.best_epoch = metric, epoch end
       state.history[#state.history + 1] = row
