@@ -216,7 +216,7 @@ function trainer.fit(o)
   end
 
   local function train_epoch(epoch)
-    if o.train_loader.set_epoch then o.train_loader:set_epoch(epoch) end
+    if o.train_loader.set_epoch then o.train_loader:set_epoch(epoch - 1) end  -- 0-based, as the loader counts
     net:train()
     local m = d2l.Accumulator(3)
     local t0 = now()
