@@ -104,9 +104,29 @@ function leaves.apply_recipe(settings)
   return settings
 end
 
--- lc.args + recipe, from the command line (or an explicit argv list).
+-- Settings a resumed run takes from its checkpoint unless given again.
+local not_resumed = {resume = true, stop_after_epoch = true, predict = true, checkpoint = true,
+                     run_dir = true, progress = true, workers = true, device = true, out = true}
+
+-- lc.args + recipe, from the command line (or an explicit argv list). With --resume, the
+-- settings saved in the checkpoint fill those not given on the command line.
 function leaves.settings(argv)
   local s = lc.args(leaves.spec(), argv)
+  if s.resume and not s.predict then
+    local extra = trainer.read_meta(trainer.checkpoint_path(s.resume))
+    local saved = extra and extra.meta and extra.meta.settings
+    if type(saved) == 'table' then
+      local info = lc.args.info(s)
+      local explicit = info and info.explicit or {}
+      for k, v in pairs(saved) do
+        if not explicit[k] and not not_resumed[k] then
+          local ok = pcall(function() return s[k] end)   -- declared settings only
+          if ok then s[k] = v end
+        end
+      end
+      if not explicit.seed and saved.seed ~= nil then lc.manual_seed(saved.seed) end
+    end
+  end
   return leaves.apply_recipe(s)
 end
 
@@ -322,6 +342,12 @@ local function summarize_report(report)
   return #parts > 0 and table.concat(parts, ', ') or nil
 end
 
+local function plain_settings(s)
+  local out = {}
+  for k, v in pairs(s) do out[k] = v end
+  return out
+end
+
 function leaves.train(s)
   local device = resolve_device(s.device)
   local say = function(...) io.stdout:write(...); io.stdout:flush() end
@@ -352,7 +378,10 @@ function leaves.train(s)
   local opt = make_optimizer(net, s)
 
   local train_set = s.full_train and ds.all or ds.train
-  local train_loader = lc.data.ImageLoader{
+  -- a resumed run shuffles and augments with the seed the interrupted one drew
+  local saved = s.resume and trainer.read_meta(trainer.checkpoint_path(s.resume))
+  local loader_seed = saved and saved.meta and saved.meta.loader_seed
+  local train_loader = lc.data.ImageLoader{seed = loader_seed,
     paths = train_set.paths, labels = train_set.labels, rows = train_set.rows,
     transform = leaves.train_transform(s), batch_size = s.batch_size, shuffle = true,
     drop_last = #train_set.paths > s.batch_size, workers = s.workers, cache = s.cache, device = device}
@@ -377,7 +406,8 @@ function leaves.train(s)
   local r = run.start{script = 'resnet_leaves', settings = s, metric = 'valid_acc', dir = run_dir}
   say('run folder: ', r.dir, '\n')
   local meta = {classes = ds.classes, arch = s.arch, in_channels = 3, size = s.size, mean = leaves.MEAN,
-                std = leaves.STD, tta = s.tta, recipe = s.recipe, seed = s.seed}
+                std = leaves.STD, tta = s.tta, recipe = s.recipe, seed = s.seed, settings = plain_settings(s),
+                loader_seed = train_loader.seed}
   local mix = leaves.mix_transform(s, K)
   local progress = s.progress == 'on' or (s.progress == 'auto' and 'auto') or false
   local result = trainer.fit{
