@@ -64,6 +64,14 @@ function trainer.warmup_cosine(opt, o)
   return lc.optim.LambdaLR(opt, factor)
 end
 
+-- Cross-entropy against probabilities (B, K) (mixup/cutmix targets), with label smoothing
+-- mixed in as PyTorch does: target * (1 - ls) + ls / K.
+function trainer.soft_cross_entropy(logits, target, ls)
+  ls = ls or 0
+  if ls > 0 then target = target * (1 - ls) + ls / logits:size(2) end
+  return -(F.log_softmax(logits, 2) * target):sum(2):mean()
+end
+
 -- ---- progress ----
 
 local function is_terminal()
@@ -153,7 +161,10 @@ function trainer.fit(o)
   local log_every = o.log_every or 10
   local ls = o.label_smoothing or 0
   local loss_fn = o.loss or function(logits, target)
-    return F.cross_entropy(logits, target, {label_smoothing = ls})
+    if target.dtype == 'int64' then
+      return F.cross_entropy(logits, target, {label_smoothing = ls})
+    end
+    return trainer.soft_cross_entropy(logits, target, ls)
   end
   local eval_loss = function(logits, y) return F.cross_entropy(logits, y) end
   local function say(...)
@@ -238,10 +249,11 @@ function trainer.fit(o)
       local n = X:size(1)
       m:add(l:detach() * n, d2l.correct(logits, y), n)
       local t = now()
-      if not estimated and o.on_estimate and epoch == state.first_epoch and i == (o.estimate_after or 3) + 1 then
+      local warm = o.estimate_after or math.min(3, math.max(1, (nb_total or 9) // 3))
+      if not estimated and o.on_estimate and epoch == state.first_epoch and i == warm + 1 then
         -- the first batches warm caches up: time the ones after them
         state.est_t0, state.est_n0 = t, m:get(3)
-      elseif not estimated and o.on_estimate and state.est_t0 and i == 2 * (o.estimate_after or 3) + 1 then
+      elseif not estimated and o.on_estimate and state.est_t0 and i == 2 * warm + 1 then
         estimated = true
         local ips = (m:get(3) - state.est_n0) / math.max(t - state.est_t0, 1e-6)
         local per_epoch = nb_total and (nb_total * (m:get(3) / i)) / ips or nil
