@@ -149,7 +149,8 @@ describe('scripts/resnet_leaves.lua', function()
 
   data_it('a run stopped after epoch 1 of 2 and resumed has the metrics of an uninterrupted run', function()
     local common = {'--limit', '256', '--epochs', '2', '--size', '32', '--batch_size', '32', '--device',
-                    'cpu', '--data_root', ROOT, '--no-submission', '--recipe', 'cpu', '--no-cache'}
+                    'cpu', '--data_root', ROOT, '--no-submission', '--recipe', 'cpu', '--no-cache',
+                    '--time_budget', '0'}
     local function with(extra)
       local w = {}
       for _, x in ipairs(common) do w[#w + 1] = x end

@@ -60,7 +60,8 @@ local function fit(opts)
     valid_loader = fake_loader(Xv, yv, 64, false), epochs = opts.epochs, run = r, quiet = true,
     label_smoothing = 0.1, meta = {classes = {'neg', 'pos'}},
     batch_transform = function(X, y) return X + lc.randn(X:shape()) * 0.05, y end,
-    resume = opts.resume, stop_after_epoch = opts.stop_after_epoch,
+    resume = opts.resume, stop_after_epoch = opts.stop_after_epoch, time_budget = opts.time_budget,
+    on_epochs = function(n) sched.set_total_steps(n * #train); if opts.on_epochs then opts.on_epochs(n) end end,
   })
   return ok, res, net
 end
@@ -110,6 +111,20 @@ describe('trainer.fit', function()
       end
     end
     assert.are.equal(6, #lc.run.read_csv(tmp('cut/metrics.csv')))
+  end)
+
+  it('a time budget lowers the number of epochs after the first and shortens the schedule', function()
+    local told
+    local ok, res = fit{epochs = 6, dir = tmp('budget'), time_budget = 1e-6,
+                        on_epochs = function(n) told = n end}
+    assert.is_true(ok, tostring(res))
+    assert.are.equal(1, #res.history)
+    assert.are.equal(1, told)
+    assert.are.equal(1, trainer.read_meta(tmp('budget/last.safetensors')).epochs)
+    -- a budget larger than the run changes nothing
+    local ok2, res2 = fit{epochs = 2, dir = tmp('budget2'), time_budget = 3600}
+    assert.is_true(ok2, tostring(res2))
+    assert.are.equal(2, #res2.history)
   end)
 
   it('warmup_cosine rises linearly, then falls to the floor at total_steps', function()

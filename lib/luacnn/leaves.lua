@@ -17,8 +17,9 @@
 --              --full_train then trains the final model on train+valid
 --   cpu        input 64, decoded images cached in memory, batch 128, SGD nesterov momentum
 --              0.9 lr 0.1, cosine with 1 warmup epoch, label smoothing 0.1, light
---              augmentation (RandomResizedCrop scale 0.35..1 + flips), 18 epochs, flip TTA:
---              made to train from scratch on 2 CPU cores within about 25 minutes
+--              augmentation (RandomResizedCrop scale 0.35..1 + flips), up to 18 epochs within a
+--              25-minute time budget (--time_budget: after epochs 1 and 2 the number of epochs
+--              is lowered to what fits and the cosine shortened), flip TTA
 -- Checkpoints carry, in their metadata ('luacnn.extra' -> meta), the class names, the
 -- architecture, the input size and the normalisation, so --predict needs nothing else.
 local lc = require 'luacnn'
@@ -42,7 +43,7 @@ leaves.recipes = {
   cpu = {arch = 'resnet18', size = 64, batch_size = 128, lr = 0.1, epochs = 18, momentum = 0.9,
          nesterov = true, weight_decay = 5e-4, schedule = 'cosine', warmup_epochs = 1,
          augment = 'light', label_smoothing = 0.1, mixup = 0, cutmix = 0, tta = true,
-         cache = true},
+         cache = true, time_budget = 25},
 }
 
 -- The command-line settings (lc.args spec). Recipe-controlled settings have no default here:
@@ -73,6 +74,8 @@ function leaves.spec()
     mix_prob = {1.0, help = 'probability that a batch is mixed when mixup/cutmix is on'},
     tta = {type = 'boolean', help = 'average the predictions of the image and its horizontal flip'},
     cache = {type = 'boolean', help = 'keep the decoded images in memory (later epochs decode nothing)'},
+    time_budget = {type = 'number', help = 'minutes of training + validation: after epochs 1 and 2 the ' ..
+                                           'number of epochs is lowered to fit, the cosine shortened (recipe cpu: 25; 0: none)'},
     full_train = {false, help = 'train on train+valid (no valid accuracy; the last epoch is kept)'},
     valid_ratio = {0.2, help = 'share of the labelled images held out for validation'},
     split_seed = {0, help = 'seed of the train/valid split'},
@@ -415,6 +418,10 @@ function leaves.train(s)
     valid_loader = valid_loader, epochs = s.epochs, device = device, run = r, meta = meta,
     label_smoothing = s.label_smoothing, batch_transform = mix, resume = s.resume,
     progress = progress, stop_after_epoch = s.stop_after_epoch, keep_open = true,
+    time_budget = s.time_budget and s.time_budget > 0 and s.time_budget * 60 or nil,
+    on_epochs = function(n)
+      if sched and sched.set_total_steps then sched.set_total_steps(n * steps) end
+    end,
     on_estimate = function(e)
       say(string.format('speed: %.0f images/sec on %s; an epoch takes about %s, the %d epoch%s about %s\n',
                         e.images_per_sec, device, trainer.duration(e.epoch_seconds or 0), s.epochs,

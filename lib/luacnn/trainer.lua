@@ -24,6 +24,9 @@
 --                                     -- {images_per_sec, epoch_seconds, total_seconds}
 --     on_epoch = function(row, net) end,
 --     stop_after_epoch = nil,         -- tests: stop as Ctrl-C would after this epoch
+--     time_budget = nil,              -- seconds of training + validation: after epochs 1 and 2
+--                                     -- the number of epochs is lowered to fit (on_epochs(n)
+--                                     -- is called: rebuild the schedule's length there)
 --   }
 --   -> {best_acc, best_epoch, best_path, last_path, history = {rows}, run_dir, epochs,
 --       images_per_sec}
@@ -61,7 +64,11 @@ function trainer.warmup_cosine(opt, o)
     local t = math.min((step - warm) / math.max(total - warm, 1), 1)
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
   end
-  return lc.optim.LambdaLR(opt, factor)
+  local sched = lc.optim.LambdaLR(opt, factor)
+  -- a time budget may shorten the run: the cosine then ends at the new total (the warmup,
+  -- already done by then, is unchanged)
+  sched.set_total_steps = function(n) total = n end
+  return sched
 end
 
 -- Cross-entropy against probabilities (B, K) (mixup/cutmix targets), with label smoothing
@@ -179,7 +186,14 @@ function trainer.fit(o)
     error('trainer.fit: without a run folder, give best_path and last_path', 2)
   end
 
-  local state = {epoch = 0, best_acc = -1, best_epoch = 0, history = {}, images = 0, seconds = 0}
+  local state = {epoch = 0, best_acc = -1, best_epoch = 0, history = {}, images = 0, seconds = 0,
+                 wall = 0}
+  local max_epochs = o.epochs
+  local function set_epochs(n)
+    if n == o.epochs then return end
+    o.epochs = n
+    if o.on_epochs then o.on_epochs(n) end
+  end
 
   if o.resume then
     local path = checkpoint_path(o.resume)
@@ -189,7 +203,9 @@ function trainer.fit(o)
     end
     state.epoch, state.best_acc, state.best_epoch = extra.epoch, extra.best_acc or -1, extra.best_epoch or 0
     state.history = extra.history or {}
-    state.images, state.seconds = extra.images or 0, extra.seconds or 0
+    state.images, state.seconds, state.wall = extra.images or 0, extra.seconds or 0, extra.wall or 0
+    -- a time budget may have shortened the run: keep the length it chose
+    if o.time_budget and extra.epochs and extra.epochs < o.epochs then set_epochs(extra.epochs) end
     if extra.rng then lc.set_rng_state(extra.rng.seed, extra.rng.offset) end
     if r then
       r.rows = {}
@@ -206,7 +222,7 @@ function trainer.fit(o)
     lc.io.save_checkpoint(path, {model = net, optimizer = opt, scheduler = sched, extra = {
       epoch = epoch, best_acc = state.best_acc, best_epoch = state.best_epoch, rng = rng_state(),
       history = state.history, images = state.images, seconds = state.seconds, meta = o.meta,
-      epochs = o.epochs,
+      epochs = o.epochs, wall = state.wall,
     }})
   end
 
@@ -280,8 +296,11 @@ function trainer.fit(o)
 
   local function body()
     state.first_epoch = state.epoch + 1
-    for epoch = state.epoch + 1, o.epochs do
+    local epoch = state.epoch
+    while epoch < o.epochs do
+      epoch = epoch + 1
       where.epoch, where.batch = epoch, 0
+      local epoch_t0 = now()
       local lr = opt.param_groups[1].lr
       local train_loss, train_acc, n, dt = train_epoch(epoch)
       local row = {epoch = epoch, train_loss = train_loss, train_acc = train_acc,
@@ -297,12 +316,27 @@ function trainer.fit(o)
       if improved then state.best_acc, state.best_epoch = metric, epoch end
       state.history[#state.history + 1] = row
       state.epoch = epoch
+      local epoch_wall = now() - epoch_t0
+      state.wall = state.wall + epoch_wall
+      local budget_note = ''
+      if o.time_budget and epoch <= 2 and epoch < max_epochs then
+        -- fit the run into the budget, judging by this epoch (the first fills the caches, so
+        -- it is judged again after the second); the schedule follows through on_epochs
+        local fit = epoch + math.floor(math.max(o.time_budget - state.wall, 0) / epoch_wall)
+        fit = math.max(epoch, math.min(max_epochs, fit))
+        if fit ~= o.epochs then
+          budget_note = string.format('time budget %s: an epoch takes %s, so %d epochs instead of %d\n',
+                                      duration(o.time_budget), duration(epoch_wall), fit, o.epochs)
+          set_epochs(fit)
+        end
+      end
       save(last_path, epoch)
       if improved then save(best_path, epoch) end
       say(string.format('epoch %d/%d  loss %.4f  train acc %.3f%s  %.0f img/s  %s%s\n', epoch,
                         o.epochs, train_loss, train_acc,
                         row.valid_acc and string.format('  valid acc %.3f', row.valid_acc) or '',
                         n / dt, duration(dt), improved and '  (best so far, saved)' or ''))
+      say(budget_note)
       if r then
         r:log_epoch(row)
         r:plot_curves()
@@ -324,10 +358,15 @@ function trainer.fit(o)
     if run.is_interrupt(err) then
       if r then r:finish{status = 'interrupted'} end
       if not quiet then
-        io.stderr:write(string.format('interrupted in epoch %d (batch %d): %d epoch%s on disk in %s; ' ..
-                                      'continue with --resume %s\n', where.epoch, where.batch,
-                                      state.epoch, state.epoch == 1 and '' or 's', last_path,
-                                      r and r.dir or last_path))
+        if state.epoch > 0 then
+          io.stderr:write(string.format('interrupted in epoch %d (batch %d): %d epoch%s on disk in %s; ' ..
+                                        'continue with --resume %s\n', where.epoch, where.batch,
+                                        state.epoch, state.epoch == 1 and '' or 's', last_path,
+                                        r and r.dir or last_path))
+        else
+          io.stderr:write(string.format('interrupted in epoch %d (batch %d): no epoch finished, ' ..
+                                        'nothing to resume from\n', where.epoch, where.batch))
+        end
       end
     elseif r then
       r:finish{status = 'failed', error = tostring(err), traceback = tb}
