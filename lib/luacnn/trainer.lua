@@ -273,6 +273,7 @@ function trainer.fit(o)
         estimated = true
         local ips = (m:get(3) - state.est_n0) / math.max(t - state.est_t0, 1e-6)
         local per_epoch = nb_total and (nb_total * (m:get(3) / i)) / ips or nil
+        if line_open then io.stdout:write('\r\27[K'); line_open = false end
         o.on_estimate{images_per_sec = ips, epoch_seconds = per_epoch,
                       total_seconds = per_epoch and per_epoch * (o.epochs - epoch + 1)}
       end
