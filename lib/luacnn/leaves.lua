@@ -431,7 +431,11 @@ function leaves.train(s)
       end
     end,
   }
-  say(string.format('best valid acc %.4f at epoch %d (%s)\n', result.best_acc, result.best_epoch, result.best_path))
+  if result.best_acc then
+    say(string.format('best valid acc %.4f at epoch %d (%s)\n', result.best_acc, result.best_epoch, result.best_path))
+  else
+    say(string.format('final model: epoch %d, no validation (%s)\n', result.best_epoch, result.best_path))
+  end
 
   local final = {best_valid_acc = result.best_acc, best_epoch = result.best_epoch}
   -- the best weights predict from here on

@@ -211,8 +211,9 @@ function trainer.fit(o)
       r.rows = {}
       for i, row in ipairs(state.history) do r.rows[i] = row end
     end
-    say(string.format('resuming from %s: epoch %d done, best valid acc %.3f (epoch %d)\n', path,
-                      state.epoch, state.best_acc, state.best_epoch))
+    say(string.format('resuming from %s: epoch %d done%s\n', path, state.epoch,
+                      state.best_acc >= 0 and string.format(', best valid acc %.3f (epoch %d)',
+                                                            state.best_acc, state.best_epoch) or ''))
     if state.epoch >= o.epochs then
       say(string.format('nothing to do: %d of %d epochs done\n', state.epoch, o.epochs))
     end
@@ -312,9 +313,9 @@ function trainer.fit(o)
         row.valid_seconds = now() - t1
       end
       state.images, state.seconds = state.images + n, state.seconds + dt
-      local metric = row.valid_acc or epoch   -- without validation the last epoch is the best
-      local improved = metric > state.best_acc
-      if improved then state.best_acc, state.best_epoch = metric, epoch end
+      -- without validation the last epoch is the best (best_acc stays -1: no accuracy known)
+      local improved = (row.valid_acc == nil) or row.valid_acc > state.best_acc
+      if improved then state.best_acc, state.best_epoch = row.valid_acc or -1, epoch end
       state.history[#state.history + 1] = row
       state.epoch = epoch
       local epoch_wall = now() - epoch_t0
@@ -336,7 +337,7 @@ function trainer.fit(o)
       say(string.format('epoch %d/%d  loss %.4f  train acc %.3f%s  %.0f img/s  %s%s\n', epoch,
                         o.epochs, train_loss, train_acc,
                         row.valid_acc and string.format('  valid acc %.3f', row.valid_acc) or '',
-                        n / dt, duration(dt), improved and '  (best so far, saved)' or ''))
+                        n / dt, duration(dt), improved and (row.valid_acc and '  (best so far, saved)' or '  (saved)') or ''))
       say(budget_note)
       if r then
         r:log_epoch(row)
@@ -375,12 +376,12 @@ function trainer.fit(o)
     error(err, 0)
   end
 
-  local result = {best_acc = state.best_acc, best_epoch = state.best_epoch, best_path = best_path,
+  local result = {best_acc = state.best_acc >= 0 and state.best_acc or nil, best_epoch = state.best_epoch, best_path = best_path,
                   last_path = last_path, history = state.history, run_dir = r and r.dir,
                   epochs = state.epoch, images_per_sec = state.images / math.max(state.seconds, 1e-6),
                   run = r}
   if r and not o.keep_open then
-    r:finish{metrics = {best_valid_acc = state.best_acc, best_epoch = state.best_epoch}}
+    r:finish{metrics = {best_valid_acc = result.best_acc, best_epoch = state.best_epoch}}
   end
   return result
 end
