@@ -21,6 +21,7 @@
 
 #include "bindings/luacnn.h"
 #include "bindings/transform.h"
+#include "kernels/cpu/augment.h"
 #include "runtime/random.h"
 
 void lcb_open_transform(lua_State *L);
@@ -181,25 +182,55 @@ static uint64_t opt_u64(lua_State *L, int opts, const char *key, int *given)
   return v;
 }
 
-/* Shared by __call and sample: applies to the tensor at 2 with options at 3; pushes the output. */
-static void run(lua_State *L, lc_transform_trace *trace)
+/* The uint8 image tensor (C, H, W) or (H, W) at idx as a new HWC buffer (userdata pushed on the
+ * stack, owned by Lua). */
+static uint8_t *image_hwc(lua_State *L, int idx, const char *who, int *pc, int *ph, int *pw)
 {
-  lc_transform *t = lcb_check_transform(L, 1);
-  lc_tensor *img = lcb_check_tensor(L, 2, "transform");
-  int opts = lua_istable(L, 3) ? 3 : 0;
+  lc_tensor *img = lcb_check_tensor(L, idx, who);
   if (img->dtype != LC_UINT8)
-    luaL_error(L, "transform: expected a uint8 image tensor (C, H, W), got %s (convert with "
-                  "x:to('uint8') or decode with lc.image)", lc_dtype_name(img->dtype));
-  if (img->storage->device.type != LC_CPU)
-    luaL_error(L, "transform: the image must be on the CPU");
+    luaL_error(L, "%s: expected a uint8 image tensor (C, H, W), got %s (convert with "
+                  "x:to('uint8') or decode with lc.image)", who, lc_dtype_name(img->dtype));
+  if (img->storage->device.type != LC_CPU) luaL_error(L, "%s: the image must be on the CPU", who);
   if (img->ndim != 3 && img->ndim != 2)
-    luaL_error(L, "transform: expected an image tensor of shape (C, H, W) or (H, W), got %s",
+    luaL_error(L, "%s: expected an image tensor of shape (C, H, W) or (H, W), got %s", who,
                lc_shape_str(img));
   int c = img->ndim == 3 ? (int)img->sizes[0] : 1;
   int h = (int)img->sizes[img->ndim - 2], w = (int)img->sizes[img->ndim - 1];
   if (c < 1 || c > LC_TF_MAX_CHANNELS || h < 1 || w < 1)
-    luaL_error(L, "transform: expected 1 to %d channels and a non-empty image, got %s",
+    luaL_error(L, "%s: expected 1 to %d channels and a non-empty image, got %s", who,
                LC_TF_MAX_CHANNELS, lc_shape_str(img));
+  uint8_t *hwc = lua_newuserdatauv(L, (size_t)c * h * w, 0);
+  const uint8_t *src = lc_data(img);
+  int64_t sc = img->ndim == 3 ? img->strides[0] : 0, sy = img->strides[img->ndim - 2],
+          sx = img->strides[img->ndim - 1];
+  for (int y = 0; y < h; y++) {
+    uint8_t *d = hwc + (size_t)y * w * c;
+    const uint8_t *row = src + y * sy;
+    if (c == 3 && sx == 1) {
+      const uint8_t *r0 = row, *r1 = row + sc, *r2 = row + 2 * sc;
+      for (int x = 0; x < w; x++) {
+        d[3 * x] = r0[x];
+        d[3 * x + 1] = r1[x];
+        d[3 * x + 2] = r2[x];
+      }
+    } else {
+      for (int x = 0; x < w; x++)
+        for (int k = 0; k < c; k++) d[(size_t)x * c + k] = row[k * sc + x * sx];
+    }
+  }
+  *pc = c;
+  *ph = h;
+  *pw = w;
+  return hwc;
+}
+
+/* Shared by __call and sample: applies to the tensor at 2 with options at 3; pushes the output. */
+static void run(lua_State *L, lc_transform_trace *trace)
+{
+  lc_transform *t = lcb_check_transform(L, 1);
+  int opts = lua_istable(L, 3) ? 3 : 0;
+  int c, h, w;
+  uint8_t *hwc = image_hwc(L, 2, "transform", &c, &h, &w);
   int given_seed, given_stream;
   uint64_t seed = opt_u64(L, opts, "seed", &given_seed);
   uint64_t stream = opt_u64(L, opts, "stream", &given_stream);
@@ -219,14 +250,6 @@ static void run(lua_State *L, lc_transform_trace *trace)
                  orig_w, h, w);
   }
   if (opts) lua_pop(L, 1);
-  /* CHW (any strides) -> HWC */
-  uint8_t *hwc = lua_newuserdatauv(L, (size_t)c * h * w, 0);
-  const uint8_t *src = lc_data(img);
-  int64_t sc = img->ndim == 3 ? img->strides[0] : 0, sy = img->strides[img->ndim - 2],
-          sx = img->strides[img->ndim - 1];
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++)
-      for (int k = 0; k < c; k++) hwc[((size_t)y * w + x) * c + k] = src[k * sc + y * sy + x * sx];
   char err[256];
   int oc, oh, ow, is_float;
   if (lc_transform_output_shape(t, c, orig_h, orig_w, &oc, &oh, &ow, &is_float, err, sizeof err))
@@ -237,6 +260,64 @@ static void run(lua_State *L, lc_transform_trace *trace)
   if (lc_transform_apply_traced(t, &in, orig_h, orig_w, seed, stream, lc_data(out), trace, err, sizeof err))
     luaL_error(L, "%s", err);
   lua_remove(L, -2); /* the HWC copy */
+}
+
+/* _transforms.functional(name, img, ...) -> uint8 (C, H', W'): one kernel with given
+ * parameters, as torchvision.transforms.functional (0-based boxes here; lib adds the 1):
+ *   'resized_crop', top, left, h, w, oh, ow   'crop', top, left, h, w   'resize', oh, ow
+ *   'hflip'  'vflip'  'rotate', degrees [, fill]  'brightness'|'contrast'|'saturation'|'hue', f */
+static int l_functional(lua_State *L)
+{
+  const char *name = luaL_checkstring(L, 1);
+  int c, h, w;
+  uint8_t *hwc = image_hwc(L, 2, name, &c, &h, &w);
+  int hwc_idx = lua_gettop(L);
+  int oh = h, ow = w, rc = 0;
+  int a[6] = {0};
+  int nargs = strcmp(name, "resized_crop") == 0 ? 6 : strcmp(name, "crop") == 0 ? 4
+            : strcmp(name, "resize") == 0 ? 2 : 0;
+  for (int i = 0; i < nargs; i++) {
+    lua_Integer v = luaL_checkinteger(L, 3 + i);
+    if (v < -65536 || v > 65536) return luaL_error(L, "%s: argument %d out of range", name, 3 + i);
+    a[i] = (int)v;
+  }
+  if (strcmp(name, "resized_crop") == 0) { oh = a[4]; ow = a[5]; }
+  else if (strcmp(name, "crop") == 0) { oh = a[2]; ow = a[3]; }
+  else if (strcmp(name, "resize") == 0) { oh = a[0]; ow = a[1]; }
+  if (oh < 1 || ow < 1) return luaL_error(L, "%s: output size must be positive, got %d x %d", name, oh, ow);
+  uint8_t *res = lua_newuserdatauv(L, (size_t)c * oh * ow, 0);
+  if (strcmp(name, "resized_crop") == 0) {
+    if (a[2] < 1 || a[3] < 1) return luaL_error(L, "resized_crop: box size must be positive");
+    rc = lc_aug_resized_crop(hwc, h, w, c, a[0], a[1], a[2], a[3], oh, ow, res);
+  } else if (strcmp(name, "crop") == 0) {
+    rc = lc_aug_crop(hwc, h, w, c, a[0], a[1], a[2], a[3], res);
+  } else if (strcmp(name, "resize") == 0) {
+    rc = lc_aug_resize(hwc, h, w, c, oh, ow, res);
+  } else if (strcmp(name, "hflip") == 0) {
+    lc_aug_hflip(hwc, h, w, c, res);
+  } else if (strcmp(name, "vflip") == 0) {
+    lc_aug_vflip(hwc, h, w, c, res);
+  } else if (strcmp(name, "rotate") == 0) {
+    double deg = luaL_checknumber(L, 3);
+    uint8_t fill[LC_TF_MAX_CHANNELS] = {0};
+    double f = luaL_optnumber(L, 4, 0);
+    for (int k = 0; k < LC_TF_MAX_CHANNELS; k++) fill[k] = (uint8_t)(f < 0 ? 0 : f > 255 ? 255 : f);
+    lc_aug_rotate(hwc, h, w, c, deg, fill, res);
+  } else {
+    double f = luaL_checknumber(L, 3);
+    memcpy(res, hwc, (size_t)c * h * w);
+    if (strcmp(name, "brightness") == 0) lc_aug_brightness(res, h, w, c, f);
+    else if (strcmp(name, "contrast") == 0) lc_aug_contrast(res, h, w, c, f);
+    else if (strcmp(name, "saturation") == 0) lc_aug_saturation(res, h, w, c, f);
+    else if (strcmp(name, "hue") == 0) lc_aug_hue(res, h, w, c, f);
+    else return luaL_error(L, "functional: unknown op '%s'", name);
+  }
+  if (rc) return luaL_error(L, "%s: failed (%s)", name, rc == LC_AUG_ENOMEM ? "out of memory" : "bad arguments");
+  int64_t sizes[3] = {c, oh, ow};
+  lc_tensor *out = lcb_on_stack(L, lc_empty(3, sizes, LC_UINT8, LC_DEVICE_CPU));
+  lc_aug_to_chw_u8(res, oh, ow, c, lc_data(out));
+  (void)hwc_idx;
+  return 1;
 }
 
 static int p_call(lua_State *L)
@@ -353,7 +434,7 @@ void lcb_open_transform(lua_State *L)
   }
   lua_pop(L, 1);
   lua_newtable(L);
-  static const luaL_Reg fns[] = {{"compile", l_compile}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"compile", l_compile}, {"functional", l_functional}, {NULL, NULL}};
   lcb_register(L, fns);
   luaL_getmetatable(L, LCB_TRANSFORM_MT);
   lua_setfield(L, -2, "Pipeline_mt");

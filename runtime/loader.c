@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "kernels/common/philox.h"
@@ -123,8 +124,6 @@ struct lc_loader {
   int cancel;
 };
 
-static int64_t row_of(const lc_loader *l, int64_t idx) { return l->rows ? l->rows[idx] : idx + 1; }
-
 /* "PATH (CSV row R, sample I): what went wrong" (the decoder's message names the file too:
  * that prefix is not repeated). */
 static void sample_error(const lc_loader *l, int64_t idx, const char *inner, char *err, size_t errlen)
@@ -133,8 +132,11 @@ static void sample_error(const lc_loader *l, int64_t idx, const char *inner, cha
   size_t plen = strlen(path);
   if (strncmp(inner, path, plen) == 0 && inner[plen] == ':') inner += plen + 1;
   while (*inner == ' ') inner++;
-  snprintf(err, errlen, "ImageLoader: %s (%s %lld, sample %lld): %s", path,
-           l->rows ? "CSV row" : "row", (long long)row_of(l, idx), (long long)idx + 1, inner);
+  if (l->rows)
+    snprintf(err, errlen, "ImageLoader: %s (CSV row %lld, sample %lld): %s", path,
+             (long long)l->rows[idx], (long long)idx + 1, inner);
+  else
+    snprintf(err, errlen, "ImageLoader: %s (sample %lld): %s", path, (long long)idx + 1, inner);
 }
 
 /* Decodes sample idx at the scale the pipeline needs (or takes it from the cache) and runs the
@@ -329,6 +331,12 @@ static void prepare_slot(lc_loader *l, slot *s, int64_t b)
   int64_t sizes[4] = {count, l->oc, l->oh, l->ow};
   s->X = lc_empty(4, sizes, l->is_float ? LC_FLOAT32 : LC_UINT8, LC_DEVICE_CPU);
   s->xdata = lc_data(s->X);
+  /* A batch at 224 is ~38 MB of fresh memory: ask for huge pages before the workers first touch
+   * it (512x fewer page faults; only a hint, ignored where transparent huge pages are off). */
+  size_t bytes = (size_t)count * l->sample_bytes, huge = (size_t)2 << 20;
+  uintptr_t lo = ((uintptr_t)s->xdata + huge - 1) & ~(uintptr_t)(huge - 1);
+  uintptr_t hi = ((uintptr_t)s->xdata + bytes) & ~(uintptr_t)(huge - 1);
+  if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
   s->batch = b;
   s->count = count;
   s->remaining = count;

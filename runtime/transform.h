@@ -12,19 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(__has_include)
-#if __has_include("runtime/image_io.h")
-#include "runtime/image_io.h"
-#define LC_TRANSFORM_HAVE_IMAGE_IO 1
-#endif
-#endif
-#ifndef LC_TRANSFORM_HAVE_IMAGE_IO
-/* the same struct as runtime/image_io.h (the image helper's), until that is merged */
-typedef struct lc_image {
-  uint8_t *data; /* h * w * c bytes, HWC interleaved */
-  int h, w, c;
-} lc_image;
-#endif
+#include "runtime/image_io.h" /* lc_image */
 
 typedef enum lc_transform_kind {
   LC_TF_RESIZE,              /* size_h, size_w (size_w == 0: smaller edge -> size_h) */

@@ -7,7 +7,10 @@
  * Resampling: a separable triangle filter whose support widens with the downscale factor
  * (torchvision's Resize(antialias=True) on tensors, PIL's BILINEAR), pixel centres at +0.5,
  * weights normalised per output pixel and held in fixed point; a horizontal pass into uint8
- * (rounded, clamped) then a vertical one, each skipped when its axis is a plain copy. */
+ * (rounded, clamped) then a vertical one, each skipped when its axis is a plain copy.
+ * This is bit-exact with torchvision.transforms.v2 on uint8 tensors (and F.interpolate on
+ * uint8); torchvision.transforms (v1) on tensors resamples in float and rounds once, which
+ * differs by 1 in some pixels. Rotation and the colour ops match torchvision exactly. */
 #ifndef LC_KERNELS_CPU_AUGMENT_H
 #define LC_KERNELS_CPU_AUGMENT_H
 
@@ -68,7 +71,9 @@ void lc_aug_rotate(const uint8_t *src, int h, int w, int c, double degrees, cons
 
 /* torchvision's adjust_* on uint8 images, in place; results computed in float32, clamped to
  * [0, 255] and truncated to uint8, as its _blend. Grayscale is 0.2989 R + 0.587 G + 0.114 B
- * truncated to uint8 (rgb_to_grayscale). Saturation and hue leave 1-channel images alone;
+ * truncated to uint8 (rgb_to_grayscale). Hue goes through float HSV and back as
+ * convert_image_dtype (x / 255 in, x * 255.999 truncated out). Saturation and hue leave
+ * 1-channel images alone;
  * with c == 4 the alpha channel is left alone. */
 void lc_aug_brightness(uint8_t *img, int h, int w, int c, double factor);
 void lc_aug_contrast(uint8_t *img, int h, int w, int c, double factor);

@@ -8,6 +8,14 @@
 --   local loader = lc.data.DataLoader(lc.data.TensorDataset(X, y), {batch_size = 10, shuffle = true})
 --   for Xb, yb in loader do ... end
 --
+--   local ds = lc.data.leaves{valid_ratio = 0.2, seed = 0}  -- Classify Leaves, duplicate-aware split
+--   print(ds.report.text)                   -- the identical-image groups found and where they went
+--   local loader = lc.data.ImageLoader{paths = ds.train.paths, labels = ds.train.labels,
+--                                      rows = ds.train.rows, transform = tf, batch_size = 64,
+--                                      shuffle = true}   -- decoded + transformed by C threads
+--   for X, y, index in loader do ... end
+--   lc.data.read_csv(path)                  -- {header = {...}, rows = {{...}, ...}, lines = {...}}
+--
 -- A loader is iterated with `for ... in loader do` (each loop is a new epoch: a new
 -- permutation when shuffling) or through an explicit iterator: `local it = loader()` then
 -- `it()` until it returns nil. Batches are made lazily, one per step, so an epoch of images
@@ -843,7 +851,7 @@ function ImageLoader:epoch()
     local X, y, index = handle:next()
     if X == nil then
       token.done = true
-      self.token = nil
+      self.token, self.last = nil, nil
       return nil
     end
     if device ~= 'cpu' then

@@ -36,7 +36,7 @@ local function fmt(v)
   return tostring(v)
 end
 
-local function err(who, fmt_, ...) error(who .. ': ' .. string.format(fmt_, ...), 3) end
+local function err(who, fmt_, ...) error(who .. ': ' .. string.format(fmt_, ...), 0) end
 
 local function is_int(v) return type(v) == 'number' and v == math.floor(v) end
 
@@ -76,6 +76,7 @@ end
 function T.Resize(size, opts)
   if type(size) == 'table' and size.size ~= nil then opts, size = size, size.size end
   opts = opts or {}
+  check_keys('Resize', opts, {size = true, antialias = true})
   if opts.antialias == false then
     err('Resize', 'antialias = false is not supported (the resize always antialiases, as '
                   .. "torchvision's default)")
@@ -126,6 +127,7 @@ function T.RandomRotation(degrees, opts)
   local who = 'RandomRotation'
   if type(degrees) == 'table' and degrees.degrees ~= nil then opts, degrees = degrees, degrees.degrees end
   opts = opts or {}
+  check_keys(who, opts, {degrees = true, fill = true})
   local lo, hi
   if type(degrees) == 'number' then
     if degrees < 0 then err(who, 'degrees must be >= 0 when a single number, got %s', fmt(degrees)) end
@@ -231,6 +233,30 @@ function T.Compose(list)
     end
   end
   return core._transforms.compile(specs)
+end
+
+-- ---- functional forms (torchvision.transforms.functional) on uint8 (C, H, W) images ----
+-- Boxes are 1-based: top = 1, left = 1 is the first pixel.
+local F = {}
+T.F = F
+T.functional = F
+local kernel = core._transforms.functional
+function F.resized_crop(img, top, left, h, w, size)
+  local s = check_size('resized_crop', size)
+  return kernel('resized_crop', img, top - 1, left - 1, h, w, s[1], s[2])
+end
+function F.crop(img, top, left, h, w) return kernel('crop', img, top - 1, left - 1, h, w) end
+function F.resize(img, size) return T.Compose{T.Resize(size)}(img) end
+function F.center_crop(img, size) return T.Compose{T.CenterCrop(size)}(img) end
+function F.hflip(img) return kernel('hflip', img) end
+function F.vflip(img) return kernel('vflip', img) end
+function F.rotate(img, degrees, fill) return kernel('rotate', img, degrees, fill) end
+function F.adjust_brightness(img, f) return kernel('brightness', img, f) end
+function F.adjust_contrast(img, f) return kernel('contrast', img, f) end
+function F.adjust_saturation(img, f) return kernel('saturation', img, f) end
+function F.adjust_hue(img, f)
+  if type(f) ~= 'number' or f < -0.5 or f > 0.5 then err('adjust_hue', 'factor must be in [-0.5, 0.5], got %s', fmt(f)) end
+  return kernel('hue', img, f)
 end
 
 -- ---- random numbers from lc's generator (for the batch transforms) ----

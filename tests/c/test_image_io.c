@@ -692,6 +692,23 @@ static void test_files(const char *dir)
     rc = lc_image_write_file(path, &two, 90, err, sizeof err);
     check(rc == -1 && strstr(err, "channels"), "2 channels refused: %s", err);
   }
+  /* files larger than the per-thread read buffer (64 KB at first, kept up to 1 MB) */
+  const int sides[3] = {200, 400, 700}; /* random RGB: ~120 KB, ~480 KB, ~1.5 MB of PNG */
+  for (int k = 0; k < 3; k++) {
+    int side = sides[k];
+    size_t nb = (size_t)side * side * 3;
+    uint8_t *px = malloc(nb);
+    for (size_t i = 0; i < nb; i++) px[i] = (uint8_t)rnd();
+    lc_image big = {px, side, side, 3};
+    snprintf(path, sizeof path, "%s/big%d.png", dir, side);
+    rc = lc_image_write_file(path, &big, 95, err, sizeof err);
+    size_t at;
+    check(rc == 0 && lc_image_read_file(path, 1, LC_IMAGE_ANY, &img, err, sizeof err) == 0 && img.w == side &&
+              same_bytes(img.data, px, nb, &at),
+          "a %dx%d random PNG (a large file) round trips exactly", side, side);
+    lc_image_free(&img);
+    free(px);
+  }
   check(count_temp_files(dir) == 0, "no temporary files left behind");
   free(rgba);
 }
@@ -699,6 +716,7 @@ static void test_files(const char *dir)
 /* ---- threads: the same decode on 4 threads at once gives the same pixels ---- */
 typedef struct {
   const buf *b;
+  const char *path; /* the same JPEG as a file: odd iterations read it (per-thread buffers) */
   const lc_image *want;
   int ok;
 } thread_job;
@@ -711,7 +729,9 @@ static void *thread_main(void *arg)
     lc_image img;
     char err[256];
     int denom = 1 << (it % 4);
-    if (lc_image_decode(j->b->p, j->b->n, denom, LC_IMAGE_RGB, &img, err, sizeof err) != 0) {
+    int rc = it % 2 ? lc_image_read_file(j->path, denom, LC_IMAGE_RGB, &img, err, sizeof err)
+                    : lc_image_decode(j->b->p, j->b->n, denom, LC_IMAGE_RGB, &img, err, sizeof err);
+    if (rc != 0) {
       j->ok = 0;
       continue;
     }
@@ -722,17 +742,20 @@ static void *thread_main(void *arg)
   return NULL;
 }
 
-static void test_threads(void)
+static void test_threads(const char *dir)
 {
   uint8_t *rgb = smooth_rgb(96, 64, 3);
   buf jpg = make_jpeg(rgb, 96, 64, TJPF_RGB, TJSAMP_420, 90, 0);
+  char path[1024];
+  snprintf(path, sizeof path, "%s/threads.jpg", dir);
+  write_file(path, &jpg);
   lc_image want;
   char err[256];
   lc_image_decode(jpg.p, jpg.n, 1, LC_IMAGE_RGB, &want, err, sizeof err);
   pthread_t th[4];
   thread_job jobs[4];
   for (int i = 0; i < 4; i++) {
-    jobs[i] = (thread_job){&jpg, &want, 0};
+    jobs[i] = (thread_job){&jpg, path, &want, 0};
     pthread_create(&th[i], NULL, thread_main, &jobs[i]);
   }
   int ok = 1;
@@ -740,7 +763,7 @@ static void test_threads(void)
     pthread_join(th[i], NULL);
     ok &= jobs[i].ok;
   }
-  check(ok, "4 threads decoding the same JPEG get the same pixels");
+  check(ok, "4 threads decoding the same JPEG (bytes and file) get the same pixels");
   lc_image_free(&want);
   free(jpg.p), free(rgb);
 }
@@ -756,7 +779,7 @@ int main(void)
   test_jpeg();
   test_bad_data();
   test_files(dir);
-  test_threads();
+  test_threads(dir);
   char cmd[256];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
