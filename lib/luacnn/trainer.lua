@@ -71,14 +71,6 @@ function trainer.warmup_cosine(opt, o)
   return sched
 end
 
--- Cross-entropy against probabilities (B, K) (mixup/cutmix targets), with label smoothing
--- mixed in as PyTorch does: target * (1 - ls) + ls / K.
-function trainer.soft_cross_entropy(logits, target, ls)
-  ls = ls or 0
-  if ls > 0 then target = target * (1 - ls) + ls / logits:size(2) end
-  return -(F.log_softmax(logits, 2) * target):sum(2):mean()
-end
-
 -- ---- progress ----
 
 local function is_terminal()
@@ -167,11 +159,9 @@ function trainer.fit(o)
   if quiet then live = false end
   local log_every = o.log_every or 10
   local ls = o.label_smoothing or 0
+  -- class indices or (mixup/cutmix) probabilities alike
   local loss_fn = o.loss or function(logits, target)
-    if target.dtype == 'int64' then
-      return F.cross_entropy(logits, target, {label_smoothing = ls})
-    end
-    return trainer.soft_cross_entropy(logits, target, ls)
+    return F.cross_entropy(logits, target, {label_smoothing = ls})
   end
   local eval_loss = function(logits, y) return F.cross_entropy(logits, y) end
   local function say(...)
