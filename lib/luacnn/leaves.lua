@@ -35,15 +35,15 @@ leaves.recipes = {
   reference = {arch = 'resnet18', size = 224, batch_size = 64, lr = 0.02, epochs = 15,
                momentum = 0, nesterov = false, weight_decay = 0, schedule = 'constant',
                warmup_epochs = 0, augment = 'none', label_smoothing = 0, mixup = 0, cutmix = 0,
-               tta = false, cache = false},
+               tta = false, cache = false, zero_init_residual = false},
   strong = {arch = 'resnet18', size = 224, batch_size = 64, lr = 0.05, epochs = 60,
             momentum = 0.9, nesterov = true, weight_decay = 5e-4, schedule = 'cosine',
             warmup_epochs = 2, augment = 'strong', label_smoothing = 0.1, mixup = 0.2,
-            cutmix = 1.0, tta = true, cache = false},
+            cutmix = 1.0, tta = true, cache = false, zero_init_residual = true},
   cpu = {arch = 'resnet18', size = 64, batch_size = 128, lr = 0.1, epochs = 18, momentum = 0.9,
          nesterov = true, weight_decay = 5e-4, schedule = 'cosine', warmup_epochs = 1,
          augment = 'light', label_smoothing = 0.1, mixup = 0, cutmix = 0, tta = true,
-         cache = true, time_budget = 25},
+         cache = true, time_budget = 25, zero_init_residual = true},
 }
 
 -- The command-line settings (lc.args spec). Recipe-controlled settings have no default here:
@@ -74,6 +74,9 @@ function leaves.spec()
     mix_prob = {1.0, help = 'probability that a batch is mixed when mixup/cutmix is on'},
     tta = {type = 'boolean', help = 'average the predictions of the image and its horizontal flip'},
     cache = {type = 'boolean', help = 'keep the decoded images in memory (later epochs decode nothing)'},
+    eval_size = {type = 'integer', help = 'input size for validation and prediction (default: --size; ' ..
+                                          'a little larger often helps after RandomResizedCrop)'},
+    zero_init_residual = {type = 'boolean', help = "zero the last BN of each block (torchvision's option)"},
     time_budget = {type = 'number', help = 'minutes of training + validation: after epochs 1 and 2 the ' ..
                                            'number of epochs is lowered to fit, the cosine shortened (recipe cpu: 25; 0: none)'},
     full_train = {false, help = 'train on train+valid (no valid accuracy; the last epoch is kept)'},
@@ -270,7 +273,8 @@ end
 -- ---- predict mode ----
 
 -- predict{list = CSV, data_root = DIR, checkpoint = FILE, out = FILE, device, batch_size,
--- workers, tta (default: the checkpoint's recipe choice), quiet}
+-- workers, tta (default: the checkpoint's recipe choice), size (default: the checkpoint's
+-- input size), quiet}
 -- -> {n, accuracy (nil without labels), labels = {...predicted names}, out}
 function leaves.predict(o)
   local device = resolve_device(o.device)
@@ -295,11 +299,12 @@ function leaves.predict(o)
   end
   local tta = o.tta
   if tta == nil then tta = meta.tta end
+  local size = o.size or meta.size
   local function say(...) if not o.quiet then io.stdout:write(...); io.stdout:flush() end end
   say(string.format('predicting %d images of %s with %s (%s, %d classes, input %d%s) on %s\n', #paths,
-                    o.list, o.checkpoint, meta.arch or 'resnet18', #meta.classes, meta.size,
+                    o.list, o.checkpoint, meta.arch or 'resnet18', #meta.classes, size,
                     tta and ', flip TTA' or '', device))
-  local P = leaves.scores(paths, {net = net, size = meta.size, mean = meta.mean, std = meta.std,
+  local P = leaves.scores(paths, {net = net, size = size, mean = meta.mean, std = meta.std,
                                   device = device, batch_size = o.batch_size or 64,
                                   workers = o.workers, tta = tta, rows = rows})
   local pred = argmax_list(P)
@@ -371,7 +376,9 @@ function leaves.train(s)
                     (s.mixup > 0 or s.cutmix > 0) and string.format(', mixup %g / cutmix %g', s.mixup, s.cutmix) or '',
                     s.cache and ', decoded images cached' or '', device))
 
-  local net = lc.models.build(s.arch, {num_classes = K, in_channels = 3})
+  local net = lc.models.build(s.arch, {num_classes = K, in_channels = 3,
+                                       zero_init_residual = s.zero_init_residual})
+  local esize = s.eval_size or s.size
   if s.init and not s.resume then
     local info = lc.models.load_pretrained(net, s.init, {quiet = true})
     say(string.format('--init %s: %d tensors loaded\n', s.init, info.loaded))
@@ -392,7 +399,7 @@ function leaves.train(s)
   if not s.full_train and #ds.valid.paths > 0 then
     valid_loader = lc.data.ImageLoader{
       paths = ds.valid.paths, labels = ds.valid.labels, rows = ds.valid.rows,
-      transform = leaves.eval_transform(s.size), batch_size = math.max(s.batch_size, 64),
+      transform = leaves.eval_transform(esize), batch_size = math.max(s.batch_size, 64),
       shuffle = false, workers = s.workers, cache = s.cache, device = device}
   end
   local steps = #train_loader
@@ -408,7 +415,13 @@ function leaves.train(s)
   local run_dir = s.resume and (s.resume:match('%.safetensors$') and s.resume:match('^(.*)/[^/]+$') or s.resume)
   local r = run.start{script = 'resnet_leaves', settings = s, metric = 'valid_acc', dir = run_dir}
   say('run folder: ', r.dir, '\n')
-  local meta = {classes = ds.classes, arch = s.arch, in_channels = 3, size = s.size, mean = leaves.MEAN,
+  -- the honest split, for --predict RUN/valid.csv --checkpoint ... (other input sizes, TTA)
+  if #ds.valid.paths > 0 and ds.valid.names then
+    local vrows = {}
+    for i, name in ipairs(ds.valid.names) do vrows[i] = {name, ds.classes[ds.valid.labels[i]]} end
+    leaves.write_csv(r:path('valid.csv'), {'image', 'label'}, vrows)
+  end
+  local meta = {classes = ds.classes, arch = s.arch, in_channels = 3, size = esize, train_size = s.size, mean = leaves.MEAN,
                 std = leaves.STD, tta = s.tta, recipe = s.recipe, seed = s.seed, settings = plain_settings(s),
                 loader_seed = train_loader.seed}
   local mix = leaves.mix_transform(s, K)
@@ -441,7 +454,7 @@ function leaves.train(s)
   -- the best weights predict from here on
   local best_net = leaves.load_checkpoint(result.best_path, device)
   if valid_loader and s.tta then
-    local P = leaves.scores(ds.valid.paths, {net = best_net, size = s.size, device = device,
+    local P = leaves.scores(ds.valid.paths, {net = best_net, size = esize, device = device,
                                              batch_size = math.max(s.batch_size, 64), workers = s.workers,
                                              tta = true, rows = ds.valid.rows})
     local pred, correct = argmax_list(P), 0
@@ -454,7 +467,7 @@ function leaves.train(s)
     local paths, names = {}, {}
     for i = 1, n do paths[i], names[i] = ds.test.paths[i], ds.test.names[i] end
     local t0 = run.now()
-    local P = leaves.scores(paths, {net = best_net, size = s.size, device = device,
+    local P = leaves.scores(paths, {net = best_net, size = esize, device = device,
                                     batch_size = math.max(s.batch_size, 64), workers = s.workers,
                                     tta = s.tta})
     local rows = {}
@@ -473,9 +486,13 @@ end
 
 function leaves.main(s)
   if s.predict then
+    local info = lc.args.info(s)
+    local tta = nil                       -- the checkpoint's choice unless --tta/--no-tta
+    if info and info.explicit.tta then tta = s.tta end
     return leaves.predict{list = s.predict, data_root = s.data_root, checkpoint = s.checkpoint,
                           out = s.out or 'preds.csv', device = s.device, workers = s.workers,
-                          batch_size = s.batch_size, tta = rawget(lc.args.info(s) and lc.args.info(s).explicit or {}, 'tta') and s.tta or nil}
+                          batch_size = s.batch_size, size = s.eval_size,
+                          tta = tta}
   end
   return leaves.train(s)
 end
