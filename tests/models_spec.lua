@@ -166,6 +166,13 @@ describe('lc.models', function()
     assert.matches('missing in the file: layer1.2.conv1.weight', err)
     local info2 = models.load_pretrained(r34, file, {quiet = true, strict = false})
     assert.is_true(#info2.missing > 0 and info2.loaded > 0)
+    -- a gray model from RGB weights: the filters summed over the colour channels
+    local gray = models.resnet18{num_classes = 1000, in_channels = 1}
+    local info3 = models.load_pretrained(gray, file, {quiet = true})
+    assert.are.equal(#keys, info3.loaded)
+    assert.matches('conv1.weight has 3 input channels', info3.messages[1])
+    local want = src.conv1.weight:sum(2, {keepdim = true})
+    assert.is_true((gray.conv1.weight - want):abs():max():item() < 1e-6)
   end)
 
   it('load_pretrained: a PyTorch-made torchvision file gives the logits PyTorch computed', function()
