@@ -244,6 +244,22 @@ function leaves.scores(paths, opts)
   return #parts == 1 and parts[1] or lc.cat(parts, 1)
 end
 
+-- A progress callback (done, total) for long predictions: a line every 10 seconds.
+function leaves.reporter(what, quiet)
+  local t0 = run.now()
+  local last = t0
+  return function(done, total)
+    local t = run.now()
+    if not quiet and t - last >= 10 and done < total then
+      last = t
+      local ips = done / math.max(t - t0, 1e-3)
+      io.stdout:write(string.format('predicting %s: %d/%d images, %.0f images/sec, ETA %s\n', what,
+                                    done, total, ips, trainer.duration((total - done) / ips)))
+      io.stdout:flush()
+    end
+  end
+end
+
 -- Predicted class indices (1-based) as a Lua list.
 local function argmax_list(P)
   local idx = P:argmax(2)
@@ -306,7 +322,8 @@ function leaves.predict(o)
                     tta and ', flip TTA' or '', device))
   local P = leaves.scores(paths, {net = net, size = size, mean = meta.mean, std = meta.std,
                                   device = device, batch_size = o.batch_size or 64,
-                                  workers = o.workers, tta = tta, rows = rows})
+                                  workers = o.workers, tta = tta, rows = rows,
+                                  on_batch = leaves.reporter(o.list, o.quiet)})
   local pred = argmax_list(P)
   local labels, out_rows, correct, labelled = {}, {}, 0, 0
   for i, k in ipairs(pred) do
@@ -451,6 +468,8 @@ function leaves.train(s)
   end
 
   local final = {best_valid_acc = result.best_acc, best_epoch = result.best_epoch}
+  -- Ctrl-C or an error from here on still closes the run folder's summary
+  r:guard(function()
   -- the best weights predict from here on
   local best_net = leaves.load_checkpoint(result.best_path, device)
   if valid_loader and s.tta then
@@ -469,7 +488,7 @@ function leaves.train(s)
     local t0 = run.now()
     local P = leaves.scores(paths, {net = best_net, size = esize, device = device,
                                     batch_size = math.max(s.batch_size, 64), workers = s.workers,
-                                    tta = s.tta})
+                                    tta = s.tta, on_batch = leaves.reporter('test set')})
     local rows = {}
     for i, k in ipairs(argmax_list(P)) do rows[i] = {names[i], ds.classes[k]} end
     local path = leaves.write_csv(r:path('submission.csv'), {'image', 'label'}, rows)
@@ -479,6 +498,7 @@ function leaves.train(s)
                       n / math.max(run.now() - t0, 1e-3), s.out and (' and ' .. s.out) or ''))
     final.submission_rows = #rows
   end
+  end)
   r:finish{metrics = final}
   result.final = final
   return result
