@@ -8,6 +8,7 @@
 #include "runtime/loader.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 
 #include "kernels/common/philox.h"
 #include "runtime/csv.h"
+#include "runtime/image_io.h"
+#include "runtime/transform.h"
 
 static uint64_t fmix(uint64_t z)
 {
@@ -41,14 +44,7 @@ void lc_loader_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *o
   }
 }
 
-#if __has_include("runtime/image_io.h") && __has_include("runtime/transform.h")
-#define LC_LOADER_PIPELINE 1
-#include "runtime/image_io.h"
-#include "runtime/transform.h"
-#endif
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-#include <stdarg.h>
+__attribute__((format(printf, 3, 4)))
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
   if (err && errlen) {
@@ -59,27 +55,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
   }
   return -1;
 }
-
-#ifndef LC_LOADER_PIPELINE
-
-struct lc_loader { int unused; };
-lc_loader *lc_loader_new(const lc_loader_config *cfg, char *err, size_t errlen)
-{
-  fail(err, errlen, "ImageLoader: this build has no image decoder and transform pipeline");
-  return NULL;
-}
-void lc_loader_free(lc_loader *l) { (void)l; }
-int64_t lc_loader_num_batches(const lc_loader *l) { return 0; }
-int lc_loader_workers(const lc_loader *l) { return 0; }
-int64_t lc_loader_skipped(const lc_loader *l) { return 0; }
-size_t lc_loader_cache_bytes(const lc_loader *l) { return 0; }
-void lc_loader_sample_shape(const lc_loader *l, int *c, int *h, int *w, int *is_float) { *c = *h = *w = *is_float = 0; }
-int lc_loader_start(lc_loader *l, uint64_t epoch, char *err, size_t errlen) { return fail(err, errlen, "ImageLoader: unavailable"); }
-int lc_loader_next(lc_loader *l, lc_tensor **X, lc_tensor **y, lc_tensor **index, char *err, size_t errlen) { return 0; }
-void lc_loader_stop(lc_loader *l) { (void)l; }
-int lc_loader_running(const lc_loader *l) { return 0; }
-
-#else
 
 #define MSG 768
 
@@ -103,7 +78,7 @@ struct lc_loader {
   char **paths;
   int64_t *labels, *rows;
   lc_transform *tf;
-  int bs, drop_last, shuffle, workers, prefetch, cache, skip;
+  int bs, drop_last, shuffle, workers, prefetch, cache, skip, decode_scale;
   uint64_t seed;
   int oc, oh, ow, is_float;
   size_t sample_bytes;
@@ -160,7 +135,7 @@ static int make_sample(lc_loader *l, int64_t idx, uint64_t seed, void *out, char
       free(bytes);
       goto error;
     }
-    int scale = lc_transform_decode_scale(l->tf, orig_h, orig_w);
+    int scale = l->decode_scale ? l->decode_scale : lc_transform_decode_scale(l->tf, orig_h, orig_w);
     if (scale != 1 && scale != 2 && scale != 4 && scale != 8) scale = 1;
     int rc = lc_image_decode(bytes, n, scale, LC_IMAGE_RGB, &img, inner, sizeof inner);
     free(bytes);
@@ -250,6 +225,13 @@ lc_loader *lc_loader_new(const lc_loader_config *cfg, char *err, size_t errlen)
   if (l->prefetch < 2) l->prefetch = 2;
   l->cache = cfg->cache != 0;
   l->skip = cfg->skip_errors != 0;
+  l->decode_scale = cfg->decode_scale;
+  if (l->decode_scale != 0 && l->decode_scale != 1 && l->decode_scale != 2 && l->decode_scale != 4 &&
+      l->decode_scale != 8) {
+    fail(err, errlen, "ImageLoader: decode_scale must be 1, 2, 4 or 8, got %d", l->decode_scale);
+    free_all(l);
+    return NULL;
+  }
   l->seed = cfg->seed;
   size_t n = (size_t)(l->n ? l->n : 1);
   l->paths = calloc(n, sizeof *l->paths);
@@ -509,5 +491,3 @@ int lc_loader_next(lc_loader *l, lc_tensor **X, lc_tensor **y, lc_tensor **index
     }
   }
 }
-
-#endif
