@@ -187,6 +187,11 @@ end
 
 local function resolve_device(name)
   if name == nil or name == 'auto' then return lc.try_gpu() end
+  if name:match('^cuda') and not lc.cuda.is_available() then
+    local why = lc.cuda.unavailable_reason and lc.cuda.unavailable_reason() or 'no GPU'
+    error(string.format('--device %s: no usable GPU here (%s); use --device cpu (or auto)', name,
+                        tostring(why)), 0)
+  end
   return name
 end
 leaves.resolve_device = resolve_device
