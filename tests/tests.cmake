@@ -14,6 +14,8 @@ endforeach()
 # Layering (docs/architecture.md): kernels/ include nothing from above, kernels/cuda nothing of
 # kernels/cpu, runtime/ nothing of bindings/ or plot/.
 add_test(NAME layers COMMAND sh ${CMAKE_SOURCE_DIR}/tests/check_layers.sh ${CMAKE_SOURCE_DIR})
+# docs/architecture.md's "how to add an op" lists the files of adaptive_avg_pool2d: still true?
+add_test(NAME op_files COMMAND sh ${CMAKE_SOURCE_DIR}/tests/check_op_files.sh ${CMAKE_SOURCE_DIR})
 
 # Lua specs: every tests/*_spec.lua runs under busted inside the luacnn executable.
 find_program(BUSTED busted)
