@@ -758,6 +758,33 @@ static void fill_error(cJSON *c, const char *ename, const char *text) {
   cJSON_AddItemToObject(c, "traceback", tb);
 }
 
+/* After a failed cell with stop_on_error, execute requests that came while it ran are
+   answered 'aborted' (before its own reply, so that no request sent after the client saw
+   the failure is), as other kernels do: "run all" stops at the error. */
+static int handle_shell(kmsg *m);
+
+static void abort_queued(const cJSON *parent) {
+  for (;;) {
+    zmq_pollitem_t it = {K.shell, 0, ZMQ_POLLIN, 0};
+    kmsg m;
+    if (zmq_poll(&it, 1, 0) <= 0 || !(it.revents & ZMQ_POLLIN)) return;
+    if (recv_msg(K.shell, &m) != 1) continue;
+    if (strcmp(m.msg_type, "execute_request") == 0) {
+      cJSON *c = cJSON_CreateObject();
+      set_parent(m.header);
+      publish_status("busy", NULL);
+      cJSON_AddStringToObject(c, "status", "aborted");
+      cJSON_AddNumberToObject(c, "execution_count", K.exec_count);
+      reply(K.shell, &m, "execute_reply", c);
+      publish_status("idle", NULL);
+    } else {
+      handle_shell(&m);
+    }
+    kmsg_free(&m);
+    set_parent(parent);
+  }
+}
+
 /* 1 when the cell failed (for stop_on_error). */
 static int do_execute(kmsg *req) {
   lua_State *L = K.L;
@@ -816,6 +843,8 @@ static int do_execute(kmsg *req) {
     cJSON_DeleteItemFromObject(c, "status");
     publish("error", c, NULL, NULL);
   }
+  cJSON *soe = cJSON_GetObjectItem(req->content, "stop_on_error");
+  if (failed && (soe == NULL || cJSON_IsTrue(soe))) abort_queued(req->header);
   cJSON_AddNumberToObject(rep, "execution_count", K.exec_count);
   cJSON_AddItemToObject(rep, "payload", cJSON_CreateArray());
   cJSON_AddItemToObject(rep, "user_expressions", cJSON_CreateObject());
@@ -1037,29 +1066,6 @@ static int handle_shell(kmsg *m) {
   return failed;
 }
 
-/* After a failed cell with stop_on_error, execute requests already queued are answered
-   'aborted', as other kernels do, so that "run all" stops at the error. */
-static void abort_queued(void) {
-  for (;;) {
-    zmq_pollitem_t it = {K.shell, 0, ZMQ_POLLIN, 0};
-    kmsg m;
-    if (zmq_poll(&it, 1, 0) <= 0 || !(it.revents & ZMQ_POLLIN)) return;
-    if (recv_msg(K.shell, &m) != 1) continue;
-    if (strcmp(m.msg_type, "execute_request") == 0) {
-      cJSON *c = cJSON_CreateObject();
-      set_parent(m.header);
-      publish_status("busy", NULL);
-      cJSON_AddStringToObject(c, "status", "aborted");
-      cJSON_AddNumberToObject(c, "execution_count", K.exec_count);
-      reply(K.shell, &m, "execute_reply", c);
-      publish_status("idle", NULL);
-    } else {
-      handle_shell(&m);
-    }
-    kmsg_free(&m);
-  }
-}
-
 /* ---- control, heartbeat ------------------------------------------------------------------------ */
 
 static void *control_thread(void *arg) {
@@ -1237,10 +1243,7 @@ static int run_kernel(lua_State *L, const char *connection_file) {
     int got = recv_msg(K.shell, &m);
     if (got < 0) break;
     if (got == 0) continue;
-    int failed = handle_shell(&m);
-    cJSON *soe = cJSON_GetObjectItem(m.content, "stop_on_error");
-    if (failed && strcmp(m.msg_type, "execute_request") == 0 && (soe == NULL || cJSON_IsTrue(soe)))
-      abort_queued();
+    handle_shell(&m);
     kmsg_free(&m);
   }
 

@@ -182,6 +182,17 @@ check(rep["status"] == "error" and rep["ename"] == "SyntaxError", "a syntax erro
 rep, msgs = run("x")
 check(result(msgs) == "40", "the state survives errors", msgs)
 
+id1 = kc.execute("local t = os.clock() while os.clock() - t < 0.5 do end error('stop here')")
+id2 = kc.execute("never = 1")
+replies = {}
+while len(replies) < 2:
+    m = kc.get_shell_msg(timeout=30)
+    replies[m["parent_header"]["msg_id"]] = m["content"]["status"]
+check(replies.get(id1) == "error" and replies.get(id2) == "aborted",
+      "a cell queued behind a failing one is aborted (stop_on_error)", replies)
+rep, msgs = run("never == nil")
+check(result(msgs) == "true", "the aborted cell did not run, and the next one does", msgs)
+
 # ---- completion -----------------------------------------------------------------------------------
 kc.complete("lc.nn.Con", 9)
 c = kc.get_shell_msg(timeout=10)["content"]
