@@ -97,7 +97,7 @@ function M.globalize(src)
             j = j + 1
             if toks[j] and toks[j].text == '<' and toks[j + 1] and toks[j + 2] and toks[j + 2].text == '>' then
               if toks[j + 1].text == 'close' then close = true end
-              attribs[#attribs + 1] = {toks[j].s, toks[j + 2].e, ''}
+              attribs[#attribs + 1] = {last.e + 1, toks[j + 2].e, ''}
               last = toks[j + 2]
               j = j + 3
             end
@@ -176,7 +176,7 @@ end
 M.html_escape = html_escape
 
 local function is_tensor(v)
-  local lc = rawget(_G, 'lc')
+  local lc = package.loaded['luacnn']
   return type(lc) == 'table' and type(lc.is_tensor) == 'function' and lc.is_tensor(v)
 end
 
@@ -410,11 +410,11 @@ function M.summary_html(text)
       local layer = rest:sub(c2, c3 - 1):gsub('%s+$', '')
       local indent = #layer:match('^ *')
       local shape = trim(rest:sub(c3))
-      local bold = (layer == 'total' or layer == 'input') and label == ''
-      local td = bold and '<td><b>%s</b></td>' or '<td>%s</td>'
+      local name = html_escape(trim(layer))
+      if (name == 'total' or name == 'input') and label == '' then name = '<b>' .. name .. '</b>' end
       out[#out + 1] = '<tr>' .. string.format('<td>%s</td>', html_escape(label))
-          .. string.format('<td style="padding-left:%.1fem">%s</td>', 0.5 + indent / 2, html_escape(trim(layer)))
-          .. string.format(td, html_escape(shape))
+          .. string.format('<td style="padding-left:%.1fem">%s</td>', 0.5 + indent / 2, name)
+          .. string.format('<td>%s</td>', html_escape(shape))
           .. string.format('<td style="text-align:right">%s</td>', html_escape(params)) .. '</tr>'
     end
   end
