@@ -83,6 +83,16 @@ describe('jupyter.bundle', function()
     assert.is_nil(J.bundle(lc.zeros{2, 2, 2})['text/html'])
   end)
 
+  it('shows a uint8 (C, H, W) tensor as a PNG picture of its size', function()
+    local img = lc.zeros({3, 5, 7}, {dtype = 'uint8'})
+    local png = J.bundle(img)['image/png']
+    assert.is_string(png)
+    assert.equal('\137PNG\r\n\26\n', png:sub(1, 8))
+    local w, h = string.unpack('>I4I4', png, 17)
+    assert.same({7, 5}, {w, h})
+    assert.is_nil(J.bundle(lc.zeros{3, 5, 7})['image/png'])   -- float: not a picture
+  end)
+
   it('honours __repr_html and __repr_png, and shows PNG strings as images', function()
     local png = '\137PNG\r\n\26\n' .. string.pack('>I4', 13) .. 'IHDR' .. string.pack('>I4I4', 3, 2)
     local obj = setmetatable({}, {__repr_html = function() return '<i>x</i>' end,

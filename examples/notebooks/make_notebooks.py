@@ -112,6 +112,43 @@ for X, y in test_iter do
 end
 predicted, labels"""),
     ],
+    "leaves.ipynb": [
+        md("""
+# Classify leaves: the pipeline in small
+
+The Kaggle leaves data (`$LUACNN_DATA/classify-leaves`): the split, a look at the images, the
+augmentation pipeline, a small CNN and two epochs on a few hundred images, so that every step
+shows. The full recipe is `scripts/resnet_leaves.lua`."""),
+        code("""
+local T, nn = lc.transforms, lc.nn
+lc.manual_seed(0)
+ds = lc.data.leaves{root = lc.data.leaves_root(), valid_ratio = 0.2, seed = 0, limit = 512}
+#ds.classes, #ds.train.paths, #ds.valid.paths"""),
+        md("Three training images side by side (a uint8 image tensor shows as the picture), and the first one's label:"),
+        code("""
+print(ds.classes[ds.train.labels[1]])
+lc.cat({lc.image.read(ds.train.paths[1]), lc.image.read(ds.train.paths[2]),
+        lc.image.read(ds.train.paths[3])}, 3)"""),
+        code("""
+local norm = T.Normalize{mean = {0.485, 0.456, 0.406}, std = {0.229, 0.224, 0.225}}
+train_tf = T.Compose{T.RandomResizedCrop(64, {scale = {0.5, 1}}), T.RandomHorizontalFlip(), T.ToTensor(), norm}
+valid_tf = T.Compose{T.Resize(64), T.ToTensor(), norm}
+train_iter = lc.data.ImageLoader{paths = ds.train.paths, labels = ds.train.labels, transform = train_tf,
+                                 batch_size = 64, shuffle = true}
+valid_iter = lc.data.ImageLoader{paths = ds.valid.paths, labels = ds.valid.labels, transform = valid_tf,
+                                 batch_size = 128}
+#train_iter, #valid_iter"""),
+        code("""
+local function block(i, o)
+  return nn.Sequential{nn.Conv2d(i, o, 3, {padding = 1}), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2)}
+end
+net = nn.Sequential{block(3, 16), block(16, 32), block(32, 64), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                    nn.Linear(64, #ds.classes)}
+net:summary{1, 3, 64, 64}"""),
+        code("""
+result = lc.d2l.train_ch6(net, train_iter, valid_iter, 2, 0.05, 'cpu', {run = false, init = false})
+result.epochs"""),
+    ],
 }
 
 

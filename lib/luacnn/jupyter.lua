@@ -6,7 +6,8 @@
 -- An object shows as text/plain (tostring), plus what its metatable offers:
 -- __repr_html(obj) -> HTML, __repr_png(obj) -> PNG bytes, __repr_markdown(obj) -> text,
 -- __repr_svg(obj) -> SVG text. A PNG string (lc.plot.lines{...} without a path) shows as
--- the image. Small tensors also show as an HTML table. Outside a kernel lc.display prints.
+-- the image. Small tensors also show as an HTML table, uint8 image tensors (C, H, W) as the
+-- picture. Outside a kernel lc.display prints.
 local M = {}
 
 local function kernel()
@@ -209,6 +210,28 @@ function M.tensor_html(t)
   return table.concat(out)
 end
 
+-- A uint8 image tensor (C, H, W), C = 1, 3 or 4 (what lc.image.read gives), as PNG bytes.
+function M.tensor_png(t)
+  local shape = t:shape()
+  if t.dtype ~= 'uint8' or #shape ~= 3 or not (shape[1] == 1 or shape[1] == 3 or shape[1] == 4)
+     or shape[2] < 2 or shape[3] < 2 or shape[2] * shape[3] > 4096 * 4096 then
+    return nil
+  end
+  local ok, image = pcall(require, 'luacnn.image')
+  if not ok or type(image.write) ~= 'function' then return nil end
+  local base = os.tmpname()
+  local path = base .. '.png'
+  local wrote = pcall(image.write, path, t:cpu())
+  local png
+  if wrote then
+    local f = io.open(path, 'rb')
+    if f then png = f:read('a'); f:close() end
+  end
+  os.remove(path)
+  os.remove(base)
+  return png
+end
+
 local function repr_field(v, name)
   local mt = getmetatable(v)
   if type(mt) ~= 'table' then return nil end
@@ -231,6 +254,7 @@ function M.bundle_one(v)
   local b = {['text/plain'] = tostring(v)}
   if is_tensor(v) then
     b['text/html'] = M.tensor_html(v)
+    b['image/png'] = M.tensor_png(v)
   end
   local html = repr_field(v, '__repr_html')
   if html ~= nil then b['text/html'] = tostring(html) end

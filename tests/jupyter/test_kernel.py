@@ -6,6 +6,7 @@ Run by tests/jupyter/run_test.sh (ctest: jupyter/kernel) with LUACNN_EXE set. Ex
 import base64
 import json
 import os
+import shutil
 import queue
 import signal
 import statistics
@@ -353,3 +354,4 @@ if failures:
     print(f"FAILED {len(failures)} of {checks}: " + "; ".join(failures))
     sys.exit(1)
 print(f"all {checks} checks passed")
+shutil.rmtree(tmp, ignore_errors=True)

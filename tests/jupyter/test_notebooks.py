@@ -4,6 +4,7 @@ the inline PNGs (decodable, of the right size), the summary table's rows, the er
 Lua message. Run by tests/jupyter/run_test.sh (ctest: jupyter/test_notebooks)."""
 import base64
 import os
+import shutil
 import re
 import subprocess
 import sys
@@ -83,7 +84,7 @@ def execute(name):
 
 
 found = sorted(f for f in os.listdir(NOTEBOOKS) if f.endswith(".ipynb"))
-check({"corr2d.ipynb", "lenet.ipynb"} <= set(found), "the chapter's notebooks are there", found)
+check({"corr2d.ipynb", "lenet.ipynb", "leaves.ipynb"} <= set(found), "the chapter's notebooks are there", found)
 
 # ---- corr2d ---------------------------------------------------------------------------------------
 cells = execute("corr2d.ipynb")
@@ -127,8 +128,32 @@ else:
     d = result_data(cells[3])
     check("text/plain" in d and "\t" in d["text/plain"], "lenet: predictions and labels side by side", d)
 
+# ---- leaves ------------------------------------------------------------------------------------------
+if not os.path.isdir(os.path.join(data, "classify-leaves")):
+    print(f"# leaves.ipynb needs $LUACNN_DATA/classify-leaves ({data!r}): not run")
+else:
+    cells = execute("leaves.ipynb")
+    d = result_data(cells[0])
+    n = [int(x) for x in d.get("text/plain", "0\t0\t0").split("\t")]
+    check(len(n) == 3 and n[1] + n[2] == 512 and n[0] > 1, "leaves: the split of 512 images", d)
+    d = result_data(cells[1])
+    check(png_size(d.get("image/png", "")) == (3 * 224, 224) and text(cells[1]).strip() in
+          open(os.path.join(data, "classify-leaves", "train.csv")).read(),
+          "leaves: three images side by side as one 672x224 PNG, and a label", list(d))
+    d = result_data(cells[2])
+    check(d.get("text/plain", "").count("\t") == 1, "leaves: the loaders' batch counts", d)
+    disp = outputs(cells[3], "display_data")
+    check(len(disp) == 1 and "BatchNorm2d" not in disp[0]["data"]["text/html"]
+          and disp[0]["data"]["text/html"].count("Sequential") == 3,
+          "leaves: the net's summary table", disp)
+    disp = outputs(cells[4], "display_data")
+    check(len(disp) == 1 and png_size(disp[0]["data"]["image/png"]) == (560, 350)
+          and result_data(cells[4]).get("text/plain") == "2",
+          "leaves: two epochs with the inline curve", [o["output_type"] for o in cells[4].outputs])
+
 print(f"1..{checks}")
 if failures:
     print(f"FAILED {len(failures)} of {checks}: " + "; ".join(failures))
     sys.exit(1)
 print(f"all {checks} checks passed")
+shutil.rmtree(tmp, ignore_errors=True)
