@@ -1233,9 +1233,17 @@ static int run_kernel(lua_State *L, const char *connection_file) {
   klog("started (pid %d, session %s)", (int)getpid(), K.session);
   publish_status("starting", NULL);
 
+  /* Started by a notebook server (which sets JPY_PARENT_PID): stop when it is gone, rather
+     than linger as an orphan holding the ports. */
+  const char *parent_env = getenv("JPY_PARENT_PID");
+  pid_t parent = parent_env && atoi(parent_env) > 1 ? getppid() : 0;
   while (!K.stop) {
     zmq_pollitem_t it = {K.shell, 0, ZMQ_POLLIN, 0};
     kmsg m;
+    if (parent && getppid() != parent) {
+      klog("the process that started the kernel is gone: stopping");
+      break;
+    }
     int r = zmq_poll(&it, 1, 100);
     if (r < 0 && zmq_errno() == EINTR) continue;
     if (r < 0) break;

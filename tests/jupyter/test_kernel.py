@@ -348,6 +348,31 @@ check(code == 0, "shutdown_request: the kernel exits with status 0", code)
 kc.stop_channels()
 km.cleanup_resources()
 
+# ---- a kernel whose launcher died stops (JPY_PARENT_PID set, as a notebook server does) ----------
+km2 = KernelManager(kernel_name="luacnn")
+km2.write_connection_file()
+p = subprocess.Popen(["sh", "-c", 'JPY_PARENT_PID=$$ "$0" kernel -f "$1" 2>/dev/null & echo $!; sleep 2',
+                      EXE, km2.connection_file], stdout=subprocess.PIPE, text=True)
+orphan = int(p.stdout.readline())
+p.wait()
+
+
+def gone(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "State:\tZ" in f.read()
+    except FileNotFoundError:
+        return True
+
+
+deadline = time.time() + 10
+while not gone(orphan) and time.time() < deadline:
+    time.sleep(0.1)
+check(gone(orphan), "a kernel whose launcher is gone stops by itself")
+if not gone(orphan):
+    os.kill(orphan, signal.SIGKILL)
+km2.cleanup_connection_file()
+
 print(f"1..{checks}")
 if failures:
     print("kernel log:\n" + open(log_path).read())
