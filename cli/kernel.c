@@ -1165,6 +1165,13 @@ static int run_kernel(lua_State *L, const char *connection_file) {
   }
   conn = cJSON_Parse(text);
   free(text);
+  if (!cJSON_IsObject(conn)) {
+    snprintf(msg, sizeof msg, "kernel: the connection file '%.300s' is not a JSON object",
+             connection_file);
+    cli_message(msg);
+    cJSON_Delete(conn);
+    return EXIT_FAILURE;
+  }
   const char *transport = cJSON_GetStringValue(cJSON_GetObjectItem(conn, "transport"));
   const char *ip = cJSON_GetStringValue(cJSON_GetObjectItem(conn, "ip"));
   const char *key = cJSON_GetStringValue(cJSON_GetObjectItem(conn, "key"));

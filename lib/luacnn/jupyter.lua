@@ -268,13 +268,17 @@ function M.bundle_one(v)
 end
 
 -- The bundle of a cell's results: one value as bundle_one; several as their texts
--- separated by tabs, as the REPL prints them.
+-- separated by tabs, as the REPL prints them, or one per line when one of them has several
+-- lines (tensors).
 function M.bundle(...)
   local n = select('#', ...)
   if n == 1 then return M.bundle_one((...)) end
-  local parts = {}
-  for i = 1, n do parts[i] = tostring((select(i, ...))) end
-  return {['text/plain'] = table.concat(parts, '\t')}
+  local parts, multiline = {}, false
+  for i = 1, n do
+    parts[i] = tostring((select(i, ...)))
+    multiline = multiline or parts[i]:find('\n', 1, true) ~= nil
+  end
+  return {['text/plain'] = table.concat(parts, multiline and '\n' or '\t')}
 end
 
 local next_id = 0
