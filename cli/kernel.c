@@ -236,29 +236,40 @@ static void kmsg_free(kmsg *m) {
 /* Receives one multipart message. 1 with *m filled; 0 when it was refused (bad signature
    or malformed: logged); -1 on a socket error. */
 static int recv_msg(void *sock, kmsg *m) {
-  zmq_msg_t *frames = NULL;
-  int n = 0, cap = 0, more = 1, delim = -1, result = 0;
+  /* zmq_msg_t may not be moved once initialised, so the frames live in a fixed array; a
+     message has its identities, the delimiter, the signature, 4 parts and a few buffers */
+  enum { MAX_FRAMES = 64 };
+  zmq_msg_t frames[MAX_FRAMES];
+  int n = 0, more = 1, delim = -1, result = 0, dropped = 0;
   memset(m, 0, sizeof *m);
   while (more) {
     size_t sz = sizeof more;
-    if (n == cap) {
-      zmq_msg_t *bigger = realloc(frames, (size_t)(cap = cap ? 2 * cap : 8) * sizeof *frames);
-      if (bigger == NULL) { result = -1; break; }
-      frames = bigger;
+    zmq_msg_t *f = &frames[n < MAX_FRAMES ? n : MAX_FRAMES - 1];
+    if (n >= MAX_FRAMES) {   /* too many: drain the rest into the last slot */
+      zmq_msg_close(f);
+      dropped = 1;
     }
-    zmq_msg_init(&frames[n]);
-    if (zmq_msg_recv(&frames[n], sock, 0) < 0) {
-      zmq_msg_close(&frames[n]);
+    zmq_msg_init(f);
+    if (zmq_msg_recv(f, sock, 0) < 0) {
+      zmq_msg_close(f);
+      if (n >= MAX_FRAMES) zmq_msg_init(f);   /* closed once more below */
       result = -1;
       break;
     }
-    if (delim < 0 && zmq_msg_size(&frames[n]) == sizeof DELIM - 1 &&
-        memcmp(zmq_msg_data(&frames[n]), DELIM, sizeof DELIM - 1) == 0)
+    if (!dropped && delim < 0 && zmq_msg_size(f) == sizeof DELIM - 1 &&
+        memcmp(zmq_msg_data(f), DELIM, sizeof DELIM - 1) == 0)
       delim = n;
-    n++;
+    if (n < MAX_FRAMES) n++;
     zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz);
   }
-  if (result == 0 && (delim < 0 || n < delim + 6)) {
+  if (result == 0 && dropped) {
+    klog("refused a message of more than %d frames", MAX_FRAMES);
+    result = 0;
+    delim = -2;
+  }
+  if (delim == -2) {
+    /* refused above */
+  } else if (result == 0 && (delim < 0 || n < delim + 6)) {
     klog("refused a malformed message (%d frames, %s delimiter)", n, delim < 0 ? "no" : "a");
   } else if (result == 0) {
     const char *parts[4];
@@ -294,7 +305,6 @@ static int recv_msg(void *sock, kmsg *m) {
     }
   }
   for (int i = 0; i < n; i++) zmq_msg_close(&frames[i]);
-  free(frames);
   return result;
 }
 

@@ -314,8 +314,15 @@ for key, what in ((b"not-the-key", "a wrong"), (b"", "a missing")):
     time.sleep(0.3)
     rep, msgs = run("pwned == nil")
     check(result(msgs) == "true", f"a message with {what} signature is not run", msgs)
+kc.shell_channel.socket.send_multipart([b"junk"] * 70)          # too many frames
+kc.shell_channel.socket.send_multipart([b"no delimiter", b"{}"])  # malformed
+time.sleep(0.3)
+rep, msgs = run("1 + 2")
+check(result(msgs) == "3", "malformed messages are refused and the kernel goes on", msgs)
 log.flush()
 logtext = open(log_path).read()
+check("refused a message of more than 64 frames" in logtext and "refused a malformed message" in logtext,
+      "malformed messages are logged", logtext)
 check(logtext.count("refused a message with a") >= 2 and "bad signature" in logtext
       and "missing signature" in logtext, "refused messages are logged", logtext)
 
