@@ -1,0 +1,142 @@
+-- luacnn.trainer on synthetic data: it learns, keeps the best and the last checkpoint with
+-- their metadata, and a run stopped after an epoch and resumed gives the same per-epoch
+-- metrics as the run that was never stopped (model, optimizer, schedule and lc's generator
+-- all restored: the fake loader shuffles and the batch transform draws from lc's generator).
+local lc = require 'luacnn'
+local nn = lc.nn
+local trainer = require 'luacnn.trainer'
+
+local tmpdir
+local function tmp(name) return tmpdir .. '/' .. name end
+
+-- A loader over tensors X (N, C, H, W), y (N): shuffled with lc's generator each epoch; a
+-- new `for` starts a new epoch (the iterator is called with a nil control value).
+local function fake_loader(X, y, batch, shuffle)
+  local N = X:size(1)
+  local L = {epochs = 0}
+  local order, pos
+  setmetatable(L, {
+    __len = function() return (N + batch - 1) // batch end,
+    __call = function(_, _, ctl)
+      if ctl == nil then
+        L.epochs = L.epochs + 1
+        order = shuffle and lc.randperm(N) or lc.arange(1, N + 1, {dtype = 'int64'})
+        pos = 0
+      end
+      if pos >= N then return nil end
+      local n = math.min(batch, N - pos)
+      local idx = order:narrow(1, pos + 1, n)
+      pos = pos + n
+      return X:index_select(1, idx), y:index_select(1, idx)
+    end,
+  })
+  return L
+end
+
+-- Two classes that a small conv net separates: the sign of the mean of the first channel.
+local function dataset(n, seed)
+  lc.manual_seed(seed)
+  local X = lc.randn({n, 2, 8, 8})
+  local y = (X:narrow(2, 1, 1):mean({2, 3, 4}):gt(0)):to('int64') + 1
+  return X, y
+end
+
+local function small_net()
+  return nn.Sequential{nn.Conv2d(2, 8, 3, {padding = 1}), nn.BatchNorm2d(8), nn.ReLU(),
+                       nn.AdaptiveAvgPool2d({1, 1}), nn.Flatten(), nn.Linear(8, 2)}
+end
+
+local function fit(opts)
+  local Xt, yt = dataset(192, 11)
+  local Xv, yv = dataset(64, 12)
+  lc.manual_seed(opts.seed or 5)
+  local net = small_net()
+  local opt = lc.optim.SGD(net:parameters(), {lr = 0.2, momentum = 0.9, weight_decay = 1e-4})
+  local train = fake_loader(Xt, yt, 32, true)
+  local sched = trainer.warmup_cosine(opt, {total_steps = opts.epochs * #train, warmup_steps = 3})
+  local r = lc.run.start{script = 'trainer_spec', dir = opts.dir, quiet = true, settings = {}}
+  local ok, res = pcall(trainer.fit, {
+    model = net, optimizer = opt, scheduler = sched, train_loader = train,
+    valid_loader = fake_loader(Xv, yv, 64, false), epochs = opts.epochs, run = r, quiet = true,
+    label_smoothing = 0.1, meta = {classes = {'neg', 'pos'}},
+    batch_transform = function(X, y) return X + lc.randn(X:shape()) * 0.05, y end,
+    resume = opts.resume, stop_after_epoch = opts.stop_after_epoch, time_budget = opts.time_budget,
+    on_epochs = function(n) sched.set_total_steps(n * #train); if opts.on_epochs then opts.on_epochs(n) end end,
+  })
+  return ok, res, net
+end
+
+describe('trainer.fit', function()
+  setup(function()
+    local p = io.popen('mktemp -d')
+    tmpdir = p:read('l')
+    p:close()
+  end)
+  teardown(function() if tmpdir then os.execute('rm -rf ' .. tmpdir) end end)
+
+  local full
+  it('learns, logs every epoch and keeps best and last checkpoints with their metadata', function()
+    local ok, res = fit{epochs = 6, dir = tmp('full')}
+    assert.is_true(ok, tostring(res))
+    full = res
+    assert.are.equal(6, #res.history)
+    assert.is_true(res.history[6].train_loss < res.history[1].train_loss)
+    assert.is_true(res.best_acc >= 0.8, 'best valid acc ' .. res.best_acc)
+    local meta = trainer.read_meta(tmp('full/best.safetensors'))
+    assert.are.equal(res.best_epoch, meta.epoch)
+    assert.are.same({'neg', 'pos'}, meta.meta.classes)
+    assert.are.equal(6, trainer.read_meta(tmp('full/last.safetensors')).epoch)
+    local rows = lc.run.read_csv(tmp('full/metrics.csv'))
+    assert.are.equal(6, #rows)
+    assert.is_true(math.abs(rows[6].valid_acc - res.history[6].valid_acc) < 1e-6)
+    local summary = lc.run.read_json(tmp('full/summary.json'))
+    assert.are.equal('finished', summary.status)
+  end)
+
+  it('resumes a stopped run with the same losses and accuracies as the uninterrupted one', function()
+    assert.is_not_nil(full, 'needs the previous test')
+    local ok, err = fit{epochs = 6, dir = tmp('cut'), stop_after_epoch = 2}
+    assert.is_false(ok)
+    assert.matches('interrupted!', err)
+    assert.are.equal('interrupted', lc.run.read_json(tmp('cut/summary.json')).status)
+    -- another seed: everything that matters must come from the checkpoint
+    local ok2, res = fit{epochs = 6, dir = tmp('cut'), resume = tmp('cut'), seed = 99}
+    assert.is_true(ok2, tostring(res))
+    assert.are.equal(6, #res.history)
+    for e = 1, 6 do
+      for _, k in ipairs{'train_loss', 'train_acc', 'valid_acc', 'valid_loss', 'lr'} do
+        local a, b = full.history[e][k], res.history[e][k]
+        assert.is_true(math.abs(a - b) <= 1e-6 * math.max(1, math.abs(a)),
+                       string.format('epoch %d %s: %.9g uninterrupted, %.9g resumed', e, k, a, b))
+      end
+    end
+    assert.are.equal(6, #lc.run.read_csv(tmp('cut/metrics.csv')))
+  end)
+
+  it('a time budget lowers the number of epochs after the first and shortens the schedule', function()
+    local told
+    local ok, res = fit{epochs = 6, dir = tmp('budget'), time_budget = 1e-6,
+                        on_epochs = function(n) told = n end}
+    assert.is_true(ok, tostring(res))
+    assert.are.equal(1, #res.history)
+    assert.are.equal(1, told)
+    assert.are.equal(1, trainer.read_meta(tmp('budget/last.safetensors')).epochs)
+    -- a budget larger than the run changes nothing
+    local ok2, res2 = fit{epochs = 2, dir = tmp('budget2'), time_budget = 3600}
+    assert.is_true(ok2, tostring(res2))
+    assert.are.equal(2, #res2.history)
+  end)
+
+  it('warmup_cosine rises linearly, then falls to the floor at total_steps', function()
+    local p = lc.zeros({1}, {requires_grad = true})
+    local opt = lc.optim.SGD({p}, {lr = 1})
+    local s = trainer.warmup_cosine(opt, {total_steps = 10, warmup_steps = 2, warmup_start = 0})
+    local lrs = {opt.param_groups[1].lr}
+    for _ = 1, 10 do s:step(); lrs[#lrs + 1] = opt.param_groups[1].lr end
+    assert.are.equal(0, lrs[1])
+    assert.is_true(math.abs(lrs[2] - 0.5) < 1e-12)
+    assert.is_true(math.abs(lrs[3] - 1) < 1e-12)
+    assert.is_true(math.abs(lrs[7] - 0.5) < 1e-12)
+    assert.is_true(lrs[11] < 1e-12)
+  end)
+end)
