@@ -470,8 +470,11 @@ static int redirect_output(void) {
 
 /* ---- interrupts --------------------------------------------------------------------------- */
 
+static volatile sig_atomic_t interrupt_fired;   /* in the cell now running */
+
 static void interrupt_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
+  interrupt_fired = 1;
   lua_sethook(L, NULL, 0, 0);
   lua_pushliteral(L, "interrupted!");
   lua_error(L);
@@ -494,6 +497,7 @@ static void on_sigint(int sig) {
 static void set_running(int on) {
   pthread_mutex_lock(&K.run_lock);
   if (lua_gethook(K.L) == interrupt_hook) lua_sethook(K.L, NULL, 0, 0);   /* a late one */
+  if (on) interrupt_fired = 0;
   K.running = on;
   pthread_mutex_unlock(&K.run_lock);
 }
@@ -842,7 +846,8 @@ static int do_execute(kmsg *req) {
     } else {
       const char *msg = lua_tostring(L, -1);
       if (msg == NULL) msg = "(error object is not a string)";
-      fill_error(rep, strcmp(msg, "interrupted!") == 0 ? "Interrupted" : "LuaError", msg);
+      /* "Interrupted" also when code on the way re-raised it with a prefix ("net[1] (Linear): ") */
+      fill_error(rep, interrupt_fired || strcmp(msg, "interrupted!") == 0 ? "Interrupted" : "LuaError", msg);
       failed = 1;
     }
   }

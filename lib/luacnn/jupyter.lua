@@ -517,7 +517,24 @@ function M.setup()
   if rok and type(repl) == 'table' and repl.setup then pcall(repl.setup, lc) end
   rawset(lc, 'display', M.display)
   local pok, plot = pcall(require, 'luacnn.plot')
-  if pok and type(plot) == 'table' then plot.on_write = M.plot_file end
+  if pok and type(plot) == 'table' then
+    plot.on_write = M.plot_file
+    -- image grids (and any other plot function that returns the path it wrote): shown too;
+    -- a file also shown through on_write is one picture, updated
+    for _, name in ipairs{'image_grid'} do
+      local f = rawget(plot, name)
+      if type(f) == 'function' then
+        plot[name] = function(...)
+          local r = table.pack(f(...))
+          local path = r[1]
+          if type(path) == 'string' and not is_png(path) and path:match('%.png$') then
+            M.plot_file(path)
+          end
+          return table.unpack(r, 1, r.n)
+        end
+      end
+    end
+  end
   -- lc.nn and lc.d2l load on first use: hook them when they do
   local loaded_hooks = {
     ['luacnn.nn'] = wrap_summary,

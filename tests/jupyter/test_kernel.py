@@ -294,6 +294,35 @@ check(result(msgs) == "3" and len(d) == 1 and len(u) == 2
       "d2l.train_ch6: one curve shown, then updated in place each epoch",
       [m["msg_type"] for m in msgs])
 
+rundir = os.path.join(tmp, "run1")
+rep, msgs = run(f"""
+lc.manual_seed(1)
+local X = lc.randn(64, 2) ; local y = lc.ones(64, {{dtype = 'int64'}})
+for i = 2, 64, 2 do X[i] = X[i] + 2 ; y[i] = 2 end
+local dl = lc.data.DataLoader(lc.data.TensorDataset(X, y), {{batch_size = 16}})
+local r = require('luacnn.run').start{{dir = '{rundir}', script = 'notebook', quiet = true}}
+local res = lc.d2l.train_ch6(lc.nn.Sequential{{lc.nn.Linear(2, 4), lc.nn.ReLU(), lc.nn.Linear(4, 2)}},
+                             dl, dl, 3, 0.1, 'cpu', {{run = r}})
+res.epochs
+""", timeout=120)
+d, u = of_type(msgs, "display_data"), of_type(msgs, "update_display_data")
+check(result(msgs) == "3" and len(d) == 1 and len(u) >= 2 and os.path.exists(os.path.join(rundir, "curves.png"))
+      and u[-1]["content"]["transient"]["display_id"] == d[0]["content"]["transient"]["display_id"],
+      "d2l.train_ch6 with a run folder: its curves.png shown once, updated each epoch",
+      [m["msg_type"] for m in msgs])
+msg_id = kc.execute(f"""
+local X = lc.randn(4096, 2) ; local y = lc.ones(4096, {{dtype = 'int64'}})
+local dl = lc.data.DataLoader(lc.data.TensorDataset(X, y), {{batch_size = 4}})
+lc.d2l.train_ch6(lc.nn.Sequential{{lc.nn.Linear(2, 2)}}, dl, dl, 1000, 0.1, 'cpu', {{run = false}})
+""")
+time.sleep(2)
+km.interrupt_kernel()
+reply = kc.get_shell_msg(timeout=20)["content"]
+check(reply["status"] == "error" and reply["ename"] == "Interrupted" and "interrupted!" in reply["evalue"],
+      "an interrupt stops a d2l training loop", reply)
+rep, msgs = run("2 + 2")
+check(result(msgs) == "4", "and the kernel answers after it", msgs)
+
 # ---- round trip ------------------------------------------------------------------------------------
 times = []
 for _ in range(30):
