@@ -199,6 +199,10 @@ kc.complete("lc.nn.Con", 9)
 c = kc.get_shell_msg(timeout=10)["content"]
 check("Conv2d" in c["matches"] and c["cursor_start"] == 6 and c["cursor_end"] == 9,
       "complete lc.nn.Con -> Conv2d (REPL completion)", c)
+kc.complete("s = 'äö'; lc.nn.Con", 19)
+c = kc.get_shell_msg(timeout=10)["content"]
+check("Conv2d" in c["matches"] and c["cursor_start"] == 16 and c["cursor_end"] == 19,
+      "completion positions count code points, not bytes", c)
 run("tt = lc.zeros{2, 3}")
 kc.complete("tt:si", 5)
 c = kc.get_shell_msg(timeout=10)["content"]
