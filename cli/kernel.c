@@ -5,12 +5,15 @@
 **   luacnn kernel -f CONNECTION_FILE                            runs the kernel
 **
 ** The Jupyter messaging protocol 5.3 over ZeroMQ: shell and control (ROUTER), iopub (PUB),
-** stdin (ROUTER, bound but unused: cells cannot read input) and the heartbeat (REP, echoed
+** stdin (ROUTER: input requests) and the heartbeat (REP, echoed
 ** in its own thread). Every message is signed with HMAC-SHA256 over its header, parent
 ** header, metadata and content with the connection file's key; a message whose signature
 ** is missing or wrong is refused (logged on the kernel's stderr, never run).
 **
-** Threads: the main thread owns the Lua state and the shell socket; the control thread
+** io.read in a cell asks the frontend for a line (input_request on the stdin socket) when
+** the request allows stdin.
+**
+** Threads: the main thread owns the Lua state and the shell and stdin sockets; the control thread
 ** answers control requests while a cell runs (an interrupt sets a Lua hook that raises
 ** "interrupted!" at the next instruction, as Ctrl-C does in the REPL; SIGINT does the same,
 ** for servers whose interrupt_mode is 'signal'); the output thread reads the pipes that
@@ -78,6 +81,8 @@ int cli_kernel_main(lua_State *L, int argc, char **argv) {
 
 /* ---- the kernel's state ---------------------------------------------------------- */
 
+typedef struct kmsg_ref kmsg_ref;   /* a kmsg, declared below */
+
 static struct {
   void *ctx, *shell, *control, *stdin_sock, *iopub, *hb;
   unsigned char key[512];
@@ -96,6 +101,7 @@ static struct {
   int jupyter_ref;              /* lib/luacnn/jupyter.lua, LUA_NOREF if it did not load */
   char **history;               /* the cells run, history[i] is cell i + 1 */
   int nhistory;
+  kmsg_ref *cell;               /* the execute_request running (for input requests) */
 } K = {.jupyter_ref = LUA_NOREF};
 
 static void klog(const char *fmt, ...) {
@@ -216,7 +222,7 @@ static void sign_parts(const char *const parts[4], const size_t lens[4], char ou
 
 /* ---- messages -------------------------------------------------------------------------- */
 
-typedef struct {
+typedef struct kmsg_ref {
   zmq_msg_t *ids;     /* routing identities (copied back on replies) */
   int nids;
   cJSON *header, *parent, *metadata, *content;
@@ -471,6 +477,7 @@ static int redirect_output(void) {
 /* ---- interrupts --------------------------------------------------------------------------- */
 
 static volatile sig_atomic_t interrupt_fired;   /* in the cell now running */
+static volatile sig_atomic_t interrupt_asked;   /* also seen by a wait for input */
 
 static void interrupt_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
@@ -482,6 +489,7 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar) {
 
 static void request_interrupt(void) {
   pthread_mutex_lock(&K.run_lock);
+  if (K.running) interrupt_asked = 1;
   if (K.running)
     lua_sethook(K.L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
   pthread_mutex_unlock(&K.run_lock);
@@ -490,6 +498,7 @@ static void request_interrupt(void) {
 /* SIGINT (interrupt_mode 'signal'): only a hook is set, which is what a handler may do. */
 static void on_sigint(int sig) {
   (void)sig;
+  if (K.running) interrupt_asked = 1;
   if (K.running)
     lua_sethook(K.L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
@@ -497,7 +506,7 @@ static void on_sigint(int sig) {
 static void set_running(int on) {
   pthread_mutex_lock(&K.run_lock);
   if (lua_gethook(K.L) == interrupt_hook) lua_sethook(K.L, NULL, 0, 0);   /* a late one */
-  if (on) interrupt_fired = 0;
+  if (on) interrupt_fired = interrupt_asked = 0;
   K.running = on;
   pthread_mutex_unlock(&K.run_lock);
 }
@@ -713,6 +722,41 @@ static int l_flush(lua_State *L) {
   return 0;
 }
 
+/* input(prompt [, password]) -> the line the user typed (without its newline): an
+   input_request to the frontend that sent the running cell, when it allows stdin. */
+static int l_input(lua_State *L) {
+  const char *prompt = luaL_optstring(L, 1, "");
+  int password = lua_toboolean(L, 2);
+  kmsg *req = K.cell;
+  if (req == NULL || !cJSON_IsTrue(cJSON_GetObjectItem(req->content, "allow_stdin")))
+    return luaL_error(L, "input: this frontend does not take input (allow_stdin is false)");
+  flush_output();
+  cJSON *c = cJSON_CreateObject();
+  cJSON_AddStringToObject(c, "prompt", prompt);
+  cJSON_AddBoolToObject(c, "password", password);
+  send_msg(K.stdin_sock, req->ids, req->nids, NULL, "input_request", req->header, c, NULL);
+  for (;;) {
+    zmq_pollitem_t it = {K.stdin_sock, 0, ZMQ_POLLIN, 0};
+    if (interrupt_asked || K.stop) {
+      interrupt_fired = 1;
+      lua_sethook(L, NULL, 0, 0);
+      lua_pushliteral(L, "interrupted!");
+      return lua_error(L);
+    }
+    if (zmq_poll(&it, 1, 100) <= 0 || !(it.revents & ZMQ_POLLIN)) continue;
+    kmsg m;
+    if (recv_msg(K.stdin_sock, &m) != 1) continue;
+    if (strcmp(m.msg_type, "input_reply") == 0) {
+      const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(m.content, "value"));
+      lua_pushstring(L, v ? v : "");
+      kmsg_free(&m);
+      return 1;
+    }
+    klog("ignored a %s on the stdin channel", m.msg_type);
+    kmsg_free(&m);
+  }
+}
+
 static int l_execution_count(lua_State *L) {
   lua_pushinteger(L, K.exec_count);
   return 1;
@@ -720,7 +764,8 @@ static int l_execution_count(lua_State *L) {
 
 static int open_kernel_module(lua_State *L) {
   static const luaL_Reg fns[] = {{"display", l_display}, {"flush", l_flush},
-                                 {"execution_count", l_execution_count}, {NULL, NULL}};
+                                 {"execution_count", l_execution_count}, {"input", l_input},
+                                 {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }
@@ -829,9 +874,11 @@ static int do_execute(kmsg *req) {
   } else {
     lua_pushcfunction(L, cell_msghandler);
     lua_insert(L, base + 1);
+    K.cell = req;
     set_running(1);
     int status = lua_pcall(L, 0, LUA_MULTRET, base + 1);
     set_running(0);
+    K.cell = NULL;
     flush_output();
     if (status == LUA_OK) {
       int n = lua_gettop(L) - base - 1;

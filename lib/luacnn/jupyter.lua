@@ -505,6 +505,29 @@ function M.plot_file(path)
   M.show_png('file:' .. path, png)
 end
 
+-- io.read in a cell: the line comes from the notebook's input box (an input_request), read
+-- as the format says ('l', 'L', 'n', a count; 'a' is the line).
+function M.redirect_read()
+  local k = kernel()
+  if not (k and k.input) then return end
+  local function read_one(fmt)
+    fmt = fmt or 'l'
+    if type(fmt) == 'string' then fmt = fmt:gsub('^%*', ''):sub(1, 1) end
+    local line = k.input('')
+    if fmt == 'n' then return tonumber(line) end
+    if fmt == 'L' then return line .. '\n' end
+    if math.type(fmt) == 'integer' then return line:sub(1, fmt) end
+    return line
+  end
+  io.read = function(...)
+    local n = select('#', ...)
+    if n == 0 then return read_one('l') end
+    local out = {}
+    for i = 1, n do out[i] = read_one((select(i, ...))) end
+    return table.unpack(out, 1, n)
+  end
+end
+
 -- Called once by the kernel: `lc` as a global, completion hints, lc.display and the hooks.
 function M.setup()
   local ok, lc = pcall(require, 'luacnn')
@@ -516,6 +539,7 @@ function M.setup()
   local rok, repl = pcall(require, 'luacnn.repl')
   if rok and type(repl) == 'table' and repl.setup then pcall(repl.setup, lc) end
   rawset(lc, 'display', M.display)
+  M.redirect_read()
   local pok, plot = pcall(require, 'luacnn.plot')
   if pok and type(plot) == 'table' then
     plot.on_write = M.plot_file

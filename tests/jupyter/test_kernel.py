@@ -194,6 +194,34 @@ check(replies.get(id1) == "error" and replies.get(id2) == "aborted",
 rep, msgs = run("never == nil")
 check(result(msgs) == "true", "the aborted cell did not run, and the next one does", msgs)
 
+# ---- input ------------------------------------------------------------------------------------------
+msg_id = kc.execute("io.write('a number? ')\nanswer = io.read('n')\nanswer + 1", allow_stdin=True)
+req = kc.get_stdin_msg(timeout=10)
+check(req["msg_type"] == "input_request" and req["parent_header"]["msg_id"] == msg_id,
+      "io.read asks the frontend (input_request on stdin)", req)
+kc.input("41")
+reply = kc.get_shell_msg(timeout=10)["content"]
+msgs = []
+while True:
+    m = kc.get_iopub_msg(timeout=10)
+    if m["parent_header"].get("msg_id") == msg_id:
+        msgs.append(m)
+        if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+            break
+check(reply["status"] == "ok" and result(msgs) == "42" and stream(msgs) == "a number? ",
+      "the line typed is what io.read returns", (reply, msgs))
+msg_id = kc.execute("io.read()", allow_stdin=False)
+reply = kc.get_shell_msg(timeout=10)["content"]
+check(reply["status"] == "error" and "allow_stdin" in reply["evalue"],
+      "io.read says so when the frontend takes no input", reply)
+
+msg_id = kc.execute("io.read()", allow_stdin=True)
+kc.get_stdin_msg(timeout=10)
+km.interrupt_kernel()
+reply = kc.get_shell_msg(timeout=10)["content"]
+check(reply["status"] == "error" and reply["ename"] == "Interrupted",
+      "an interrupt ends a wait for input", reply)
+
 # ---- completion -----------------------------------------------------------------------------------
 kc.complete("lc.nn.Con", 9)
 c = kc.get_shell_msg(timeout=10)["content"]
