@@ -256,7 +256,10 @@ static int recv_msg(void *sock, kmsg *m) {
       dropped = 1;
     }
     zmq_msg_init(f);
-    if (zmq_msg_recv(f, sock, 0) < 0) {
+    int rc;
+    do rc = zmq_msg_recv(f, sock, 0);   /* a SIGINT (an interrupt) may cut a receive short */
+    while (rc < 0 && zmq_errno() == EINTR);
+    if (rc < 0) {
       zmq_msg_close(f);
       if (n >= MAX_FRAMES) zmq_msg_init(f);   /* closed once more below */
       result = -1;
@@ -1292,6 +1295,7 @@ static int run_kernel(lua_State *L, const char *connection_file) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
+  sa.sa_flags = SA_RESTART;   /* a write or read in a cell is not cut short by it */
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
