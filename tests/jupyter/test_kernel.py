@@ -401,6 +401,12 @@ for how in ("message", "signal"):
     rep, msgs = run("n > 0, 1 + 1")
     check(result(msgs) == "true\t2", f"the kernel answers after the interrupt ({how}), state kept", msgs)
 
+for _ in range(5):
+    km.signal_kernel(signal.SIGINT)   # while idle: nothing to stop, and nothing breaks
+    time.sleep(0.05)
+rep, msgs = run("'still here'")
+check(result(msgs) == "'still here'" or result(msgs) == "still here", "SIGINT while idle is harmless", msgs)
+
 # ---- restart, shutdown ---------------------------------------------------------------------------
 km.restart_kernel(now=False)
 kc.wait_for_ready(timeout=60)
