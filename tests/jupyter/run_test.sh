@@ -24,7 +24,7 @@ if [ -z "$python" ]; then
   fi
   echo "# making $JUPYTER_VENV with jupyter_client, nbclient, nbformat from PyPI"
   if ! { python3 -m venv "$JUPYTER_VENV" &&
-         timeout 600 "$JUPYTER_VENV/bin/pip" install -q jupyter_client nbclient nbformat; } 2>&1 | tail -5; then
+         timeout 600 "$JUPYTER_VENV/bin/pip" install -q --retries 1 --timeout 20 jupyter_client nbclient nbformat; } 2>&1 | tail -5; then
     :
   fi
   if ! "$JUPYTER_VENV/bin/python" -c "$want" >/dev/null 2>&1; then

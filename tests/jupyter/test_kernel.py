@@ -67,6 +67,16 @@ check(spec["display_name"] == "luacnn (Lua 5.4)" and spec["language"] == "lua",
 for size in (32, 64):
     with open(os.path.join(kdir, f"logo-{size}x{size}.png"), "rb") as f:
         check(png_size(f.read()) == (size, size), f"logo-{size}x{size}.png is a {size}x{size} PNG")
+home = os.path.join(tmp, "home")
+user_env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_DATA_DIR", "XDG_DATA_HOME")}
+user_env["HOME"] = home
+r = subprocess.run([EXE, "kernel", "install", "--user"], capture_output=True, text=True, env=user_env)
+check(r.returncode == 0 and os.path.exists(os.path.join(home, ".local/share/jupyter/kernels/luacnn/kernel.json")),
+      "kernel install --user writes under ~/.local/share/jupyter/kernels", r.stdout + r.stderr)
+user_env["JUPYTER_DATA_DIR"] = os.path.join(tmp, "jdata")
+r = subprocess.run([EXE, "kernel", "install", "--user", "--name", "lc2"], capture_output=True, text=True, env=user_env)
+check(r.returncode == 0 and os.path.exists(os.path.join(tmp, "jdata/kernels/lc2/kernel.json")),
+      "kernel install --user honours JUPYTER_DATA_DIR and --name", r.stdout + r.stderr)
 r = subprocess.run([EXE, "kernel", "install", "--bogus"], capture_output=True, text=True)
 check(r.returncode == 2 and "unknown option" in r.stderr, "kernel install refuses an unknown option", r.stderr)
 
