@@ -18,5 +18,11 @@ void cli_repl(lua_State *L);
 
 /* completion.c: tab completion of globals and fields for libedit */
 void cli_completion_init(lua_State *L);
+/* collect(expr, prefix, methods) as a lua_CFunction: the set of names completing `prefix`
+   after `expr` ("" for globals) and '.' or, when methods is true, ':' (used by kernel.c) */
+int cli_completion_collect(lua_State *L);
+
+/* kernel.c: `luacnn kernel ...` (the Jupyter kernel); the exit status */
+int cli_kernel_main(lua_State *L, int argc, char **argv);
 
 #endif

@@ -119,7 +119,7 @@ static void resolve(lua_State *L, const char *expr, size_t len) {
 }
 
 /* collect(expr, prefix, methods): the set of candidate names. */
-static int collect(lua_State *L) {
+int cli_completion_collect(lua_State *L) {
   size_t len;
   const char *expr = luaL_checklstring(L, 1, &len);
   const char *prefix = luaL_checkstring(L, 2);
@@ -195,7 +195,7 @@ static char **complete(const char *text, int start, int end) {
   if (sep && (j == i || (j > 0 && line[j - 1] == ':')))
     return NULL;                         /* ".5", f():x, a:b.c */
   free_candidates();
-  lua_pushcfunction(CL, collect);
+  lua_pushcfunction(CL, cli_completion_collect);
   lua_pushlstring(CL, line + j, (size_t)(i - j));
   lua_pushstring(CL, text);
   lua_pushboolean(CL, sep == ':');

@@ -60,6 +60,7 @@ static void usage(FILE *out) {
     "usage: " CLI_NAME " [options] [script [args]]\n"
     "       " CLI_NAME " <command> [args]     commands: sweep, compare, data ('" CLI_NAME
     " help')\n"
+    "       " CLI_NAME " kernel install | -f FILE   the Jupyter kernel\n"
     "Options:\n"
     "  -e stat   run the Lua statement 'stat'\n"
     "  -i        enter the REPL after running the script and -e statements\n"
@@ -557,6 +558,12 @@ static int pmain(lua_State *L) {
   if (o.warnings) lua_warning(L, "@on", 0);
   if (o.version) print_version();
 
+  if (argc > 1 && o.script == 1 && strcmp(argv[1], "kernel") == 0 && access("kernel", F_OK) != 0) {
+    create_arg_table(L, argv, argc, 1);   /* the Jupyter kernel (kernel.c) */
+    exit_status = cli_kernel_main(L, argc, argv);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
   if (argc > 1 && o.script == 1 && is_command(argv[1])) {
     create_arg_table(L, argv, argc, 1);
     exit_status = run_command(L, argv, argc);

@@ -34,3 +34,19 @@ endforeach()
 if(TEST lua/cuda_spec)
   set_tests_properties(lua/cuda_spec PROPERTIES SKIP_REGULAR_EXPRESSION "SKIPPED: cuda_spec needs a GPU")
 endif()
+
+# The Jupyter kernel through the real Jupyter client (tests/jupyter/test_*.py): Python's
+# jupyter_client, nbclient and nbformat, from a venv the runner makes in the build tree when
+# no Python has them. Skipped (77) without Python, pip's network, or a kernel in the build;
+# test_lab also needs the jupyterlab package in that Python and Debian's chromium.
+find_program(BASH_PROGRAM bash)
+file(GLOB JUPYTER_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/jupyter/test_*.py)
+foreach(py ${JUPYTER_TESTS})
+  get_filename_component(name ${py} NAME_WE)
+  add_test(NAME jupyter/${name}
+    COMMAND ${BASH_PROGRAM} ${CMAKE_SOURCE_DIR}/tests/jupyter/run_test.sh ${py}
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(jupyter/${name} PROPERTIES
+    ENVIRONMENT "LUACNN_EXE=$<TARGET_FILE:luacnn>;JUPYTER_VENV=${CMAKE_BINARY_DIR}/jupyter-venv;LUACNN_SCREENSHOT=${CMAKE_BINARY_DIR}/jupyterlab-lenet.png;LUACNN_DATA=${CMAKE_SOURCE_DIR}/../shared/data"
+    SKIP_RETURN_CODE 77 TIMEOUT 900 RESOURCE_LOCK jupyter_venv)
+endforeach()

@@ -496,6 +496,8 @@ function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
         r:plot_curves()
       end
       if opts.on_epoch then opts.on_epoch(row, net) end
+      -- the Jupyter kernel (lib/luacnn/jupyter.lua) redraws the curves inline
+      if d2l.on_epoch_display then d2l.on_epoch_display(row, history, r) end
     end
   end
 

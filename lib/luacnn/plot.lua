@@ -146,7 +146,9 @@ local function draw(spec, path)
   local c, why = chart()
   if not c then error('plot: cannot draw: ' .. why, 3) end
   if path then
-    return c.write_png(spec, path)
+    local written = c.write_png(spec, path)
+    if plot.on_write then plot.on_write(path) end   -- the Jupyter kernel shows it inline
+    return written
   end
   return c.line_png(spec)
 end
