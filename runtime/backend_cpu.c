@@ -9,17 +9,23 @@
 #include "kernels/cpu/reduce.h"
 #include "runtime/backend.h"
 #include "runtime/backend_cpu_nn.h"
+#include "runtime/cpu_block_cache.h"
 
 static void *cpu_alloc(size_t nbytes, lc_device device)
 {
   /* 64-byte alignment suits AVX-512 loads and cache lines. */
-  void *p = NULL;
-  if (posix_memalign(&p, 64, nbytes ? nbytes : 1) != 0)
+  void *p = lc_cpu_cache_take(nbytes);
+  if (p) return p;
+  if (posix_memalign(&p, 64, nbytes ? nbytes : 1) != 0 &&
+      (lc_cpu_cache_trim(), posix_memalign(&p, 64, nbytes ? nbytes : 1) != 0))
     lc_error("out of memory: could not allocate %zu bytes on the cpu", nbytes);
   return p;
 }
 
-static void cpu_free(void *ptr, size_t nbytes, lc_device device) { free(ptr); }
+static void cpu_free(void *ptr, size_t nbytes, lc_device device)
+{
+  if (!lc_cpu_cache_give(ptr, nbytes)) free(ptr);
+}
 
 static lc_cpu_operand operand(const lc_tensor *t)
 {

@@ -1,4 +1,4 @@
-/* Per-shape choice between im2col + OpenBLAS and oneDNN for float32 convolutions (see
+/* The choice between im2col + OpenBLAS and oneDNN for float32 convolutions (see
  * conv_cpu_select.h). */
 #include "runtime/conv_cpu_select.h"
 
@@ -47,6 +47,7 @@ static void read_env(void)
   const char *m = getenv("LUACNN_CPU_CONV");
   if (m && !strcmp(m, "im2col")) mode = LC_CPU_CONV_IM2COL;
   if (m && (!strcmp(m, "dnnl") || !strcmp(m, "onednn"))) mode = LC_CPU_CONV_DNNL;
+  if (m && !strcmp(m, "benchmark")) mode = LC_CPU_CONV_BENCHMARK;
   const char *v = getenv("LUACNN_CPU_CONV_VERBOSE");
   verbose = v && *v && strcmp(v, "0");
 }
@@ -175,6 +176,12 @@ static int measure(const call *c, int *status)
   return path;
 }
 
+/* auto mode's rule (see the header): measured on the chapter's networks, 2 threads. */
+static int rule_prefers_dnnl(const call *c)
+{
+  return c->s->c_out / c->s->groups >= 16;
+}
+
 static int dispatch(const call *c)
 {
   read_env();
@@ -184,10 +191,11 @@ static int dispatch(const call *c)
     if (ch) {
       path = ch->path;
     } else {
-      int ready = lc_conv2d_dnnl_prepare(c->dir, c->s, has_bias(c)) == 0;
+      int ready = (mode != LC_CPU_CONV_AUTO || rule_prefers_dnnl(c)) &&
+                  lc_conv2d_dnnl_prepare(c->dir, c->s, has_bias(c)) == 0;
       if (!ready) {
         path = PATH_IM2COL;
-      } else if (mode == LC_CPU_CONV_DNNL) {
+      } else if (mode != LC_CPU_CONV_BENCHMARK) {
         path = PATH_DNNL;
       } else {
         int status;
@@ -197,6 +205,12 @@ static int dispatch(const call *c)
         return status;
       }
       remember(c, path);
+      if (verbose && mode != LC_CPU_CONV_BENCHMARK) {
+        char d[160];
+        describe(c->s, d, sizeof d);
+        fprintf(stderr, "luacnn conv2d %s %s threads %d -> %s\n", dir_name[c->dir], d,
+                omp_get_max_threads(), path == PATH_DNNL ? "oneDNN" : "im2col");
+      }
     }
   }
   last_path[c->dir] = path;

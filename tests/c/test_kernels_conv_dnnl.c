@@ -267,11 +267,22 @@ int main(void)
   check(!strcmp(lc_cpu_conv_last_path(0), "im2col"), "mode im2col takes im2col");
   lc_cpu_conv_set_mode(LC_CPU_CONV_AUTO);
   lc_cpu_conv2d_forward_f32(&big, x, w, NULL, y, NULL, 0);
+  check(!strcmp(lc_cpu_conv_last_path(0), have_dnnl ? "dnnl" : "im2col"),
+        "auto: 32 output channels take %s (took %s)", have_dnnl ? "dnnl" : "im2col",
+        lc_cpu_conv_last_path(0));
+  lc_conv2d_shape lenet1 = shape(2, 1, 28, 28, 6, 5, 1, 2);
+  lc_conv2d_shape_finish(&lenet1);
+  float *y6 = malloc(4 * numel_y(&lenet1));
+  lc_cpu_conv2d_forward_f32(&lenet1, x, w, NULL, y6, NULL, 0);
+  check(!strcmp(lc_cpu_conv_last_path(0), "im2col"), "auto: LeNet's 6-channel layer takes im2col");
+  free(y6);
+  lc_cpu_conv_set_mode(LC_CPU_CONV_BENCHMARK);
+  lc_cpu_conv2d_forward_f32(&big, x, w, NULL, y, NULL, 0);
   const char *first = lc_cpu_conv_last_path(0);
   float *y2 = malloc(4 * numel_y(&big));
   lc_cpu_conv2d_forward_f32(&big, x, w, NULL, y2, NULL, 0);
   check(!strcmp(first, lc_cpu_conv_last_path(0)) && !memcmp(y, y2, 4 * numel_y(&big)),
-        "auto keeps its choice (%s) and the first call's result is the kept path's", first);
+        "benchmark keeps its choice (%s) and the first call's result is the kept path's", first);
   /* batch 0: backward_weight still zeroes dw and dbias */
   lc_conv2d_shape empty = shape(0, 2, 5, 5, 3, 3, 1, 1);
   lc_conv2d_shape_finish(&empty);
