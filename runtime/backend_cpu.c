@@ -9,17 +9,24 @@
 #include "kernels/cpu/reduce.h"
 #include "runtime/backend.h"
 #include "runtime/backend_cpu_nn.h"
+#include "runtime/cpu_block_cache.h"
+#include "runtime/cpu_sgemm.h"
 
 static void *cpu_alloc(size_t nbytes, lc_device device)
 {
   /* 64-byte alignment suits AVX-512 loads and cache lines. */
-  void *p = NULL;
-  if (posix_memalign(&p, 64, nbytes ? nbytes : 1) != 0)
+  void *p = lc_cpu_cache_take(nbytes);
+  if (p) return p;
+  if (posix_memalign(&p, 64, nbytes ? nbytes : 1) != 0 &&
+      (lc_cpu_cache_trim(), posix_memalign(&p, 64, nbytes ? nbytes : 1) != 0))
     lc_error("out of memory: could not allocate %zu bytes on the cpu", nbytes);
   return p;
 }
 
-static void cpu_free(void *ptr, size_t nbytes, lc_device device) { free(ptr); }
+static void cpu_free(void *ptr, size_t nbytes, lc_device device)
+{
+  if (!lc_cpu_cache_give(ptr, nbytes)) free(ptr);
+}
 
 static lc_cpu_operand operand(const lc_tensor *t)
 {
@@ -89,9 +96,8 @@ static void cpu_matmul(lc_tensor *c, const lc_tensor *a, const lc_tensor *b)
     int64_t ao = batched ? i * a->strides[0] : 0, bo = batched ? i * b->strides[0] : 0;
     int64_t co = i * m * n;
     if (c->dtype == LC_FLOAT32)
-      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                  m, n, k, 1.0f, (const float *)lc_data(a) + ao, lda,
-                  (const float *)lc_data(b) + bo, ldb, 0.0f, (float *)lc_data(c) + co, n);
+      lc_cpu_sgemm(ta, tb, m, n, k, (const float *)lc_data(a) + ao, lda,
+                   (const float *)lc_data(b) + bo, ldb, (float *)lc_data(c) + co, n);
     else
       cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                   m, n, k, 1.0, (const double *)lc_data(a) + ao, lda,

@@ -8,6 +8,7 @@
 #include "kernels/cpu/optim.h"
 #include "kernels/cpu/pool.h"
 #include "runtime/backend_cpu_nn.h"
+#include "runtime/conv_cpu_select.h"
 
 #define F32(t) ((float *)lc_data(t))
 #define F64(t) ((double *)lc_data(t))
@@ -43,7 +44,7 @@ void lc_cpu_conv2d_forward(const lc_conv2d_shape *s, const lc_tensor *x, const l
   size_t bytes;
   void *scratch = conv_scratch(s, lc_dtype_size(x->dtype), &bytes);
   if (x->dtype == LC_FLOAT32)
-    check_conv(lc_conv2d_forward_f32(s, F32(x), F32(w), OPT_F32(bias), F32(y), scratch, bytes));
+    check_conv(lc_cpu_conv2d_forward_f32(s, F32(x), F32(w), OPT_F32(bias), F32(y), scratch, bytes));
   else
     check_conv(lc_conv2d_forward_f64(s, F64(x), F64(w), OPT_F64(bias), F64(y), scratch, bytes));
 }
@@ -54,7 +55,7 @@ void lc_cpu_conv2d_backward_data(const lc_conv2d_shape *s, const lc_tensor *dy, 
   size_t bytes;
   void *scratch = conv_scratch(s, lc_dtype_size(dy->dtype), &bytes);
   if (dy->dtype == LC_FLOAT32)
-    check_conv(lc_conv2d_backward_data_f32(s, F32(dy), F32(w), F32(dx), scratch, bytes));
+    check_conv(lc_cpu_conv2d_backward_data_f32(s, F32(dy), F32(w), F32(dx), scratch, bytes));
   else
     check_conv(lc_conv2d_backward_data_f64(s, F64(dy), F64(w), F64(dx), scratch, bytes));
 }
@@ -65,7 +66,7 @@ void lc_cpu_conv2d_backward_weight(const lc_conv2d_shape *s, const lc_tensor *x,
   size_t bytes;
   void *scratch = conv_scratch(s, lc_dtype_size(x->dtype), &bytes);
   if (x->dtype == LC_FLOAT32)
-    check_conv(lc_conv2d_backward_weight_f32(s, F32(x), F32(dy), F32(dw), OPT_F32(dbias), scratch, bytes));
+    check_conv(lc_cpu_conv2d_backward_weight_f32(s, F32(x), F32(dy), F32(dw), OPT_F32(dbias), scratch, bytes));
   else
     check_conv(lc_conv2d_backward_weight_f64(s, F64(x), F64(dy), F64(dw), OPT_F64(dbias), scratch, bytes));
 }

@@ -1,4 +1,5 @@
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/transpose.h"
 
 #include <math.h>
 #include <string.h>
@@ -208,6 +209,7 @@ void lc_cpu_fill(lc_dtype dtype, int ndim, const int64_t *sizes, lc_cpu_operand 
 void lc_cpu_copy(lc_dtype dst_dtype, lc_dtype src_dtype, int ndim, const int64_t *sizes,
                  lc_cpu_operand dst, lc_cpu_operand src)
 {
+  if (lc_cpu_copy_transposed(dst_dtype, src_dtype, ndim, sizes, dst, src)) return;
   const int64_t *strides[2] = {dst.strides, src.strides};
   lc_cpu_iter it;
   lc_cpu_iter_init(&it, ndim, sizes, 2, strides);
