@@ -25,7 +25,7 @@ static lc_tensor *make_view(lc_tensor *t, int ndim, const int64_t *sizes, const 
   lc_tensor *in[1] = {t};
   lc_node *node = lc_node_new(name, backward, 1, in);
   if (node) {
-    memcpy(node->i, params, nparams * sizeof *params);
+    if (nparams) memcpy(node->i, params, nparams * sizeof *params);
     lc_attach(v, node);
   }
   return v;

@@ -173,7 +173,7 @@ lc_tensor *lc_empty(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device de
   t->storage = storage;
   t->ndim = ndim;
   t->dtype = dtype;
-  memcpy(t->sizes, sizes, ndim * sizeof *sizes);
+  if (ndim) memcpy(t->sizes, sizes, ndim * sizeof *sizes); /* sizes may be NULL for a scalar */
   lc_contiguous_strides(ndim, sizes, t->strides);
   return t;
 }
@@ -192,8 +192,10 @@ lc_tensor *lc_alias(const lc_tensor *t, int ndim, const int64_t *sizes, const in
   v->ndim = ndim;
   v->dtype = t->dtype;
   v->offset = offset;
-  memcpy(v->sizes, sizes, ndim * sizeof *sizes);
-  memcpy(v->strides, strides, ndim * sizeof *strides);
+  if (ndim) {
+    memcpy(v->sizes, sizes, ndim * sizeof *sizes);
+    memcpy(v->strides, strides, ndim * sizeof *strides);
+  }
   return v;
 }
 
