@@ -264,9 +264,16 @@ local function decode_optimizer(sd, doc_text, path)
     fail("load_checkpoint: '%s' has no readable optimizer document under 'luacnn.optimizer' (%s)",
          path, ok and 'missing param_groups' or tostring(doc))
   end
+  local function corrupt(fmt, ...)
+    fail("load_checkpoint: '%s' has a corrupt optimizer document: " .. fmt, path, ...)
+  end
+  if doc.state ~= nil and type(doc.state) ~= 'table' then corrupt('state is not an object') end
+  if doc.scheduler ~= nil and type(doc.scheduler) ~= 'table' then corrupt('scheduler is not an object') end
   local state = {}
   for idx, s in pairs(doc.state or {}) do
-    local i = tonumber(idx)
+    local i = math.tointeger(tonumber(idx))
+    if not i or i < 1 then corrupt("state key '%s' is not a parameter number", tostring(idx)) end
+    if type(s) ~= 'table' then corrupt('state of parameter %d is not an object', i) end
     state[i] = state[i] or {}
     for k, v in pairs(s) do state[i][k] = v end
   end
