@@ -56,7 +56,7 @@ describe('fuzzer regressions', function()
     local tensors, meta = lc.load(opath)
     local doc = meta['luacnn.optimizer']
     local function try(d)
-      lc.save(opath, tensors, {['luacnn.optimizer'] = d})
+      lc.save(opath, tensors, {['luacnn.optimizer'] = d, ['luacnn.checkpoint_id'] = meta['luacnn.checkpoint_id']})
       local fresh = lc.optim.Adam(net:parameters(), {lr = 0.01})
       return function() lc.io.load_checkpoint(path, {model = net, optimizer = fresh}) end
     end

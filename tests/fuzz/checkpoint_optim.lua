@@ -7,8 +7,6 @@
 local lc = require 'luacnn'
 local nn = lc.nn
 local C = require 'fuzz_common'
-local path = C.dir .. '/ckpt.safetensors'
-local opath = lc.io.optimizer_path(path)
 
 lc.manual_seed(0)
 local function make(which)
@@ -28,12 +26,16 @@ local function step(net, opt, sched)
 end
 
 -- the model file and the tensors of a real optimizer state, made once
-local tensors = {}
+-- (one model file per optimizer kind: the optimizer file must carry its checkpoint id)
+local tensors, ids, paths = {}, {}, {}
 for which = 0, 1 do
   local net, opt, sched = make(which)
   step(net, opt, sched)
-  lc.io.save_checkpoint(path, {model = net, optimizer = opt, scheduler = sched, extra = {epoch = 1}})
-  tensors[which] = lc.load(opath)
+  paths[which] = C.dir .. '/ckpt' .. which .. '.safetensors'
+  lc.io.save_checkpoint(paths[which], {model = net, optimizer = opt, scheduler = sched, extra = {epoch = 1}})
+  local meta
+  tensors[which], meta = lc.load(lc.io.optimizer_path(paths[which]))
+  ids[which] = meta['luacnn.checkpoint_id']
 end
 
 local prefixes = {'load_checkpoint: ', 'load: ', 'SGD:load_state_dict: ', 'Adam:load_state_dict: ',
@@ -42,8 +44,9 @@ local prefixes = {'load_checkpoint: ', 'load: ', 'SGD:load_state_dict: ', 'Adam:
 return function(bytes)
   local which = #bytes > 0 and bytes:byte(1) % 2 or 0
   local doc = bytes:sub(2)
-  lc.save(opath, tensors[which], {['luacnn.optimizer'] = doc})
+  lc.save(lc.io.optimizer_path(paths[which]), tensors[which],
+          {['luacnn.optimizer'] = doc, ['luacnn.checkpoint_id'] = ids[which]})
   local net, opt, sched = make(which)
-  local ok = C.allowed(prefixes, lc.io.load_checkpoint, path, {model = net, optimizer = opt, scheduler = sched})
+  local ok = C.allowed(prefixes, lc.io.load_checkpoint, paths[which], {model = net, optimizer = opt, scheduler = sched})
   if ok then C.allowed(prefixes, step, net, opt, sched) end
 end
