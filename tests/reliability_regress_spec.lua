@@ -28,6 +28,33 @@ end)
 
 -- Inputs the fuzzers (tests/fuzz) found; the raw inputs are replayed by fuzz_replay/* too,
 -- these check the message a user now gets.
+describe('API fuzzer regressions', function()
+  it('relu keeps NaN (as torch.relu) instead of turning it into 0', function()
+    local r = lc.tensor({0 / 0, -1, 2}, {dtype = 'float64'}):relu():totable()
+    assert.is_true(r[1] ~= r[1])
+    assert.are.same({0, 2}, {r[2], r[3]})
+  end)
+
+  it('an integer tensor with a float64 0-dim tensor is float64 (torch.result_type), with a number float32', function()
+    local i = lc.arange(3)
+    assert.are.equal('float64', (i + lc.tensor(1.5, {dtype = 'float64'})).dtype)
+    assert.are.equal('float64', (lc.tensor(1.5, {dtype = 'float64'}) / i).dtype)
+    assert.are.equal('float32', (i + 1.5).dtype)
+    assert.are.equal('float32', (lc.ones(2) + lc.tensor(1.5, {dtype = 'float64'})).dtype)
+  end)
+
+  it('batched matmul of empty views works (an empty tensor is contiguous, as in PyTorch)', function()
+    local r = lc.ones(2, 0, 2):transpose(2, 3):matmul(lc.ones(0, 2))
+    assert.are.same({2, 2, 2}, r:size())
+    assert.are.equal(0, r:abs():sum():item())
+    assert.is_true(lc.zeros(3, 0):t():is_contiguous())
+  end)
+
+  it('mse_loss of integers is refused by mse_loss, not by mean', function()
+    check.raises(function() lc.nn.functional.mse_loss(lc.arange(3), lc.arange(3)) end, 'mse_loss', 'float')
+  end)
+end)
+
 describe('fuzzer regressions', function()
   local tmp = os.tmpname()
   local function write(path, bytes)
