@@ -67,6 +67,13 @@ describe('fuzzer regressions', function()
     return e.sweep_error
   end
 
+  it('a PNG header of 4294967295 x 4294967295 pixels is refused, not an overflow', function()
+    local f = assert(io.open(dir .. 'fuzz/regress/image/png-size-product-overflow', 'rb'))
+    local bytes = f:read('a'):sub(2)   -- the harness's first byte picks the decode options
+    f:close()
+    check.raises(function() lc.image.decode(bytes) end, 'pixels')
+  end)
+
   it('an IDX header whose sizes multiply past int64 is a corrupt file, not an overflow', function()
     write(tmp, '\0\0\8\3' .. string.rep('\208', 12))
     check.raises(function() lc.core.read_idx(tmp) end, 'read_idx', 'implausible sizes')

@@ -7,7 +7,7 @@
 set(FUZZ_DIR ${CMAKE_SOURCE_DIR}/tests/fuzz)
 set(LUACNN_FUZZ_SECONDS 15 CACHE STRING "Seconds each fuzz/<name> test fuzzes for")
 # name -> C source; the Lua targets share fuzz_lua.c and differ by script
-set(FUZZ_C_TARGETS idx)
+set(FUZZ_C_TARGETS idx csv image)
 set(FUZZ_LUA_TARGETS safetensors checkpoint_optim args sweep_plan)
 
 function(luacnn_fuzz_target name)
