@@ -235,8 +235,14 @@ describe('host memory over many LeNet epochs', function()
     print(string.format('# after epoch 2: RSS %d KiB, at most %d later (+%.2f%%), last %d; Lua heap %d..%d KiB; ' ..
                         '%d..%d tensors; %d..%d tensor bytes', rss[2], hi, 100 * (hi - rss[2]) / rss[2],
                         rss[EPOCHS], lua_kb[2], lua_kb[EPOCHS], tensors[2], tensors[EPOCHS], bytes[2], bytes[EPOCHS]))
-    assert.is_true(hi <= rss[2] * 1.03, string.format('RSS grew from %d to %d KiB', rss[2], hi))
-    assert.is_true(rss[EPOCHS] <= rss[EPOCHS // 2] * 1.01, 'RSS still growing in the second half')
+    if os.getenv('ASAN_OPTIONS') then
+      -- under AddressSanitizer RSS is mostly its quarantine of freed blocks (+-5% from epoch
+      -- to epoch); the exact counts below still hold, and LeakSanitizer checks at exit
+      print('# RSS bound not checked under AddressSanitizer (build-asan)')
+    else
+      assert.is_true(hi <= rss[2] * 1.03, string.format('RSS grew from %d to %d KiB', rss[2], hi))
+      assert.is_true(rss[EPOCHS] <= rss[EPOCHS // 2] * 1.01, 'RSS still growing in the second half')
+    end
     assert.are.equal(tensors[2], tensors[EPOCHS])
     assert.are.equal(bytes[2], bytes[EPOCHS])
     assert.is_true(lua_kb[EPOCHS] <= lua_kb[2] + 8, 'the Lua heap grew')
