@@ -52,6 +52,7 @@ describe('valgrind memcheck', function()
     -- OMP_WAIT_POLICY set: luacnn then does not re-execute itself (cli/main.c)
     local p = io.popen('OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 LUACNN_DATA=' .. q(data) ..
                        ' valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible ' ..
+                       '--suppressions=' .. q(H.root .. '/tests/valgrind.supp') .. ' ' ..
                        '--error-exitcode=9 ' .. q(exe) .. ' ' .. q(dir .. '/train.lua') .. ' ' ..
                        q(dir .. '/ck.safetensors') .. ' 2>&1')
     local out = p:read('a')
