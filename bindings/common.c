@@ -27,7 +27,10 @@ static int trampoline(lua_State *L)
   lua_CFunction f = lua_tocfunction(L, lua_upvalueindex(1));
   lua_State *previous = current_state;
   current_state = L;
+  /* an error inside releases what this call created and still owned (runtime/tensor.h) */
+  int scope = lc_scope_begin();
   int n = f(L);
+  lc_scope_end(scope);
   current_state = previous;
   return n;
 }
@@ -107,6 +110,7 @@ static int tensor_cache_key;
 
 void lcb_push_tensor(lua_State *L, lc_tensor *t)
 {
+  lc_unhold(t); /* Lua owns this reference now */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_cache_key);
   if (lua_rawgetp(L, -1, t) == LUA_TUSERDATA) {
     lua_remove(L, -2);

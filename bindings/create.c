@@ -8,6 +8,10 @@
 #include "bindings/luacnn.h"
 #include "runtime/random.h"
 
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
+
 /* ---- creation ---- */
 
 /* Walks a nested table once to find its shape, checking it is rectangular. */
@@ -245,6 +249,33 @@ static int l_live_bytes(lua_State *L)
   return 2;
 }
 
+/* Test-only (not copied into lc: the names start with _): core._fail_alloc_after(n) makes the
+ * allocation after n more fail as out-of-memory would (n < 0: off) and returns how many were
+ * left of the previous setting; core._live_tensors() counts tensor headers alive. */
+static int l_fail_alloc_after(lua_State *L)
+{
+  lua_pushinteger(L, (lua_Integer)lc_fault_fail_alloc_after((int64_t)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
+/* core._malloc_trim(): hands free heap pages back to the system (glibc), so that RSS measures
+ * what is allocated rather than how the allocator's arenas happen to be fragmented. */
+static int l_malloc_trim(lua_State *L)
+{
+#ifdef __GLIBC__
+  lua_pushboolean(L, malloc_trim(0));
+#else
+  lua_pushboolean(L, 0);
+#endif
+  return 1;
+}
+
+static int l_live_tensors(lua_State *L)
+{
+  lua_pushinteger(L, (lua_Integer)lc_tensor_live_count());
+  return 1;
+}
+
 /* A Lua list of tensors at idx into a C array (borrowed pointers). */
 static int check_tensor_list(lua_State *L, int idx, const char *op, lc_tensor **out, int cap)
 {
@@ -299,7 +330,7 @@ void lcb_open_create(lua_State *L)
     {"arange", l_arange}, {"linspace", l_linspace}, {"eye", l_eye},
     {"manual_seed", l_manual_seed}, {"get_rng_state", l_get_rng_state},
     {"set_rng_state", l_set_rng_state}, {"is_grad_enabled", l_is_grad_enabled},
-    {"set_grad_enabled", l_set_grad_enabled}, {"live_bytes", l_live_bytes}, {"clock", l_clock},
+    {"set_grad_enabled", l_set_grad_enabled}, {"live_bytes", l_live_bytes}, {"_fail_alloc_after", l_fail_alloc_after}, {"_live_tensors", l_live_tensors}, {"_malloc_trim", l_malloc_trim}, {"clock", l_clock},
     {"cat", l_cat}, {"stack", l_stack}, {"where", l_where}, {NULL, NULL},
   };
   lcb_register(L, functions);

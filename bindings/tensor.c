@@ -181,7 +181,7 @@ static int t_newindex(lua_State *L)
       lc_tensor *g = lua_isnil(L, 3) ? NULL : lcb_check_tensor(L, 3, "grad");
       if (g && !lc_same_shape(g, t))
         luaL_error(L, "grad: shape %s does not match the tensor's %s", lc_shape_str(g), lc_shape_str(t));
-      lc_tensor_retain(g);
+      lc_unhold(lc_tensor_retain(g)); /* t owns it */
       lc_tensor_release(t->grad);
       t->grad = g;
     } else {

@@ -29,6 +29,26 @@ bool lc_any_requires_grad(int n, lc_tensor *const *inputs)
 
 static void refresh_view_history(lc_tensor *view);
 
+static _Thread_local lc_node *pending_node;
+/* the node lists of a backward pass under way (the struct lives in lc_backward's frame) */
+typedef struct node_list node_list;
+static _Thread_local node_list *pending_lists[2];
+static void free_pending_lists(void);
+
+void lc_pending_node_release(void)
+{
+  lc_node *n = pending_node;
+  pending_node = NULL;
+  lc_node_release(n);
+  free_pending_lists();
+}
+
+void lc_pending_node_forget(void)
+{
+  pending_node = NULL;
+  pending_lists[0] = pending_lists[1] = NULL;
+}
+
 lc_node *lc_node_new(const char *name, lc_backward_fn backward, int n, lc_tensor *const *inputs)
 {
   for (int i = 0; i < n; i++)
@@ -37,6 +57,7 @@ lc_node *lc_node_new(const char *name, lc_backward_fn backward, int n, lc_tensor
   if (!lc_any_requires_grad(n, inputs)) return NULL;
   lc_node *node = calloc(1, sizeof *node);
   if (!node) lc_error("%s: out of memory recording the autograd graph", name);
+  pending_node = node;
   node->refcount = 1;
   node->name = name;
   node->backward = backward;
@@ -49,7 +70,7 @@ lc_node *lc_node_new(const char *name, lc_backward_fn backward, int n, lc_tensor
       e->node = t->grad_fn;
       lc_node_retain(e->node);
     } else {
-      e->leaf = lc_tensor_retain(t);
+      e->leaf = lc_unhold(lc_tensor_retain(t)); /* the node owns it */
     }
     e->ndim = t->ndim;
     memcpy(e->sizes, t->sizes, sizeof e->sizes);
@@ -62,7 +83,7 @@ int lc_node_save(lc_node *node, const lc_tensor *t)
 {
   if (node->n_saved == LC_MAX_SAVED) lc_error("%s: too many saved tensors", node->name);
   int k = node->n_saved++;
-  node->saved[k] = lc_detach(t);
+  node->saved[k] = lc_unhold(lc_detach(t)); /* the node owns it */
   node->saved_version[k] = t->storage->version;
   return k;
 }
@@ -101,6 +122,7 @@ bool lc_node_needs(const lc_node *node, int input)
 void lc_attach(lc_tensor *out, lc_node *node)
 {
   if (!node) return;
+  if (pending_node == node) pending_node = NULL;
   lc_node_release(out->grad_fn);
   out->grad_fn = node;
   out->requires_grad = true;
@@ -152,10 +174,19 @@ void lc_node_release(lc_node *node)
 
 /* ---- the engine ---- */
 
-typedef struct {
+struct node_list {
   lc_node **items;
   size_t n, cap;
-} node_list;
+};
+
+static void free_pending_lists(void)
+{
+  for (int i = 0; i < 2; i++)
+    if (pending_lists[i]) {
+      free(pending_lists[i]->items);
+      pending_lists[i] = NULL;
+    }
+}
 
 static void list_push(node_list *l, lc_node *node)
 {
@@ -215,12 +246,12 @@ static lc_tensor *fit_gradient(lc_tensor *g, const lc_edge *e)
 static void accumulate(lc_tensor **slot, lc_tensor *g)
 {
   if (!*slot) {
-    *slot = lc_tensor_retain(g);
+    *slot = lc_unhold(lc_tensor_retain(g)); /* the node owns it */
     return;
   }
   lc_tensor *sum = lc_add(*slot, g);
   lc_tensor_release(*slot);
-  *slot = sum;
+  *slot = lc_unhold(sum); /* the node owns it */
 }
 
 /* Leaves keep their own .grad tensor; it is updated in place so optimizers holding
@@ -228,7 +259,7 @@ static void accumulate(lc_tensor **slot, lc_tensor *g)
 static void accumulate_leaf(lc_tensor *leaf, lc_tensor *g)
 {
   if (!leaf->grad) {
-    leaf->grad = lc_contiguous_copy(g);
+    leaf->grad = lc_unhold(lc_contiguous_copy(g)); /* the leaf owns it */
     return;
   }
   lc_add_(leaf->grad, g);
@@ -237,7 +268,7 @@ static void accumulate_leaf(lc_tensor *leaf, lc_tensor *g)
 static void run_node(lc_node *n, bool retain_graph)
 {
   lc_tensor *gin[LC_MAX_INPUTS] = {0};
-  lc_tensor *gout = n->grad_accum;
+  lc_tensor *gout = lc_hold(n->grad_accum); /* this frame owns it now */
   n->grad_accum = NULL;
   if (n->released) released_error(n);
   n->backward(n, gout, gin);
@@ -301,9 +332,12 @@ void lc_backward(lc_tensor *root, lc_tensor *grad, bool retain_graph)
   node_list nodes = collect_graph(root->grad_fn);
   check_graph(&nodes, seed);
   bool previous = lc_set_grad_enabled(false);
-  root->grad_fn->grad_accum = seed;
+  root->grad_fn->grad_accum = lc_unhold(seed); /* the node owns it */
   /* Kahn's order: a node runs once all its consumers have run. */
   node_list ready = {0};
+  /* freed by lc_pending_node_release if a backward function raises */
+  pending_lists[0] = &nodes;
+  pending_lists[1] = &ready;
   list_push(&ready, root->grad_fn);
   while (ready.n) {
     lc_node *n = ready.items[--ready.n];
@@ -317,6 +351,7 @@ void lc_backward(lc_tensor *root, lc_tensor *grad, bool retain_graph)
     lc_tensor_release(nodes.items[i]->grad_accum);
     nodes.items[i]->grad_accum = NULL;
   }
+  pending_lists[0] = pending_lists[1] = NULL;
   free(nodes.items);
   free(ready.items);
   lc_set_grad_enabled(previous);

@@ -64,6 +64,10 @@ bool lc_node_needs(const lc_node *node, int input);
 void lc_attach(lc_tensor *out, lc_node *node);
 void lc_node_retain(lc_node *node);
 void lc_node_release(lc_node *node);
+/* Leak-free errors (runtime/tensor.h): the node an op has made but not attached yet. An
+ * error in between (saving its tensors allocates) releases it; a call that returns forgets it. */
+void lc_pending_node_release(void);
+void lc_pending_node_forget(void);
 
 /* Backpropagates from root. grad may be NULL for a one-element root. */
 void lc_backward(lc_tensor *root, lc_tensor *grad, bool retain_graph);

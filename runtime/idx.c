@@ -94,7 +94,8 @@ static int read_header(reader *r, lc_idx *x)
   for (int d = 0; d < x->ndim; d++) {
     const unsigned char *p = h + 4 + 4 * d;
     x->dims[d] = (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
-    if (x->dims[d] > MAX_PAYLOAD || x->numel * x->dims[d] > MAX_PAYLOAD) {
+    /* numel <= 2^40 and a size < 2^32: the product itself could overflow, so divide */
+    if (x->dims[d] > MAX_PAYLOAD || (x->dims[d] && x->numel > MAX_PAYLOAD / x->dims[d])) {
       char dims[128];
       describe_dims(x, dims, sizeof dims);
       return fail(r, "implausible sizes in the header (%s...): a corrupt file", dims);

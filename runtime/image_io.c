@@ -42,7 +42,8 @@ static int is_jpeg(const uint8_t *b, size_t n) { return n >= 3 && b[0] == 0xff &
 static int check_size(int64_t h, int64_t w, char *err, size_t errlen)
 {
   if (h <= 0 || w <= 0) return fail(err, errlen, "invalid size %lld x %lld in the header", (long long)w, (long long)h);
-  if (h * w > LC_IMAGE_MAX_PIXELS)
+  /* PNG sizes go up to 2^32 - 1: divide rather than multiply (the fuzzer's 4294967295^2) */
+  if (h > LC_IMAGE_MAX_PIXELS / w)
     return fail(err, errlen, "%lld x %lld pixels is more than the %lld allowed (corrupt header?)",
                 (long long)w, (long long)h, (long long)LC_IMAGE_MAX_PIXELS);
   return 0;

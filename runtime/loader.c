@@ -311,7 +311,8 @@ static void prepare_slot(lc_loader *l, slot *s, int64_t b)
   int64_t start = b * l->bs;
   int count = (int)(l->total - start < l->bs ? l->total - start : l->bs);
   int64_t sizes[4] = {count, l->oc, l->oh, l->ow};
-  s->X = lc_empty(4, sizes, l->is_float ? LC_FLOAT32 : LC_UINT8, LC_DEVICE_CPU);
+  /* the slot owns it beyond this call: not released if the call later raises (tensor.h) */
+  s->X = lc_unhold(lc_empty(4, sizes, l->is_float ? LC_FLOAT32 : LC_UINT8, LC_DEVICE_CPU));
   s->xdata = lc_data(s->X);
   /* A batch at 224 is ~38 MB of fresh memory: ask for huge pages before the workers first touch
    * it (512x fewer page faults; only a hint, ignored where transparent huge pages are off). */

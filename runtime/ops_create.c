@@ -82,7 +82,7 @@ lc_tensor *lc_eye(int64_t n, int64_t m, lc_dtype dtype, lc_device device)
   int64_t sizes[2] = {n, m};
   lc_tensor *t = lc_zeros(2, sizes, dtype, device);
   int64_t diag = n < m ? n : m;
-  int64_t strides[1] = {m + 1};
+  int64_t strides[1] = {diag ? m + 1 : 1}; /* m + 1 overflows for eye(0, INT64_MAX) */
   lc_tensor *d = lc_alias(t, 1, &diag, strides, 0);
   if (diag) backend_of(t)->fill(d, 1);
   lc_tensor_release(d);
@@ -145,8 +145,13 @@ lc_tensor *lc_randint(int64_t low, int64_t high, int ndim, const int64_t *sizes,
                       lc_device device)
 {
   if (high <= low) lc_error("randint: low (%lld) must be less than high (%lld)", (long long)low, (long long)high);
+  /* high - low overflows int64 for the widest ranges, and a double draw is exact only to 2^53 */
+  double range = (double)high - (double)low;
+  if (range > 9007199254740992.0)
+    lc_error("randint: high - low must be at most 2^53, got low %lld and high %lld", (long long)low,
+             (long long)high);
   lc_tensor *u = lc_empty(ndim, sizes, LC_FLOAT64, device);
-  lc_uniform_(u, 0, (double)(high - low));
+  lc_uniform_(u, 0, range);
   lc_tensor *k = lc_to_dtype(u, LC_INT64); /* truncation is floor for non-negative values */
   lc_tensor_release(u);
   lc_tensor *shifted = lc_unary(LC_UN_ADD_SCALAR, k, (double)low, 0);

@@ -233,15 +233,17 @@ static void binary_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
   }
 }
 
-/* PyTorch's rule: a 0-dim tensor does not widen a dimensioned one of the same kind
- * (float32 tensor + float64 scalar tensor is float32), but a float one makes an integer
- * tensor float32. Otherwise the wider dtype wins. */
+/* PyTorch's rule (torch.result_type): a 0-dim tensor does not widen a dimensioned one of the
+ * same kind (float32 tensor + float64 scalar tensor is float32), but a float one makes an
+ * integer tensor float, of the 0-dim tensor's own dtype (int64 tensor + float64 0-dim tensor
+ * is float64: the API fuzzer found float32 here). A Lua number is a float32 0-dim tensor by
+ * then, so x + 1.5 stays float32 as in PyTorch. Otherwise the wider dtype wins. */
 static lc_dtype result_dtype(const lc_tensor *a, const lc_tensor *b)
 {
   if ((a->ndim == 0) != (b->ndim == 0)) {
     const lc_tensor *dimmed = a->ndim ? a : b, *scalar = a->ndim ? b : a;
     if (lc_dtype_is_float(dimmed->dtype) || !lc_dtype_is_float(scalar->dtype)) return dimmed->dtype;
-    return LC_FLOAT32;
+    return scalar->dtype;
   }
   return lc_promote(a->dtype, b->dtype);
 }

@@ -20,12 +20,12 @@ static lc_tensor *make_view(lc_tensor *t, int ndim, const int64_t *sizes, const 
                             const int64_t *params, int nparams)
 {
   lc_tensor *v = lc_alias(t, ndim, sizes, strides, offset);
-  v->base = lc_tensor_retain(t->base ? t->base : t);
+  v->base = lc_unhold(lc_tensor_retain(t->base ? t->base : t)); /* the view owns it */
   v->history = v->base->history;
   lc_tensor *in[1] = {t};
   lc_node *node = lc_node_new(name, backward, 1, in);
   if (node) {
-    memcpy(node->i, params, nparams * sizeof *params);
+    if (nparams) memcpy(node->i, params, nparams * sizeof *params);
     lc_attach(v, node);
   }
   return v;

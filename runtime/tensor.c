@@ -91,10 +91,135 @@ bool lc_device_from_name(const char *name, lc_device *out)
 /* ---- storage ---- */
 
 static size_t live_bytes[2];
+static int64_t live_tensors;
+
+/* ---- fault injection ---- */
+
+static int64_t fail_after = -2; /* -2: not read from the environment yet; -1: off */
+
+int64_t lc_fault_fail_alloc_after(int64_t n)
+{
+  int64_t before = __atomic_exchange_n(&fail_after, n < 0 ? -1 : n, __ATOMIC_RELAXED);
+  return before < 0 ? -1 : before;
+}
+
+static void fault_point(const char *what, size_t nbytes)
+{
+  int64_t left = __atomic_load_n(&fail_after, __ATOMIC_RELAXED);
+  if (left == -2) {
+    const char *env = getenv("LUACNN_FAIL_ALLOC_AFTER");
+    int64_t v = env && *env ? strtoll(env, NULL, 10) : -1;
+    __atomic_compare_exchange_n(&fail_after, &left, v < 0 ? -1 : v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    left = __atomic_load_n(&fail_after, __ATOMIC_RELAXED);
+  }
+  if (left < 0) return;
+  if (left == 0) {
+    __atomic_store_n(&fail_after, -1, __ATOMIC_RELAXED);
+    lc_error("out of memory (injected fault) allocating %s of %zu bytes", what, nbytes);
+  }
+  __atomic_fetch_sub(&fail_after, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- references recorded for unwinding (see tensor.h) ---- */
+
+/* One record per owned reference (a tensor retained twice by an op has two); t->held_slot
+ * counts a tensor's records, so most releases need no search. */
+static _Thread_local lc_tensor **held;
+static _Thread_local int held_top, held_cap, scope_mark = -1;
+
+static void hold(lc_tensor *t)
+{
+  if (scope_mark < 0 || !t) return;
+  if (held_top == held_cap) {
+    int cap = held_cap ? 2 * held_cap : 256;
+    lc_tensor **more = realloc(held, (size_t)cap * sizeof *more);
+    if (!more) return; /* not recorded: at worst a leak on an error */
+    held = more;
+    held_cap = cap;
+  }
+  held[held_top++] = t;
+  t->held_slot++;
+}
+
+/* Forgets one record of t (the most recent), or all of them. */
+static void unhold(lc_tensor *t, bool all)
+{
+  for (int i = held_top - 1; i >= 0 && t->held_slot > 0; i--)
+    if (held[i] == t) {
+      held[i] = NULL;
+      t->held_slot--;
+      if (!all) break;
+    }
+  if (all) t->held_slot = 0;
+  int floor = scope_mark > 0 ? scope_mark : 0;
+  while (held_top > floor && !held[held_top - 1]) held_top--;
+}
+
+lc_tensor *lc_hold(lc_tensor *t)
+{
+  hold(t);
+  return t;
+}
+
+lc_tensor *lc_unhold(lc_tensor *t)
+{
+  if (t && t->held_slot) unhold(t, false);
+  return t;
+}
+
+int lc_scope_begin(void)
+{
+  int saved = scope_mark;
+  scope_mark = held_top;
+  return saved;
+}
+
+static void forget_above(int mark)
+{
+  for (int i = held_top - 1; i >= mark; i--)
+    if (held[i] && held[i]->held_slot > 0) held[i]->held_slot--;
+  held_top = mark;
+}
+
+void lc_scope_end(int saved)
+{
+  lc_pending_node_forget();
+  if (scope_mark >= 0) forget_above(scope_mark);
+  scope_mark = saved;
+}
+
+void lc_release_held(void)
+{
+  if (scope_mark < 0) return;
+  int n = held_top - scope_mark;
+  if (n <= 0) {
+    lc_pending_node_release();
+    return;
+  }
+  /* taken off the record first, so the releases' cascades see plain tensors */
+  lc_tensor **batch = malloc((size_t)n * sizeof *batch);
+  if (!batch) {
+    forget_above(scope_mark);
+    lc_pending_node_release();
+    return;
+  }
+  int k = 0;
+  for (int i = held_top - 1; i >= scope_mark; i--)
+    if (held[i]) {
+      held[i]->held_slot--;
+      batch[k++] = held[i];
+    }
+  held_top = scope_mark;
+  /* the unattached node after the records are off: its releases must not take them */
+  lc_pending_node_release();
+  for (int i = 0; i < k; i++) lc_tensor_release(batch[i]);
+  free(batch);
+}
 
 lc_storage *lc_storage_new(size_t nbytes, lc_device device)
 {
   const lc_backend *backend = lc_backend_for(device);
+  fault_point("a storage", nbytes);
   /* the data first: its allocation is what fails, and the header would leak */
   void *data = nbytes ? backend->alloc(nbytes, device) : NULL;
   lc_storage *s = calloc(1, sizeof *s);
@@ -121,30 +246,45 @@ void lc_storage_release(lc_storage *s)
 }
 
 size_t lc_storage_live_bytes(lc_device_type type) { return live_bytes[type]; }
+int64_t lc_tensor_live_count(void) { return __atomic_load_n(&live_tensors, __ATOMIC_RELAXED); }
 
 /* ---- tensors ---- */
 
 lc_tensor *lc_tensor_retain(lc_tensor *t)
 {
-  if (t) t->refcount++;
+  if (t) {
+    t->refcount++;
+    hold(t); /* owned by the running op until released, returned to Lua or stored */
+  }
   return t;
 }
 
-void lc_tensor_release(lc_tensor *t)
+/* direct: called by the holder of a reference (forgets a creation record); a cascade from
+ * a dying tensor forgets it only when it dies too */
+static void release(lc_tensor *t, bool direct)
 {
-  if (!t || --t->refcount > 0) return;
-  lc_tensor_release(t->grad);
+  if (!t) return;
+  if (t->held_slot && direct) unhold(t, false);
+  if (--t->refcount > 0) return;
+  if (t->held_slot) unhold(t, true);
+  release(t->grad, false);
   lc_node_release(t->grad_fn);
-  lc_tensor_release(t->base);
+  release(t->base, false);
   lc_storage_release(t->storage);
   free(t);
+  __atomic_fetch_sub(&live_tensors, 1, __ATOMIC_RELAXED);
 }
+
+void lc_tensor_release(lc_tensor *t) { release(t, true); }
 
 static lc_tensor *tensor_header(void)
 {
+  fault_point("a tensor header", sizeof(lc_tensor));
   lc_tensor *t = calloc(1, sizeof *t);
   if (!t) lc_error("out of memory allocating a tensor header");
   t->refcount = 1;
+  __atomic_fetch_add(&live_tensors, 1, __ATOMIC_RELAXED);
+  hold(t);
   return t;
 }
 
@@ -168,12 +308,11 @@ lc_tensor *lc_empty(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device de
       lc_error("tensor: %s elements is too many", lc_format_sizes((char[128]){0}, 128, ndim, sizes));
     numel *= sizes[d];
   }
-  lc_storage *storage = lc_storage_new((size_t)numel * lc_dtype_size(dtype), device);
-  lc_tensor *t = tensor_header();
-  t->storage = storage;
+  lc_tensor *t = tensor_header(); /* first: recorded, so a failing storage leaks nothing */
+  t->storage = lc_storage_new((size_t)numel * lc_dtype_size(dtype), device);
   t->ndim = ndim;
   t->dtype = dtype;
-  memcpy(t->sizes, sizes, ndim * sizeof *sizes);
+  if (ndim) memcpy(t->sizes, sizes, ndim * sizeof *sizes); /* sizes may be NULL for a scalar */
   lc_contiguous_strides(ndim, sizes, t->strides);
   return t;
 }
@@ -192,8 +331,10 @@ lc_tensor *lc_alias(const lc_tensor *t, int ndim, const int64_t *sizes, const in
   v->ndim = ndim;
   v->dtype = t->dtype;
   v->offset = offset;
-  memcpy(v->sizes, sizes, ndim * sizeof *sizes);
-  memcpy(v->strides, strides, ndim * sizeof *strides);
+  if (ndim) {
+    memcpy(v->sizes, sizes, ndim * sizeof *sizes);
+    memcpy(v->strides, strides, ndim * sizeof *strides);
+  }
   return v;
 }
 
@@ -208,7 +349,7 @@ void lc_set_(lc_tensor *t, const lc_tensor *src)
   t->dtype = src->dtype;
   memcpy(t->sizes, src->sizes, sizeof t->sizes);
   memcpy(t->strides, src->strides, sizeof t->strides);
-  lc_tensor *base = src->base ? lc_tensor_retain(src->base) : NULL;
+  lc_tensor *base = src->base ? lc_unhold(lc_tensor_retain(src->base)) : NULL; /* t owns it */
   lc_tensor_release(t->base);
   t->base = base;
   t->history = base ? base->history : 0;
@@ -228,6 +369,10 @@ int64_t lc_numel(const lc_tensor *t)
 
 bool lc_is_contiguous(const lc_tensor *t)
 {
+  /* an empty tensor has no element out of place, whatever its strides (as PyTorch); the API
+   * fuzzer found batched matmul failing in an internal view of a transposed (2, 2, 0) */
+  for (int d = 0; d < t->ndim; d++)
+    if (t->sizes[d] == 0) return true;
   int64_t expected = 1;
   for (int d = t->ndim - 1; d >= 0; d--) {
     if (t->sizes[d] == 1) continue;

@@ -54,6 +54,7 @@ typedef struct lc_tensor {
    * that count when the view's history was made; when they differ, the view's history is
    * stale and is remade from the base's before the view is used. */
   uint64_t history;
+  int held_slot; /* 1 + index in this thread's record of creation references, or 0 */
 } lc_tensor;
 
 /* ---- dtypes and devices ---- */
@@ -75,6 +76,28 @@ void lc_storage_retain(lc_storage *s);
 void lc_storage_release(lc_storage *s);
 /* Bytes currently held by storages, per device type; the bindings use it to pace Lua's GC. */
 size_t lc_storage_live_bytes(lc_device_type type);
+/* Tensor headers alive now (a leak check for tests). */
+int64_t lc_tensor_live_count(void);
+
+/* Fault injection (tests): after n more successful allocations (storages and tensor
+ * headers), the next one fails as out-of-memory would, and injection switches off; n < 0
+ * switches it off. Also set from the environment: LUACNN_FAIL_ALLOC_AFTER=n. Returns how many
+ * allocations were left before the fault (n given before, minus those made), or -1 if off. */
+int64_t lc_fault_fail_alloc_after(int64_t n);
+
+/* Leak-free errors. While a binding call runs (a scope: lc_scope_begin/lc_scope_end), every
+ * tensor the runtime creates is recorded with its creation reference, which the unwinding C
+ * code owns until it is released, handed to Lua (lcb_push_tensor) or stored into a structure
+ * (lc_unhold: a leaf's .grad, an autograd node's saved tensors). lc_error releases the
+ * creation references still recorded before it unwinds, so an error raised after an op has
+ * allocated (out of memory, a backend failure) leaks nothing. Per thread; threads outside a
+ * scope record nothing. A direct release forgets the record (conservative: the worst case is
+ * a leak, never a double free). */
+int lc_scope_begin(void);      /* returns what lc_scope_end needs */
+void lc_scope_end(int saved);  /* the call returned normally: forget its records */
+lc_tensor *lc_unhold(lc_tensor *t);
+lc_tensor *lc_hold(lc_tensor *t); /* a reference taken out of a structure: recorded again */
+void lc_release_held(void);    /* lc_error: release this scope's records */
 
 /* ---- lifetime ---- */
 lc_tensor *lc_tensor_retain(lc_tensor *t);

@@ -7,7 +7,14 @@
 
 #include <math.h>
 
-__attribute__((target_clones("arch=x86-64-v3", "default")))
+/* clang before 16 emits the clones but not the dispatcher of an external function (an
+ * undefined symbol at link time: the build-fuzz tree is built with clang 14) */
+#if defined(__clang__) && __clang_major__ < 16
+#define LC_CLONES
+#else
+#define LC_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+LC_CLONES
 void lc_cpu_sigmoid_f32(int64_t n, const float *x, float *y)
 {
 #pragma omp simd

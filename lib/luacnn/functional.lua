@@ -422,6 +422,11 @@ function F.mse_loss(input, target, opts)
                         shape_str(input):sub(2, -2)), 0)
   end
   local diff = input - target
+  if diff.dtype ~= 'float32' and diff.dtype ~= 'float64' then
+    -- as PyTorch: a mean squared error of integers is refused (it was reported by 'mean')
+    error(string.format('%s: expected a float input or target, got %s and %s (convert with :float())', who,
+                        input.dtype, target.dtype), 0)
+  end
   return reduce(diff * diff, reduction)
 end
 

@@ -96,7 +96,8 @@ local function encode(sd, metadata, who)
   return chunks
 end
 
-local function write_atomic(path, chunks, who)
+-- The bytes into a temporary file next to path (removed again on any error); returns its name.
+local function write_temp(path, chunks, who)
   if type(path) ~= 'string' or path == '' then fail('%s: expected a file path, got %s', who, tostring(path)) end
   local tmp = string.format('%s.tmp-%d-%d', path, os.time(), math.random(1, 1 << 30))
   local f, err = io.open(tmp, 'wb')
@@ -106,16 +107,30 @@ local function write_atomic(path, chunks, who)
     local r, e = f:write(c)
     if not r then ok, werr = false, e break end
   end
+  -- a full disk may only show when the buffered bytes are flushed
+  if ok then
+    local flushed, ferr = f:flush()
+    if not flushed then ok, werr = false, ferr end
+  end
   local closed, cerr = f:close()
   if ok and not closed then ok, werr = false, cerr end
-  if ok then
-    local renamed, rerr = os.rename(tmp, path)
-    if not renamed then ok, werr = false, rerr end
-  end
   if not ok then
     os.remove(tmp)
     fail("%s: writing '%s' failed: %s", who, path, tostring(werr))
   end
+  return tmp
+end
+
+local function commit(tmp, path, who)
+  local renamed, rerr = os.rename(tmp, path)
+  if not renamed then
+    os.remove(tmp)
+    fail("%s: writing '%s' failed: %s", who, path, tostring(rerr))
+  end
+end
+
+local function write_atomic(path, chunks, who)
+  commit(write_temp(path, chunks, who), path, who)
 end
 
 -- lc.save(path, state_dict [, metadata]): a module is accepted for its state dict.
@@ -264,9 +279,16 @@ local function decode_optimizer(sd, doc_text, path)
     fail("load_checkpoint: '%s' has no readable optimizer document under 'luacnn.optimizer' (%s)",
          path, ok and 'missing param_groups' or tostring(doc))
   end
+  local function corrupt(fmt, ...)
+    fail("load_checkpoint: '%s' has a corrupt optimizer document: " .. fmt, path, ...)
+  end
+  if doc.state ~= nil and type(doc.state) ~= 'table' then corrupt('state is not an object') end
+  if doc.scheduler ~= nil and type(doc.scheduler) ~= 'table' then corrupt('scheduler is not an object') end
   local state = {}
   for idx, s in pairs(doc.state or {}) do
-    local i = tonumber(idx)
+    local i = math.tointeger(tonumber(idx))
+    if not i or i < 1 then corrupt("state key '%s' is not a parameter number", tostring(idx)) end
+    if type(s) ~= 'table' then corrupt('state of parameter %d is not an object', i) end
     state[i] = state[i] or {}
     for k, v in pairs(s) do state[i][k] = v end
   end
@@ -289,15 +311,37 @@ function io_.save_checkpoint(path, what)
   local sd = is_module(what.model) and what.model:state_dict() or what.model
   local meta = {['luacnn.format'] = 'checkpoint-1'}
   if what.extra ~= nil then meta['luacnn.extra'] = json.encode(what.extra) end
-  local model_chunks = encode(sd, meta, 'save_checkpoint')
-  if what.optimizer then
-    local osd = what.optimizer.state_dict and what.optimizer:state_dict() or what.optimizer
-    local tensors, doc = encode_optimizer(osd, what.scheduler and what.scheduler:state_dict() or nil)
-    -- the optimizer file first: the model file, written last, completes the checkpoint
-    write_atomic(optim_path(path), encode(tensors, {['luacnn.optimizer'] = doc}, 'save_checkpoint'),
-                 'save_checkpoint')
+  if not what.optimizer then
+    write_atomic(path, encode(sd, meta, 'save_checkpoint'), 'save_checkpoint')
+    return
   end
-  write_atomic(path, model_chunks, 'save_checkpoint')
+  -- Two files replaced by two renames: a kill between them must not pair the old model with
+  -- the new optimizer state. Both carry the same checkpoint id; the previous optimizer file
+  -- stays as PATH.optim.safetensors.prev until the model file (renamed last) completes the
+  -- new checkpoint, and load_checkpoint takes whichever optimizer file matches the model's id.
+  local id = string.format('%x-%x-%x', os.time(), math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
+  meta['luacnn.checkpoint_id'] = id
+  local osd = what.optimizer.state_dict and what.optimizer:state_dict() or what.optimizer
+  local tensors, doc = encode_optimizer(osd, what.scheduler and what.scheduler:state_dict() or nil)
+  local opath = optim_path(path)
+  local otmp = write_temp(opath, encode(tensors, {['luacnn.optimizer'] = doc, ['luacnn.checkpoint_id'] = id},
+                                        'save_checkpoint'), 'save_checkpoint')
+  local ok, mtmp = pcall(write_temp, path, encode(sd, meta, 'save_checkpoint'), 'save_checkpoint')
+  if not ok then
+    os.remove(otmp)
+    error(mtmp, 0)
+  end
+  local prev = opath .. '.prev'
+  if io.open(opath, 'rb') then
+    local moved, merr = os.rename(opath, prev)
+    if not moved then
+      os.remove(otmp); os.remove(mtmp)
+      fail("save_checkpoint: cannot set aside '%s': %s", opath, tostring(merr))
+    end
+  end
+  commit(otmp, opath, 'save_checkpoint')
+  commit(mtmp, path, 'save_checkpoint')
+  os.remove(prev)
 end
 
 -- load_checkpoint(path, {model = net, optimizer = opt, scheduler = sched, strict = true,
@@ -309,6 +353,16 @@ function io_.load_checkpoint(path, into)
   if into.optimizer then
     local opath = optim_path(path)
     local osd, ometa = io_.load(opath)
+    local id = meta['luacnn.checkpoint_id']
+    if id and ometa['luacnn.checkpoint_id'] ~= id then
+      -- a save killed between its two renames: the previous optimizer file is the match
+      local ok, psd, pmeta = pcall(io_.load, opath .. '.prev')
+      if not (ok and pmeta['luacnn.checkpoint_id'] == id) then
+        fail("load_checkpoint: '%s' does not belong to the model file '%s' (checkpoint %s, optimizer " ..
+             "file %s)", opath, path, id, tostring(ometa['luacnn.checkpoint_id']))
+      end
+      osd, ometa, opath = psd, pmeta, opath .. '.prev'
+    end
     local optimizer_sd, scheduler_sd = decode_optimizer(osd, ometa['luacnn.optimizer'], opath)
     into.optimizer:load_state_dict(optimizer_sd)
     if into.scheduler and scheduler_sd then into.scheduler:load_state_dict(scheduler_sd) end

@@ -241,8 +241,60 @@ function Optimizer:state_dict()
   return {state = state, param_groups = groups}
 end
 
+-- What a parameter's state may hold, per optimizer class: key -> 'tensor' | 'integer', and
+-- which keys a state must have. A state dict read from a file is checked against it before
+-- anything changes, so a corrupt checkpoint is an error naming what is wrong, not a crash at
+-- the next step (found by the checkpoint fuzzer).
+local function check_state_entry(self, who, idx, s, p)
+  local schema = self.state_schema or {}
+  if type(s) ~= 'table' or lc.is_tensor(s) then
+    error(string.format('%s: state for parameter %s is a %s, not a table', who, tostring(idx), type(s)), 0)
+  end
+  for k, v in pairs(s) do
+    local want = schema[k]
+    if not want then
+      error(string.format('%s: state for parameter %s has an unknown entry %s', who, tostring(idx), tostring(k)), 0)
+    end
+    if want == 'tensor' then
+      if not lc.is_tensor(v) then
+        error(string.format('%s: state %s of parameter %s is a %s, not a tensor', who, k, tostring(idx), type(v)), 0)
+      end
+      if not (v:shape() == p:shape()) then
+        error(string.format('%s: state %s of parameter %s has shape %s, the parameter %s', who, k,
+                            tostring(idx), tostring(v:shape()), tostring(p:shape())), 0)
+      end
+    elseif want == 'integer' and (type(v) ~= 'number' or math.tointeger(v) == nil or v < 0) then
+      error(string.format('%s: state %s of parameter %s must be a non-negative integer, got %s', who, k,
+                          tostring(idx), tostring(v)), 0)
+    end
+  end
+  for _, k in ipairs(self.state_required or {}) do
+    if s[k] == nil then
+      error(string.format('%s: state for parameter %s lacks %s', who, tostring(idx), k), 0)
+    end
+  end
+end
+
+-- The same kind of value as the optimizer's own (numbers for numbers, lists of as many
+-- numbers for lists), or, for a key it does not have, a plain number, boolean or string.
+local function check_hyper(who, gi, k, v, mine)
+  local function bad(what)
+    error(string.format('%s: parameter group %d has %s = %s, %s', who, gi, tostring(k), tostring(v), what), 0)
+  end
+  if type(k) ~= 'string' then bad('not a setting name') end
+  if mine == nil then
+    if type(v) ~= 'number' and type(v) ~= 'boolean' and type(v) ~= 'string' then bad('not a plain value') end
+  elseif type(mine) == 'table' then
+    if type(v) ~= 'table' or #v ~= #mine then bad(string.format('expected a list of %d numbers', #mine)) end
+    for i = 1, #mine do if type(v[i]) ~= type(mine[i]) then bad('expected a list of numbers') end end
+  elseif type(v) ~= type(mine) then
+    bad('expected a ' .. type(mine))
+  end
+end
+
 -- Restores hyper-parameters and state (tensors cast to each parameter's dtype and device and
--- copied, so the optimizer owns them).
+-- copied, so the optimizer owns them). Everything is checked first: on an error the
+-- optimizer is left as it was.
 function Optimizer:load_state_dict(sd)
   local who = self.who .. ':load_state_dict'
   if type(sd) ~= 'table' or type(sd.param_groups) ~= 'table' then
@@ -253,41 +305,58 @@ function Optimizer:load_state_dict(sd)
                         #sd.param_groups, #self.param_groups), 0)
   end
   local by_index = {}
+  local new_groups = {}
   for gi, g in ipairs(sd.param_groups) do
     local mine = self.param_groups[gi]
-    if type(g.params) ~= 'table' or #g.params ~= #mine.params then
+    if type(g) ~= 'table' or type(g.params) ~= 'table' or #g.params ~= #mine.params then
       error(string.format("%s: parameter group %d holds %d parameters in the state dict but %d " ..
-                          "in the optimizer", who, gi, type(g.params) == 'table' and #g.params or 0,
-                          #mine.params), 0)
+                          "in the optimizer", who, gi, type(g) == 'table' and type(g.params) == 'table'
+                          and #g.params or 0, #mine.params), 0)
     end
-    for i, idx in ipairs(g.params) do by_index[idx] = mine.params[i] end
+    for i, idx in ipairs(g.params) do
+      if math.type(idx) ~= 'integer' or idx < 1 or by_index[idx] then
+        error(string.format('%s: parameter group %d lists a bad or repeated parameter index %s', who, gi,
+                            tostring(idx)), 0)
+      end
+      by_index[idx] = mine.params[i]
+    end
+    local ng = {}
+    for k, v in pairs(mine) do ng[k] = v end
+    for k, v in pairs(g) do
+      if k ~= 'params' then
+        check_hyper(who, gi, k, v, mine[k])
+        ng[k] = copy(v)
+      end
+    end
+    self:check_group(ng, gi)
+    new_groups[gi] = ng
+  end
+  if sd.state ~= nil and type(sd.state) ~= 'table' then error(who .. ': state is not a table', 0) end
+  for idx, s in pairs(sd.state or {}) do
+    local p = by_index[tonumber(idx)]
+    if not p then error(string.format('%s: state for parameter %s, which no group holds', who, tostring(idx)), 0) end
+    check_state_entry(self, who, idx, s, p)
   end
   local new_state = {}
   for idx, s in pairs(sd.state or {}) do
     local p = by_index[tonumber(idx)]
-    if not p then error(string.format('%s: state for parameter %s, which no group holds', who, tostring(idx)), 0) end
     local ns = {}
     for k, v in pairs(s) do
       if lc.is_tensor(v) then
-        if not (v:shape() == p:shape()) then
-          error(string.format('%s: state %s of parameter %s has shape %s, the parameter %s', who, k,
-                              tostring(idx), tostring(v:shape()), tostring(p:shape())), 0)
-        end
         ns[k] = lc.no_grad(function()
           local t = v:to(p.device, is_float(v) and p.dtype or v.dtype)
           if t == v then t = v:clone() end
           return t:detach()
         end)
       else
-        ns[k] = v
+        ns[k] = math.tointeger(v)  -- checked: an integral number
       end
     end
     new_state[p] = ns
   end
-  for gi, g in ipairs(sd.param_groups) do
+  for gi, ng in ipairs(new_groups) do
     local mine = self.param_groups[gi]
-    for k, v in pairs(g) do if k ~= 'params' then mine[k] = copy(v) end end
-    self:check_group(mine, gi)
+    for k, v in pairs(ng) do mine[k] = v end
   end
   self.state = new_state
 end
@@ -356,6 +425,8 @@ function SGD:update_group(g)
   end
 end
 
+SGD.state_schema = {momentum_buffer = 'tensor'}
+SGD.state_required = {'momentum_buffer'}
 setmetatable(SGD, {__index = Optimizer, __call = function(_, ...) return SGD.new(...) end})
 
 -- ---- Adam and AdamW ----
@@ -419,6 +490,8 @@ local function make_adam(name, decoupled, default_wd)
     end
   end
 
+  cls.state_schema = {step = 'integer', exp_avg = 'tensor', exp_avg_sq = 'tensor', max_exp_avg_sq = 'tensor'}
+  cls.state_required = {'step', 'exp_avg', 'exp_avg_sq'}
   setmetatable(cls, {__index = Optimizer, __call = function(_, ...) return cls.new(...) end})
   return cls
 end
@@ -509,9 +582,31 @@ function Scheduler:state_dict()
   return sd
 end
 
+-- Values are checked against the scheduler's own (same kind, lists of as many numbers)
+-- before any is taken, so a corrupt checkpoint cannot leave a half-restored schedule.
 function Scheduler:load_state_dict(sd)
+  local who = self.who .. ':load_state_dict'
+  if type(sd) ~= 'table' then error(who .. ': expected a table from state_dict()', 0) end
   for k, v in pairs(sd) do
-    if not scheduler_skip[k] then self[k] = copy(v) end
+    if not scheduler_skip[k] then
+      local mine = self[k]
+      local ok = mine == nil and (type(v) == 'number' or type(v) == 'boolean' or type(v) == 'string')
+      if type(mine) == 'table' then
+        ok = type(v) == 'table' and #v == #mine
+        for i = 1, #mine do ok = ok and type(v[i]) == type(mine[i]) end
+      elseif mine ~= nil then
+        ok = type(v) == type(mine) and (math.type(mine) ~= 'integer' or math.tointeger(v) ~= nil)
+      end
+      if not ok or type(k) ~= 'string' then
+        error(string.format('%s: %s = %s does not fit this scheduler (it has %s)', who, tostring(k),
+                            tostring(v), tostring(mine)), 0)
+      end
+    end
+  end
+  for k, v in pairs(sd) do
+    if not scheduler_skip[k] then
+      self[k] = math.type(self[k]) == 'integer' and math.tointeger(v) or copy(v)
+    end
   end
 end
 

@@ -83,6 +83,12 @@ local function parse_random_spec(word)
     end
     local a, b = tonumber(lo), tonumber(hi)
     if not a or not b then errorf("--random %s: bounds must be numbers, got '%s' and '%s'", name, lo, hi) end
+    if a ~= a or b ~= b or math.abs(a) == math.huge or math.abs(b) == math.huge then
+      errorf("--random %s: bounds must be finite, got '%s' and '%s'", name, lo, hi)
+    end
+    if (kind == 'int' or kind == 'logint') and (math.abs(a) > 2 ^ 53 or math.abs(b) > 2 ^ 53) then
+      errorf("--random %s: integer bounds must lie within +-2^53, got '%s' and '%s'", name, lo, hi)
+    end
     if not (a < b) then errorf('--random %s: the low bound %s must be below the high bound %s', name, lo, hi) end
     if (kind == 'log' or kind == 'logint') and a <= 0 then
       errorf('--random %s: a log range needs positive bounds, got %s', name, lo)
@@ -143,7 +149,7 @@ function sweep.parse_cli(argv)
         local v = inline or value_of('--seeds')
         local k = math.tointeger(tonumber(v))
         if k and not v:find(',') then
-          if k < 1 then errorf('--seeds expects a count >= 1, got %s', v) end
+          if k < 1 or k > 100000 then errorf('--seeds expects a count from 1 to 100000, got %s', v) end
           o.seeds = {}
           for s = 1, k do o.seeds[s] = s end
         else

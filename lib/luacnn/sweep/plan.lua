@@ -7,6 +7,7 @@ local json = require 'luacnn.json'
 local command = require 'luacnn.sweep.command'
 
 local plan = {}
+plan.MAX_RUNS = 100000
 
 local function errorf(fmt, ...)
   command.usage_error('sweep', fmt, ...)
@@ -50,6 +51,12 @@ function plan.make(o, decls, sweep_dir)
     if seen[r.name] then errorf('%s is swept twice', r.name) end
     seen[r.name] = true
     names[#names + 1] = r.name
+  end
+  -- the size first: a typo such as --random 5000000000 is an error, not hours of planning
+  local total = 1.0 * (o.random or 1) * #(o.seeds or {false})  -- a float: no integer wrap-around
+  for _, g in ipairs(o.grid) do total = total * math.max(#g.values, 1) end
+  if total > plan.MAX_RUNS then
+    errorf('a sweep of %.0f runs is too many (at most %d)', total, plan.MAX_RUNS)
   end
   local configs = {{}}
   for _, g in ipairs(o.grid) do
@@ -226,9 +233,30 @@ end
 -- The runs of a stored plan (sweep.json read as a table), their folders under dir.
 function plan.stored_runs(stored, dir)
   local runs = {}
+  -- a hand-edited or damaged sweep.json is a usage error naming the run, not a crash
+  if type(stored) ~= 'table' or (stored.runs ~= nil and type(stored.runs) ~= 'table') then
+    errorf("'%s/sweep.json' holds no list of runs", dir)
+  end
+  local seen = {}
   for i, r in ipairs(stored.runs or {}) do
-    runs[i] = {index = r.index or i, name = r.name, values = r.values or {}, seed = r.seed,
-               dir = dir .. '/' .. r.name}
+    if type(r) ~= 'table' or type(r.name) ~= 'string' or r.name == '' or r.name:find('/', 1, true)
+       or r.name:match('^%.%.?$') or seen[r.name] then
+      errorf("'%s/sweep.json': run %d has a missing, repeated or unsafe name", dir, i)
+    end
+    seen[r.name] = true
+    if r.values ~= nil and type(r.values) ~= 'table' then
+      errorf("'%s/sweep.json': run %d (%s) has no table of values", dir, i, r.name)
+    end
+    for k, v in pairs(r.values or {}) do
+      if type(k) ~= 'string' or (type(v) ~= 'string' and type(v) ~= 'number') then
+        errorf("'%s/sweep.json': run %d (%s) has a bad value for %s", dir, i, r.name, tostring(k))
+      end
+    end
+    if r.seed ~= nil and math.type(r.seed) ~= 'integer' then
+      errorf("'%s/sweep.json': run %d (%s) has a seed that is not an integer", dir, i, r.name)
+    end
+    runs[i] = {index = math.type(r.index) == 'integer' and r.index or i, name = r.name,
+               values = r.values or {}, seed = r.seed, dir = dir .. '/' .. r.name}
   end
   return runs
 end
