@@ -18,6 +18,19 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# oneDNN (optional, like CUDA): float32 convolutions and matrix products on the CPU with
+# AVX-512 kernels whatever OPENBLAS_CORETYPE says. Installed when the distribution has it; the
+# build works (im2col + OpenBLAS) without it, and `luacnn --version` says which.
+if ! dpkg-query -W -f='${Status}' libdnnl-dev 2>/dev/null | grep -q "install ok installed"; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libdnnl-dev >/dev/null 2>&1; then
+    echo "build.sh: installed libdnnl-dev (oneDNN)"
+  else
+    echo "build.sh: oneDNN (libdnnl-dev) not available: CPU convolutions use im2col + OpenBLAS"
+  fi
+fi
+
 # nvcc lives outside PATH on a stock CUDA install
 if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH="/usr/local/cuda/bin:$PATH"
