@@ -11,6 +11,7 @@
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/image.h"
 #include "kernels/cpu/loss.h"
+#include "kernels/cpu/maxpool_fast.h"
 #include "kernels/cpu/optim.h"
 #include "kernels/cpu/pool.h"
 #include "kernels/cpu/reduce.h"
@@ -215,7 +216,10 @@ static void cpu_conv2d_backward_weight(const lc_conv2d_shape *s, const lc_tensor
 
 static void cpu_max_pool2d_forward(const lc_pool2d_shape *s, const lc_tensor *x, lc_tensor *y, lc_tensor *indices)
 {
-  if (x->dtype == LC_FLOAT32) lc_max_pool2d_forward_f32(s, F32(x), F32(y), I64(indices));
+  if (x->dtype == LC_FLOAT32) {
+    if (!lc_max_pool2d_forward_fast_f32(s, F32(x), F32(y), I64(indices)))
+      lc_max_pool2d_forward_f32(s, F32(x), F32(y), I64(indices));
+  }
   else lc_max_pool2d_forward_f64(s, F64(x), F64(y), I64(indices));
 }
 
