@@ -118,10 +118,12 @@ end
 
 local function number_list(v, what)
   if v == nil then return nil end
+  if type(v) == 'userdata' and type(v.dim) == 'function' then   -- a tensor
+    v = v:cpu():reshape(-1):totable()
+  end
   if type(v) ~= 'table' then
     error(string.format('plot: %s must be a list of numbers, got %s', what, type(v)), 4)
   end
-  if type(v.tolist) == 'function' then v = v:tolist() end   -- a tensor
   return v
 end
 
@@ -223,7 +225,7 @@ end
 
 local function as_list(v, what)
   if v == nil then return nil end
-  if is_tensor(v) then v = v:cpu():tolist() end
+  if is_tensor(v) then v = v:cpu():reshape(-1):totable() end
   if type(v) ~= 'table' then grid_error('%s must be a list or a tensor, got %s', what, type(v)) end
   return v
 end
@@ -250,6 +252,7 @@ function plot.image_grid(images, opts)
   local lc = require 'luacnn'
   local x = stack_images(lc, images)
   local B, C = x:size(1), x:size(2)
+  if B == 0 then grid_error('expected at least one image, got 0') end
   if C ~= 1 and C ~= 3 then
     grid_error('expected 1 (gray) or 3 (RGB) channels in (B, C, H, W), got shape %s', tostring(x:size()))
   end
