@@ -123,19 +123,25 @@ if not opts.skip_decode then
   end
 end
 
-local T = lc.transforms
+local has_t, T = pcall(function() return lc.transforms end)
+local missing = not has_t and 'lc.transforms is not built'
+                or type(lc.data.ImageLoader) ~= 'function' and type(lc.data.ImageLoader) ~= 'table'
+                   and 'lc.data.ImageLoader is not built' or nil
 local MEAN, STD = {0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}
 local caches = ({off = {false}, on = {true}, both = {false, true}})[opts.cache]
 if not caches then error('leaves_loader.lua: --cache must be off, on or both') end
 
 for _, cache in ipairs(caches) do
   for _, size in ipairs(list(opts.sizes)) do
-    local tf = T.Compose{T.RandomResizedCrop(size), T.RandomHorizontalFlip(), T.ToTensor(),
-                         T.Normalize{mean = MEAN, std = STD}}
+    local tf = not missing and T.Compose{T.RandomResizedCrop(size), T.RandomHorizontalFlip(),
+                                         T.ToTensor(), T.Normalize{mean = MEAN, std = STD}}
     for _, w in ipairs(list(opts.workers)) do
-      local ok, loader = pcall(lc.data.ImageLoader, {paths = paths, labels = labels, transform = tf,
+      local ok, loader = false, missing
+      if not missing then
+        ok, loader = pcall(lc.data.ImageLoader, {paths = paths, labels = labels, transform = tf,
                                                     batch_size = opts.batch, shuffle = true,
                                                     workers = w, cache = cache})
+      end
       if not ok then
         emit{impl = 'luacnn', bench = 'loader', size = size, workers = w, batch = opts.batch,
              cache = cache, skipped = tostring(loader):match('^[^\n]*')}
