@@ -32,52 +32,48 @@ void lc_chart_image_grid_init(lc_chart_image_grid *g)
 }
 
 /* Break s into at most LC_CHART_GRID_TITLE_LINES lines of at most maxw pixels: at '\n',
- * then at the last space that lets a line fit; what is left over on the last line is cut
- * with "...". Returns the number of lines. */
+ * then at the last place that lets a line fit: a space (dropped), before '(' or after '_'
+ * or '-' (class names such as "maclura_pomifera (quercus_montana)"). A line with no such
+ * place, and what is left over on the last line, is cut with "...". Returns the count. */
 static int wrap_title(cairo_t *cr, const char *s, double maxw,
                       char lines[LC_CHART_GRID_TITLE_LINES][TITLE_LEN])
 {
   int n = 0;
-  char rest[TITLE_LEN];
+  char rest[TITLE_LEN], buf[TITLE_LEN];
   snprintf(rest, sizeof rest, "%s", s);
   char *p = rest;
   while (*p && n < LC_CHART_GRID_TITLE_LINES) {
     char *nl = strchr(p, '\n');
     if (nl) *nl = 0;
-    int last = n == LC_CHART_GRID_TITLE_LINES - 1;
-    char buf[TITLE_LEN];
-    if (lc_chart_text_width(cr, p) <= maxw || last) {
-      snprintf(lines[n++], TITLE_LEN, "%s", lc_chart_fit_text(cr, p, maxw, buf, sizeof buf));
-      if (!nl) break;
-      p = nl + 1;
-      continue;
-    }
-    /* the longest prefix ending before a space that fits */
-    char *cut = NULL;
-    for (char *q = strchr(p, ' '); q; q = strchr(q + 1, ' ')) {
-      *q = 0;
-      int fits = lc_chart_text_width(cr, p) <= maxw;
-      *q = ' ';
-      if (!fits) break;
-      cut = q;
-    }
-    if (!cut) {   /* one word too long: cut it and go on after it */
-      char *sp = strchr(p, ' ');
-      if (sp) *sp = 0;
-      snprintf(lines[n++], TITLE_LEN, "%s", lc_chart_fit_text(cr, p, maxw, buf, sizeof buf));
-      if (sp) {
-        if (nl) *nl = '\n';
-        p = sp + 1;
+    char *next = nl ? nl + 1 : NULL;   /* where the following line starts */
+    if (lc_chart_text_width(cr, p) > maxw && n < LC_CHART_GRID_TITLE_LINES - 1) {
+      size_t len = strlen(p), cut = 0;
+      for (size_t i = 1; i < len; i++) {
+        int at = p[i] == ' ' || p[i] == '(' || p[i - 1] == '_' || p[i - 1] == '-';
+        if (!at || p[i - 1] == ' ') continue;
+        char keep = p[i];
+        p[i] = 0;
+        int fits = lc_chart_text_width(cr, p) <= maxw;
+        p[i] = keep;
+        if (!fits) break;
+        cut = i;
+      }
+      if (cut) {
+        if (nl) *nl = '\n';            /* the rest of this line goes on with the next */
+        next = p + cut + (p[cut] == ' ');
+        p[cut] = p[cut] == ' ' ? 0 : p[cut];
+        if (next > p + cut) {            /* cut at a space: the line ends there */
+          snprintf(lines[n++], TITLE_LEN, "%s", p);
+        } else {                         /* cut inside a word: copy the first cut bytes */
+          snprintf(lines[n++], TITLE_LEN, "%.*s", (int)cut, p);
+        }
+        p = next;
         continue;
       }
-      if (!nl) break;
-      p = nl + 1;
-      continue;
     }
-    *cut = 0;
-    snprintf(lines[n++], TITLE_LEN, "%s", p);
-    if (nl) *nl = '\n';
-    p = cut + 1;
+    snprintf(lines[n++], TITLE_LEN, "%s", lc_chart_fit_text(cr, p, maxw, buf, sizeof buf));
+    if (!next) break;
+    p = next;
   }
   return n;
 }
