@@ -158,6 +158,18 @@ describe('lc.plot.image_grid', function()
     assert.equal('red', title_hue(4))
   end)
 
+  it('wraps long titles onto more lines instead of losing the true class', function()
+    local x = lc.zeros(2, 1, 28, 28)
+    local _, one = plot.image_grid(x, {labels = {'oak', 'ash'}})
+    local _, two = plot.image_grid(x, {predictions = {'maclura_pomifera', 'ash'},
+                                       truth = {'quercus_montana', 'ash'}})
+    assert.equal(112, two.cell_w)
+    assert.is_true(two.title_h > 1.8 * (one.title_h - 3), ('%d vs %d'):format(two.title_h, one.title_h))
+    local _, wide = plot.image_grid(x, {predictions = {'maclura_pomifera', 'ash'},
+                                        truth = {'quercus_montana', 'ash'}, scale = 12})
+    assert.equal(one.title_h, wide.title_h)     -- 336 pixels: one line is enough
+  end)
+
   it('names image_grid in its errors', function()
     local cases = {
       {lc.zeros(3, 8, 8), 'image_grid: expected images as a %(B, C, H, W%) tensor'},
