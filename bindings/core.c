@@ -2,6 +2,7 @@
 #include "bindings/luacnn.h"
 
 void lcb_init_tensor_cache(lua_State *L);
+void lcb_open_transform(lua_State *L) __attribute__((weak)); /* bindings/transform.c */
 
 /* Areas written in their own files; weak so a build without one still links. */
 void lcb_open_chart(lua_State *L) __attribute__((weak));
@@ -25,5 +26,6 @@ int luaopen_luacnn_core(lua_State *L)
                                   lcb_open_image};
   for (size_t i = 0; i < sizeof areas / sizeof areas[0]; i++)
     if (areas[i]) areas[i](L);
+  if (lcb_open_transform) lcb_open_transform(L);
   return 1;
 }

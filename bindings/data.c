@@ -4,6 +4,9 @@
 #include "runtime/idx.h"
 #include "runtime/ops_index.h"
 
+/* The CSV reader, duplicate finder and image loader (bindings/loader.c): weak, as an area. */
+void lcb_open_loader(lua_State *L) __attribute__((weak));
+
 /* core.read_idx(path) -> uint8 tensor of the header's dims (errors name the file). */
 static int l_read_idx(lua_State *L)
 {
@@ -111,4 +114,5 @@ void lcb_open_data(lua_State *L)
   lua_getfield(L, -1, "Tensor");
   lcb_register(L, methods);
   lua_pop(L, 1);
+  if (lcb_open_loader) lcb_open_loader(L);
 }

@@ -2,6 +2,9 @@
  * Options are parsed in lib/luacnn/image.lua; these take plain numbers. */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSSE3__
+#include <tmmintrin.h>
+#endif
 
 #include "bindings/luacnn.h"
 #include "runtime/image_io.h"
@@ -24,6 +27,42 @@ static lc_image *new_box(lua_State *L)
   return img;
 }
 
+/* RGB interleaved -> three planes. With SSSE3 (x86-64-v2 has it) 16 pixels a step: three
+ * loads of 48 bytes, three byte shuffles per plane; about twice the scalar loop's speed. */
+static void split_rgb(const uint8_t *src, uint8_t *r, uint8_t *g, uint8_t *b, size_t n)
+{
+  size_t i = 0;
+#ifdef __SSSE3__
+#define LANES(o0, o1, o2, o3, o4, o5, o6, o7, o8, o9, o10, o11, o12, o13, o14, o15) \
+  _mm_setr_epi8(o0, o1, o2, o3, o4, o5, o6, o7, o8, o9, o10, o11, o12, o13, o14, o15)
+  /* byte k of a plane's 16 comes from byte 3k + ch of the 48: in load 0, 1 or 2 */
+  const __m128i r0 = LANES(0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m128i r1 = LANES(-1, -1, -1, -1, -1, -1, 2, 5, 8, 11, 14, -1, -1, -1, -1, -1);
+  const __m128i r2 = LANES(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 1, 4, 7, 10, 13);
+  const __m128i g0 = LANES(1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m128i g1 = LANES(-1, -1, -1, -1, -1, 0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1);
+  const __m128i g2 = LANES(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 2, 5, 8, 11, 14);
+  const __m128i b0 = LANES(2, 5, 8, 11, 14, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m128i b1 = LANES(-1, -1, -1, -1, -1, 1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1);
+  const __m128i b2 = LANES(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 3, 6, 9, 12, 15);
+#undef LANES
+  for (; i + 16 <= n; i += 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(src + 3 * i));
+    __m128i y = _mm_loadu_si128((const __m128i *)(src + 3 * i + 16));
+    __m128i w = _mm_loadu_si128((const __m128i *)(src + 3 * i + 32));
+#define PLANE(dst, m0, m1, m2)                                                                 \
+  _mm_storeu_si128((__m128i *)(dst + i),                                                       \
+                   _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(x, m0), _mm_shuffle_epi8(y, m1)), \
+                                _mm_shuffle_epi8(w, m2)))
+    PLANE(r, r0, r1, r2);
+    PLANE(g, g0, g1, g2);
+    PLANE(b, b0, b1, b2);
+#undef PLANE
+  }
+#endif
+  for (; i < n; i++) r[i] = src[3 * i], g[i] = src[3 * i + 1], b[i] = src[3 * i + 2];
+}
+
 /* Pushes the boxed HWC image as a (C, H, W) uint8 tensor. */
 static void push_chw(lua_State *L, const lc_image *img)
 {
@@ -34,6 +73,10 @@ static void push_chw(lua_State *L, const lc_image *img)
   const uint8_t *src = img->data;
   if (img->c == 1) {
     memcpy(dst, src, plane);
+    return;
+  }
+  if (img->c == 3) {
+    split_rgb(src, dst, dst + plane, dst + 2 * plane, plane);
     return;
   }
   for (int ch = 0; ch < img->c; ch++) {

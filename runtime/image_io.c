@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <png.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -110,7 +111,7 @@ static int jpeg_header(tjhandle tj, const uint8_t *bytes, size_t n, int *w, int 
 {
   int subsamp;
   if (tjDecompressHeader3(tj, bytes, (unsigned long)n, w, h, &subsamp, cs) != 0)
-    return fail(err, errlen, "corrupt or truncated JPEG header (%s)", tjGetErrorStr2(tj));
+    return fail(err, errlen, "corrupt or truncated JPEG header: %s", tjGetErrorStr2(tj));
   return check_size(*h, *w, err, errlen);
 }
 
@@ -146,7 +147,7 @@ static int decode_jpeg(const uint8_t *bytes, size_t n, int denom, int want_c, lc
     goto error;
   }
   if (tjDecompress2(tj, bytes, (unsigned long)n, data, sw, 0, sh, pf, TJFLAG_STOPONWARNING) != 0) {
-    fail(err, errlen, "corrupt or truncated JPEG data (%s)", tjGetErrorStr2(tj));
+    fail(err, errlen, "corrupt or truncated JPEG data: %s", tjGetErrorStr2(tj));
     goto error;
   }
   if (cmyk) {
@@ -190,7 +191,7 @@ static void png_on_warning(png_structp png, png_const_charp msg) { (void)png, (v
 static void png_read_mem(png_structp png, png_bytep dst, png_size_t len)
 {
   png_ctx *c = png_get_io_ptr(png);
-  if (c->n - c->pos < len) png_error(png, "truncated PNG data (the file ends early)");
+  if (c->n - c->pos < len) png_error(png, "truncated (the file ends early)");
   memcpy(dst, c->bytes + c->pos, len);
   c->pos += len;
 }
@@ -212,7 +213,7 @@ static int decode_png(const uint8_t *bytes, size_t n, int want_c, lc_image *out,
     free(data);
     free(rows);
     png_destroy_read_struct(&png, &info, NULL);
-    return fail(err, errlen, "corrupt or truncated PNG (%s)", ctx.msg);
+    return fail(err, errlen, "corrupt or truncated PNG: %s", ctx.msg);
   }
   png_set_read_fn(png, &ctx, png_read_mem);
   png_read_info(png, info);
@@ -308,22 +309,59 @@ int lc_image_probe(const uint8_t *bytes, size_t n, int *h, int *w, int *c, char 
   return 0;
 }
 
+/* Files are read into a buffer kept per thread (freed when the thread ends), so a loader
+ * decoding thousands of small files allocates once instead of once a file. Files above
+ * SCRATCH_KEEP get a buffer of their own, freed after the decode. */
+#define SCRATCH_KEEP ((size_t)1 << 20)
+typedef struct {
+  size_t cap;
+  uint8_t data[];
+} scratch;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_ok;
+static void scratch_init(void) { scratch_ok = pthread_key_create(&scratch_key, free) == 0; }
+
+/* A buffer of at least n bytes: the thread's (*own = 0) or a new one (*own = 1, to free). */
+static uint8_t *buffer_for(size_t n, int *own)
+{
+  pthread_once(&scratch_once, scratch_init);
+  *own = 0;
+  if (scratch_ok && n <= SCRATCH_KEEP) {
+    scratch *s = pthread_getspecific(scratch_key);
+    if (s && s->cap >= n) return s->data;
+    size_t cap = n < 65536 ? 65536 : n + n / 2 < SCRATCH_KEEP ? n + n / 2 : SCRATCH_KEEP;
+    scratch *bigger = malloc(sizeof *bigger + cap);
+    if (bigger && pthread_setspecific(scratch_key, bigger) == 0) {
+      free(s);
+      bigger->cap = cap;
+      return bigger->data;
+    }
+    free(bigger);
+  }
+  *own = 1;
+  return malloc(n ? n : 1);
+}
+
 /* Whole file into memory; on failure err says "cannot read 'path': why". */
-static int slurp(const char *path, uint8_t **bytes, size_t *n, char *err, size_t errlen)
+static int slurp(const char *path, uint8_t **bytes, size_t *n, int *own, char *err, size_t errlen)
 {
   char ebuf[128];
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail(err, errlen, "cannot read '%s': %s", path, strerror_r(errno, ebuf, sizeof ebuf));
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0) {
     int e = errno;
     close(fd);
+    return fail(err, errlen, "cannot read '%s': %s", path, strerror_r(e, ebuf, sizeof ebuf));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
     return fail(err, errlen, "cannot read '%s': %s", path,
-                S_ISDIR(st.st_mode) ? "it is a folder" : !S_ISREG(st.st_mode) ? "not a regular file"
-                                                                                : strerror_r(e, ebuf, sizeof ebuf));
+                S_ISDIR(st.st_mode) ? "it is a folder" : "not a regular file");
   }
   size_t size = (size_t)st.st_size, got = 0;
-  uint8_t *buf = malloc(size ? size : 1);
+  uint8_t *buf = buffer_for(size, own);
   if (!buf) {
     close(fd);
     return fail(err, errlen, "cannot read '%s': out of memory for %zu bytes", path, size);
@@ -334,7 +372,7 @@ static int slurp(const char *path, uint8_t **bytes, size_t *n, char *err, size_t
     if (r <= 0) {
       int e = r < 0 ? errno : 0;
       close(fd);
-      free(buf);
+      if (*own) free(buf);
       return fail(err, errlen, "cannot read '%s': %s", path,
                   e ? strerror_r(e, ebuf, sizeof ebuf) : "the file shrank while being read");
     }
@@ -352,10 +390,11 @@ int lc_image_read_file(const char *path, int scale_denom, int want_c, lc_image *
   if (!path) return fail(err, errlen, "no path given");
   uint8_t *bytes = NULL;
   size_t n = 0;
-  if (slurp(path, &bytes, &n, err, errlen)) return -1;
+  int own = 0;
+  if (slurp(path, &bytes, &n, &own, err, errlen)) return -1;
   char why[300];
   int rc = lc_image_decode(bytes, n, scale_denom, want_c, out, why, sizeof why);
-  free(bytes);
+  if (own) free(bytes);
   if (rc) return fail(err, errlen, "cannot decode '%s': %s", path, why);
   return 0;
 }

@@ -8,6 +8,14 @@
 --   local loader = lc.data.DataLoader(lc.data.TensorDataset(X, y), {batch_size = 10, shuffle = true})
 --   for Xb, yb in loader do ... end
 --
+--   local ds = lc.data.leaves{valid_ratio = 0.2, seed = 0}  -- Classify Leaves, duplicate-aware split
+--   print(ds.report.text)                   -- the identical-image groups found and where they went
+--   local loader = lc.data.ImageLoader{paths = ds.train.paths, labels = ds.train.labels,
+--                                      rows = ds.train.rows, transform = tf, batch_size = 64,
+--                                      shuffle = true}   -- decoded + transformed by C threads
+--   for X, y, index in loader do ... end
+--   lc.data.read_csv(path)                  -- {header = {...}, rows = {{...}, ...}, lines = {...}}
+--
 -- A loader is iterated with `for ... in loader do` (each loop is a new epoch: a new
 -- permutation when shuffling) or through an explicit iterator: `local it = loader()` then
 -- `it()` until it returns nil. Batches are made lazily, one per step, so an epoch of images
@@ -485,6 +493,392 @@ function data.fashion_mnist_labels(labels)
     out[i] = name
   end
   return out
+end
+
+---------------------------------------------------------------- CSV files
+
+local function loader_core() return lc().core._loader end
+
+-- The records of a CSV file (RFC 4180: header line, quoted fields with "" escapes, commas and
+-- newlines inside quotes, LF or CRLF, a UTF-8 BOM skipped, blank lines ignored):
+-- {header = {'image', 'label'}, rows = {{'images/0.jpg', 'maclura_pomifera'}, ...},
+--  lines = {2, 3, ...}} (the line each record starts on). A malformed file is an error naming
+-- the file and the line.
+function data.read_csv(path)
+  if type(path) ~= 'string' then error('read_csv: expected a path (string), got ' .. type(path), 2) end
+  return loader_core().read_csv(path)
+end
+
+---------------------------------------------------------------- Classify Leaves
+
+-- a/b/../c -> a/c (textual; enough for the candidates built below)
+local function normalize(path)
+  local abs = path:sub(1, 1) == '/'
+  local parts = {}
+  for part in path:gmatch('[^/]+') do
+    if part == '..' and #parts > 0 and parts[#parts] ~= '..' then
+      parts[#parts] = nil
+    elseif part ~= '.' then
+      parts[#parts + 1] = part
+    end
+  end
+  local out = table.concat(parts, '/')
+  return abs and '/' .. out or (out == '' and '.' or out)
+end
+
+local function leaves_candidates()
+  local dirs = {}
+  for _, d in ipairs(data.search_dirs('classify-leaves')) do dirs[#dirs + 1] = d end
+  -- ../shared/data next to the source tree (the lib/ this file was loaded from, directly or
+  -- through build/lib), as the data README says
+  local src = debug.getinfo(1, 'S').source
+  if src:sub(1, 1) == '@' then
+    local dir = src:sub(2):match('^(.*)/[^/]*$') or '.'
+    local up = dir .. '/../..'
+    for _, rel in ipairs {'/../shared/data', '/../../shared/data'} do
+      dirs[#dirs + 1] = {dir = normalize(up .. rel .. '/classify-leaves'), why = 'shared/data beside the source tree'}
+    end
+  end
+  -- and beside the executable's working directory
+  dirs[#dirs + 1] = {dir = '../shared/data/classify-leaves', why = '../shared/data'}
+  return dirs
+end
+
+-- The classify-leaves folder (holding train.csv), found as Fashion-MNIST is: $LUACNN_DATA,
+-- the per-user cache, then ../shared/data beside the source tree. Returns nil and a message
+-- saying where it looked when there is none.
+function data.leaves_root()
+  local looked = {}
+  for _, c in ipairs(leaves_candidates()) do
+    if file_exists(c.dir .. '/train.csv') then return c.dir end
+    looked[#looked + 1] = string.format('  %s (%s)', c.dir, c.why)
+  end
+  return nil, 'the classify-leaves data set (a folder with train.csv, test.csv, images/) was not '
+              .. 'found. Looked in:\n' .. table.concat(looked, '\n')
+              .. '\nPass root= (or --data_root), or set $LUACNN_DATA to the folder above classify-leaves/.'
+end
+
+local function column(csv, name, path)
+  for i, h in ipairs(csv.header) do if h == name then return i end end
+  error(string.format("leaves: %s has no '%s' column (header: %s)", path, name,
+                      table.concat(csv.header, ',')), 3)
+end
+
+local function split_fields(list)
+  local out = {paths = {}, labels = {}, rows = {}, names = {}}
+  for _, r in ipairs(list) do
+    local k = #out.paths + 1
+    out.paths[k], out.labels[k], out.rows[k], out.names[k] = r.path, r.label, r.line, r.name
+  end
+  return out
+end
+
+-- The Classify Leaves set with a seeded, stratified train/valid split that keeps
+-- byte-identical images on one side:
+--   root (default leaves_root()), valid_ratio (0.2), seed (0), limit (the first N labelled
+--   rows, taken before splitting), check_test (true: also look for test images identical to a
+--   labelled one, for the report).
+-- Returns {root, classes (sorted names), class_index (name -> 1..K), train, valid, all
+-- (= train + valid in CSV order), test, report}; train/valid/all hold {paths, labels (1-based),
+-- rows (CSV line numbers), names (as in the CSV)}, test {paths, names, rows}.
+-- Identical images form groups; a group goes wholly to train or to valid. Per class, its groups
+-- are shuffled (seeded) and taken for valid while they fit in round(valid_ratio * rows); a
+-- group whose copies carry different labels stays in train (report.conflicting_*).
+function data.leaves(opts)
+  opts = check_options('leaves', opts, {root = true, valid_ratio = true, seed = true, limit = true,
+                                        check_test = true})
+  local root = opts.root
+  if root == nil then
+    local msg
+    root, msg = data.leaves_root()
+    if not root then error('leaves: ' .. msg, 2) end
+  end
+  root = tostring(root):gsub('/+$', '')
+  local ratio = opts.valid_ratio == nil and 0.2 or opts.valid_ratio
+  if type(ratio) ~= 'number' or ratio < 0 or ratio >= 1 then
+    error('leaves: valid_ratio must be a number in [0, 1), got ' .. tostring(ratio), 2)
+  end
+  local seed = opts.seed or 0
+  if math.type(seed) ~= 'integer' then error('leaves: seed must be an integer, got ' .. tostring(seed), 2) end
+  local limit = opts.limit and positive_integer('leaves', 'limit', opts.limit)
+  local core = loader_core()
+
+  local train_csv = root .. '/train.csv'
+  if not file_exists(train_csv) then error('leaves: ' .. train_csv .. ' not found', 2) end
+  local csv = core.read_csv(train_csv)
+  local ci, cl = column(csv, 'image', train_csv), column(csv, 'label', train_csv)
+  local n = #csv.rows
+  if limit and limit < n then n = limit end
+  local labelled, seen, classes = {}, {}, {}
+  for i = 1, n do
+    local r = csv.rows[i]
+    local name, label = r[ci], r[cl]
+    if label == '' then error(string.format('leaves: %s line %d: empty label', train_csv, csv.lines[i]), 2) end
+    labelled[i] = {name = name, path = root .. '/' .. name, label_name = label, line = csv.lines[i]}
+    if not seen[label] then seen[label] = true; classes[#classes + 1] = label end
+  end
+  table.sort(classes)
+  local class_index = {}
+  for k, c in ipairs(classes) do class_index[c] = k end
+  for _, r in ipairs(labelled) do r.label = class_index[r.label_name] end
+
+  local test = {paths = {}, names = {}, rows = {}}
+  local test_csv = root .. '/test.csv'
+  if file_exists(test_csv) then
+    local t = core.read_csv(test_csv)
+    local ti = column(t, 'image', test_csv)
+    for i, r in ipairs(t.rows) do
+      test.names[i], test.paths[i], test.rows[i] = r[ti], root .. '/' .. r[ti], t.lines[i]
+    end
+  end
+
+  -- identical files among the labelled rows (and the test images, for the report)
+  local check_test = opts.check_test ~= false
+  local paths = {}
+  for i, r in ipairs(labelled) do paths[i] = r.path end
+  if check_test then for _, p in ipairs(test.paths) do paths[#paths + 1] = p end end
+  local group, unreadable = core.dedup(paths, 2)
+
+  local members = {}          -- leader -> list of labelled row numbers
+  local leaders = {}          -- leaders of labelled rows, in CSV order
+  for i = 1, n do
+    local g = group[i]
+    if not members[g] then members[g] = {}; leaders[#leaders + 1] = g end
+    table.insert(members[g], i)
+  end
+  local report = {labelled_rows = n, test_rows = #test.paths, unreadable = #unreadable,
+                  dup_groups = 0, dup_rows = 0, conflicting_groups = 0, conflicting_rows = 0,
+                  test_checked = check_test, test_dup_of_labelled = 0, groups_with_test = 0,
+                  dup_groups_all = 0, conflicts = {}}
+  local group_class = {}      -- leader -> class, or false when its labels disagree
+  for _, g in ipairs(leaders) do
+    local m = members[g]
+    local c = labelled[m[1]].label
+    for _, i in ipairs(m) do if labelled[i].label ~= c then c = false end end
+    group_class[g] = c
+    if #m > 1 then
+      report.dup_groups, report.dup_rows = report.dup_groups + 1, report.dup_rows + #m
+      if c == false then
+        report.conflicting_groups = report.conflicting_groups + 1
+        report.conflicting_rows = report.conflicting_rows + #m
+        local names = {}
+        for _, i in ipairs(m) do names[#names + 1] = labelled[i].name .. '=' .. labelled[i].label_name end
+        report.conflicts[#report.conflicts + 1] = table.concat(names, ' ')
+      end
+    end
+  end
+  if check_test then
+    local size, with_test = {}, {}
+    for k, g in ipairs(group) do
+      size[g] = (size[g] or 0) + 1
+      if k > n and g <= n then
+        report.test_dup_of_labelled = report.test_dup_of_labelled + 1
+        with_test[g] = true
+      end
+    end
+    for _, s in pairs(size) do if s > 1 then report.dup_groups_all = report.dup_groups_all + 1 end end
+    for _ in pairs(with_test) do report.groups_with_test = report.groups_with_test + 1 end
+  end
+
+  -- per class: its (label-consistent) groups, shuffled with (seed, class), taken for valid
+  -- while they fit in the class's share
+  local by_class = {}
+  for k = 1, #classes do by_class[k] = {groups = {}, rows = 0} end
+  for _, g in ipairs(leaders) do
+    local c = group_class[g]
+    if c then
+      local bc = by_class[c]
+      bc.groups[#bc.groups + 1] = g
+      bc.rows = bc.rows + #members[g]
+    end
+  end
+  local in_valid = {}
+  for k, bc in ipairs(by_class) do
+    local target = math.floor(ratio * bc.rows + 0.5)
+    local taken = 0
+    if target > 0 then
+      local perm = core.permutation(#bc.groups, seed, k)
+      for _, p in ipairs(perm) do
+        local g = bc.groups[p]
+        if taken + #members[g] <= target then
+          in_valid[g] = true
+          taken = taken + #members[g]
+          if taken == target then break end
+        end
+      end
+    end
+  end
+  local train, valid, all = {}, {}, {}
+  for i, r in ipairs(labelled) do
+    all[#all + 1] = r
+    if in_valid[group[i]] then valid[#valid + 1] = r else train[#train + 1] = r end
+  end
+  -- the promise, checked: no group has rows on both sides
+  local side, straddling = {}, 0
+  for i = 1, n do
+    local s = in_valid[group[i]] and 'valid' or 'train'
+    local g = group[i]
+    if side[g] and side[g] ~= s then straddling = straddling + 1 end
+    side[g] = side[g] or s
+  end
+  if straddling > 0 then error('leaves: internal error: ' .. straddling .. ' duplicate groups straddle the split') end
+  report.straddling = straddling
+  report.train_rows, report.valid_rows = #train, #valid
+  report.placement = 'identical images are kept on one side of the split; groups whose copies '
+                     .. 'carry different labels stay in train with all their labels'
+  report.text = string.format(
+    '%d labelled rows, %d classes: %d groups of identical images (%d rows), %d of them with '
+    .. 'conflicting labels (%d rows, kept in train)%s; split %d train / %d valid, 0 groups straddle',
+    n, #classes, report.dup_groups, report.dup_rows, report.conflicting_groups, report.conflicting_rows,
+    check_test and string.format('; %d test images duplicate a labelled one (%d groups); %d '
+                                 .. 'duplicate groups over labelled + test', report.test_dup_of_labelled,
+                                 report.groups_with_test, report.dup_groups_all) or '',
+    #train, #valid)
+  return {root = root, classes = classes, class_index = class_index, train = split_fields(train),
+          valid = split_fields(valid), all = split_fields(all), test = test, report = report}
+end
+
+---------------------------------------------------------------- ImageLoader
+
+local ImageLoader = {}
+ImageLoader.__name = 'ImageLoader'
+
+-- Batches of image files decoded and transformed in C by worker threads:
+--   paths (list of files), labels (nil, a list of integers or an int64 tensor; returned as
+--   they are, 1-based by convention), transform (a compiled lc.transforms.Compose ending in a
+--   fixed size), batch_size (1), shuffle (false), drop_last (false), workers (the cores; 0
+--   makes batches in the calling thread), prefetch (2 * workers batches made ahead), cache
+--   (false: true keeps each decoded uint8 image in memory, so later epochs decode nothing),
+--   on_error ('raise': a file that fails is an error naming it and its CSV row; 'skip': the
+--   sample is left out of its batch and counted in loader.skipped), rows (CSV line numbers of
+--   the paths, for messages), device ('cpu'; 'cuda' moves each batch there), seed (default:
+--   drawn from lc's generator, so lc.manual_seed makes order and augmentation reproducible).
+-- for X, y, index in loader do ... end: X float32 (B, C, H, W) (uint8 without ToTensor), y int64
+-- (B) (nil without labels), index int64 (B) 1-based positions in paths. Each loop is a new epoch
+-- (a new order when shuffling, new augmentation) unless loader:set_epoch(e) names it. The
+-- batches are the same bytes whatever `workers` is. Breaking out of a loop leaves the workers
+-- idle; the next loop, loader:close() or the collector stops them (`for ... in loader:epoch()`
+-- stops them as the loop ends, however it ends).
+function data.ImageLoader(opts)
+  opts = check_options('ImageLoader', opts, {paths = true, labels = true, transform = true,
+                       batch_size = true, shuffle = true, drop_last = true, workers = true,
+                       prefetch = true, cache = true, on_error = true, rows = true, device = true,
+                       seed = true})
+  if type(opts.paths) ~= 'table' then
+    error('ImageLoader: paths must be a list of image files, got ' .. type(opts.paths), 2)
+  end
+  if opts.transform == nil then
+    error('ImageLoader: transform is required (an lc.transforms.Compose{...} ending in a fixed size)', 2)
+  end
+  local batch_size = positive_integer('ImageLoader', 'batch_size', opts.batch_size or 1)
+  local workers = opts.workers
+  if workers ~= nil and (math.type(workers) ~= 'integer' or workers < 0) then
+    error('ImageLoader: workers must be an integer >= 0, got ' .. tostring(workers), 2)
+  end
+  if opts.prefetch ~= nil then positive_integer('ImageLoader', 'prefetch', opts.prefetch) end
+  local on_error = opts.on_error or 'raise'
+  if on_error ~= 'raise' and on_error ~= 'skip' then
+    error("ImageLoader: on_error must be 'raise' or 'skip', got " .. tostring(on_error), 2)
+  end
+  local device = opts.device or 'cpu'
+  if type(device) ~= 'string' or not (device == 'cpu' or device:match('^cuda')) then
+    error("ImageLoader: device must be 'cpu' or 'cuda[:n]', got " .. tostring(device), 2)
+  end
+  if device ~= 'cpu' and not lc().cuda.is_available() then
+    local why = lc().cuda.unavailable_reason and lc().cuda.unavailable_reason() or 'this build has no CUDA backend'
+    error("ImageLoader: device='" .. device .. "' needs a GPU, and none is usable here (" .. tostring(why)
+          .. "); use device='cpu'", 2)
+  end
+  local seed = opts.seed
+  if seed ~= nil and math.type(seed) ~= 'integer' then
+    error('ImageLoader: seed must be an integer, got ' .. tostring(seed), 2)
+  end
+  seed = seed or loader_core().draw_seed()
+  local handle = loader_core().new{
+    paths = opts.paths, labels = opts.labels, rows = opts.rows, transform = opts.transform,
+    batch_size = batch_size, shuffle = opts.shuffle and true or false,
+    drop_last = opts.drop_last and true or false, workers = workers, prefetch = opts.prefetch,
+    cache = opts.cache and true or false, skip = on_error == 'skip', seed = seed,
+  }
+  return setmetatable({handle = handle, batch_size = batch_size, n = #opts.paths, seed = seed,
+                       shuffle = opts.shuffle and true or false, device = device,
+                       transform = opts.transform, next_epoch = 0}, ImageLoader)
+end
+
+function ImageLoader.__index(self, key)
+  if key == 'skipped' then return self.handle:skipped() end
+  if key == 'workers' then return self.handle:workers() end
+  if key == 'cache_bytes' then return self.handle:cache_bytes() end
+  return ImageLoader[key]
+end
+
+function ImageLoader.__len(self) return self.handle:num_batches() end
+
+function ImageLoader.__tostring(self)
+  return string.format('ImageLoader(%d images, batch_size=%d, %d batches, %d workers%s)', self.n,
+                       self.batch_size, #self, self.handle:workers(), self.shuffle and ', shuffled' or '')
+end
+
+-- The epoch the next loop runs (0, 1, ... by default).
+function ImageLoader:set_epoch(e)
+  if math.type(e) ~= 'integer' or e < 0 then
+    error('ImageLoader:set_epoch: expected an integer >= 0, got ' .. tostring(e), 2)
+  end
+  self.next_epoch = e
+end
+
+-- Stops the workers of a running epoch (idempotent).
+function ImageLoader:close()
+  self.token = nil
+  self.handle:stop()
+end
+
+-- Starts an epoch: returns its step function, then nil, nil and a to-be-closed value that
+-- stops the workers when a `for` over it ends.
+function ImageLoader:epoch()
+  local e = self.next_epoch
+  self.next_epoch = e + 1
+  self.epoch_number = e
+  self.handle:start(e)
+  local token = {}
+  self.token = token
+  local handle, device = self.handle, self.device
+  local function step()
+    if self.token ~= token then
+      if self.token == nil and token.done then return nil end
+      error('ImageLoader: this epoch was stopped (a newer loop over the same loader started, or close())', 2)
+    end
+    local X, y, index = handle:next()
+    if X == nil then
+      token.done = true
+      self.token = nil
+      return nil
+    end
+    if device ~= 'cpu' then
+      X = X:to(device)
+      if y then y = y:to(device) end
+    end
+    self.last = X
+    return X, y, index
+  end
+  local closer = setmetatable({}, {__close = function()
+    if self.token == token then self:close() end
+  end})
+  return step, nil, nil, closer
+end
+
+-- `for X, y, index in loader do`: Lua calls loader(nil, nil) to start, then loader(nil, X)
+-- with the previous batch's X. loader() (no arguments) returns a new epoch's step function.
+function ImageLoader.__call(self, ...)
+  if select('#', ...) == 0 then return (self:epoch()) end
+  local _, previous = ...
+  if previous == nil then
+    self.step = self:epoch()
+  elseif not rawequal(previous, self.last) or not self.step then
+    error('ImageLoader: called with a value it did not return as the last batch; iterate with '
+          .. '`for X, y, index in loader do` or `local next_batch = loader()`', 2)
+  end
+  return self.step()
 end
 
 return data
