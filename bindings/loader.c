@@ -7,7 +7,7 @@
  *   _loader.permutation(n, seed, stream) -> {...} (a permutation of 1..n, as the loader shuffles)
  *   _loader.draw_seed() -> integer (from lc's generator: reproducible under lc.manual_seed)
  *   _loader.new{paths=, labels=, rows=, transform=, batch_size=, drop_last=, shuffle=, workers=,
- *               prefetch=, cache=, skip=, seed=} -> loader userdata with :start(epoch), :next(),
+ *               prefetch=, cache=, skip=, seed=, decode_scale=} -> loader userdata with :start(epoch), :next(),
  *               :stop(), :num_batches(), :workers(), :skipped(), :cache_bytes(), :sample_shape() */
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +18,7 @@
 #include "runtime/loader.h"
 #include "runtime/random.h"
 
-#if __has_include("bindings/transform.h") && __has_include("runtime/transform.h")
-#define HAVE_TRANSFORM_BINDING 1
 #include "bindings/transform.h"
-#endif
 
 #define LOADER_MT "luacnn.ImageLoader"
 
@@ -144,7 +141,7 @@ static lc_loader *check_loader(lua_State *L)
   return b->l;
 }
 
-__attribute__((unused)) static int opt_int(lua_State *L, int t, const char *key, int fallback)
+static int opt_int(lua_State *L, int t, const char *key, int fallback)
 {
   lua_getfield(L, t, key);
   int v = fallback;
@@ -158,7 +155,7 @@ __attribute__((unused)) static int opt_int(lua_State *L, int t, const char *key,
   return v;
 }
 
-__attribute__((unused)) static int opt_flag(lua_State *L, int t, const char *key)
+static int opt_flag(lua_State *L, int t, const char *key)
 {
   lua_getfield(L, t, key);
   int v = lua_toboolean(L, -1);
@@ -168,7 +165,7 @@ __attribute__((unused)) static int opt_flag(lua_State *L, int t, const char *key
 
 /* labels/rows at field `key`: nil, a table of integers or an int64 tensor of n values. The
  * array is a userdata left on the stack. */
-__attribute__((unused)) static int64_t *opt_int64s(lua_State *L, int t, const char *key, int64_t n)
+static int64_t *opt_int64s(lua_State *L, int t, const char *key, int64_t n)
 {
   lua_getfield(L, t, key);
   int v = lua_gettop(L);
@@ -211,9 +208,6 @@ __attribute__((unused)) static int64_t *opt_int64s(lua_State *L, int t, const ch
 static int l_new(lua_State *L)
 {
   luaL_checktype(L, 1, LUA_TTABLE);
-#ifndef HAVE_TRANSFORM_BINDING
-  return luaL_error(L, "ImageLoader: this build has no transform pipeline (lc.transforms)");
-#else
   lc_loader_config cfg = {0};
   lua_getfield(L, 1, "paths");
   int64_t n;
@@ -230,6 +224,7 @@ static int l_new(lua_State *L)
   cfg.shuffle = opt_flag(L, 1, "shuffle");
   cfg.cache = opt_flag(L, 1, "cache");
   cfg.skip_errors = opt_flag(L, 1, "skip");
+  cfg.decode_scale = opt_int(L, 1, "decode_scale", 0);
   lua_getfield(L, 1, "seed");
   cfg.seed = (uint64_t)luaL_optinteger(L, -1, 0);
   lua_pop(L, 1);
@@ -240,7 +235,6 @@ static int l_new(lua_State *L)
   b->l = lc_loader_new(&cfg, err, sizeof err);
   if (!b->l) return luaL_error(L, "%s", err);
   return 1;
-#endif
 }
 
 static int m_start(lua_State *L)

@@ -34,6 +34,8 @@ typedef struct lc_loader_config {
   int prefetch;                 /* batches made ahead (>= 1); <= 0: 2 * workers (at least 2) */
   int cache;                    /* keep decoded images in memory */
   int skip_errors;              /* 1: drop a sample that fails; 0: fail the batch */
+  int decode_scale;             /* 0: the pipeline's lossless JPEG scale; 1, 2, 4, 8: this one
+                                 * (a smaller decode: faster, a smaller cache, less detail) */
   uint64_t seed;
 } lc_loader_config;
 

@@ -126,6 +126,15 @@ describe('ImageLoader', function()
     assert.equal(0, plain.cache_bytes)
   end)
 
+  it('decodes JPEGs smaller with decode_scale (same shapes, a smaller cache)', function()
+    local full, half = loader{cache = true, decode_scale = 1}, loader{cache = true, decode_scale = 2}
+    local a, b = epoch(full), epoch(half)
+    for k = 1, #a do assert.equal(tostring(a[k].X:shape()), tostring(b[k].X:shape())) end
+    assert.is_true(half.cache_bytes < 0.5 * full.cache_bytes)   -- PNGs (1 in 5) stay full size
+    local ok, err = pcall(loader, {decode_scale = 3})
+    assert.matches('decode_scale must be 1, 2, 4 or 8', tostring(err), 1, true)
+  end)
+
   it('starts cleanly after a loop is left early, and closes', function()
     local l = loader{shuffle = true, workers = 3, batch_size = 2, prefetch = 2}
     for round = 1, 5 do
@@ -181,6 +190,10 @@ describe('ImageLoader', function()
         ok, err = pcall(epoch, l)
         assert.matches('CSV row 8', tostring(err), 1, true)
       end
+      -- without CSV rows the message names the sample (1-based position in paths)
+      local ok, err = pcall(epoch, loader{paths = bad, rows = 'none', workers = 2})
+      assert.is_false(ok)
+      assert.matches('corrupt.jpg (sample 7)', tostring(err), 1, true)
     end)
 
     it("skips and counts failing samples (on_error = 'skip')", function()

@@ -39,6 +39,30 @@ lc_aug_axis lc_aug_axis_identity(int src_n)
   return a;
 }
 
+/* The normalised filter weights of virtual pixel v: into w (at most ksize), first tap at
+ * *lo (crop-box coordinates relative to the source, before dropping pixels outside it).
+ * Returns the count. */
+static int pixel_weights(const lc_aug_axis *a, int v, double scale, double support, double inv,
+                         int ksize, double *w, int *lo_out)
+{
+  double center = a->b0 + (v + 0.5) * scale;
+  /* relative to the crop box, as when it is cut out first: int() truncation, then clip */
+  double rel = center - a->c0;
+  int lo = (int)(rel - support + 0.5), hi = (int)(rel + support + 0.5);
+  if (lo < 0) lo = 0;
+  if (hi > a->c1 - a->c0) hi = a->c1 - a->c0;
+  if (hi - lo > ksize) hi = lo + ksize;
+  double total = 0;
+  for (int k = 0; k < hi - lo; k++) {
+    w[k] = triangle((k + lo - rel + 0.5) * inv);
+    total += w[k];
+  }
+  if (total != 0)
+    for (int k = 0; k < hi - lo; k++) w[k] /= total;
+  *lo_out = lo + a->c0;
+  return hi > lo ? hi - lo : 0;
+}
+
 static int taps_make(const lc_aug_axis *a, taps *t)
 {
   memset(t, 0, sizeof *t);
@@ -57,29 +81,29 @@ static int taps_make(const lc_aug_axis *a, taps *t)
     taps_free(t);
     return LC_AUG_ENOMEM;
   }
+  /* The fixed-point precision follows from the largest weight of the whole resize (all vn
+   * virtual pixels, as PyTorch computes it), not only of the window asked for: else a crop
+   * of a resize could round differently from the resize then the crop. */
   double wmax = 0;
+  int whole = a->w0 <= 0 && a->w0 + a->n >= a->vn;
+  if (!whole) {
+    for (int v = 0; v < a->vn; v++) {
+      int lo, cnt = pixel_weights(a, v, scale, support, inv, t->ksize, w, &lo);
+      for (int k = 0; k < cnt; k++)
+        if (w[k] > wmax) wmax = w[k];
+    }
+  }
   for (int u = 0; u < a->n; u++) {
     int v = a->w0 + (a->flip ? a->n - 1 - u : u);
     double *wu = w + (size_t)u * t->ksize;
     t->first[u] = 0;
     t->count[u] = 0;
     if (v < 0 || v >= a->vn) continue;
-    double center = a->b0 + (v + 0.5) * scale;
-    /* relative to the crop box, as when it is cut out first: int() truncation, then clip */
-    double rel = center - a->c0;
-    int lo = (int)(rel - support + 0.5), hi = (int)(rel + support + 0.5);
-    if (lo < 0) lo = 0;
-    if (hi > a->c1 - a->c0) hi = a->c1 - a->c0;
-    if (hi - lo > t->ksize) hi = lo + t->ksize;
-    double total = 0;
-    for (int k = 0; k < hi - lo; k++) {
-      wu[k] = triangle((k + lo - rel + 0.5) * inv);
-      total += wu[k];
-    }
-    if (total != 0)
-      for (int k = 0; k < hi - lo; k++) wu[k] /= total;
-    lo += a->c0;
-    hi += a->c0;
+    int lo, cnt = pixel_weights(a, v, scale, support, inv, t->ksize, wu, &lo);
+    int hi = lo + cnt;
+    if (whole)
+      for (int k = 0; k < cnt; k++)
+        if (wu[k] > wmax) wmax = wu[k];
     /* pixels of the box outside the image are zeros: drop them, keeping the normalisation */
     int skip = lo < 0 ? -lo : 0;
     if (hi > a->src_n) hi = a->src_n;
@@ -88,8 +112,6 @@ static int taps_make(const lc_aug_axis *a, taps *t)
     if (skip) memmove(wu, wu + skip, sizeof(double) * (size_t)(hi - lo));
     t->first[u] = lo;
     t->count[u] = hi - lo;
-    for (int k = 0; k < hi - lo; k++)
-      if (wu[k] > wmax) wmax = wu[k];
   }
   int p = 0;
   for (; p < 22; p++)
@@ -100,13 +122,15 @@ static int taps_make(const lc_aug_axis *a, taps *t)
     const double *wu = w + (size_t)u * t->ksize;
     int16_t *cu = t->coef + (size_t)u * t->ksize;
     /* trim zero weights at both ends (the triangle's edges) */
-    while (t->count[u] > 0 && (int)lround(wu[0] * (1 << p)) == 0) {
+    /* weights are >= 0: PyTorch's (int)(v + 0.5) rounding */
+    const double one = (double)(1 << p);
+    while (t->count[u] > 0 && (int)(wu[0] * one + 0.5) == 0) {
       wu++;
       t->first[u]++;
       t->count[u]--;
     }
-    while (t->count[u] > 0 && (int)lround(wu[t->count[u] - 1] * (1 << p)) == 0) t->count[u]--;
-    for (int k = 0; k < t->count[u]; k++) cu[k] = (int16_t)lround(wu[k] * (1 << p));
+    while (t->count[u] > 0 && (int)(wu[t->count[u] - 1] * one + 0.5) == 0) t->count[u]--;
+    for (int k = 0; k < t->count[u]; k++) cu[k] = (int16_t)(int)(wu[k] * one + 0.5);
     if (t->count[u] > 1 || (t->count[u] == 1 && cu[0] != (1 << p))) t->gather = 0;
   }
   t->contiguous = t->gather;
@@ -142,6 +166,13 @@ static void hpass_row(const uint8_t *in, int c, const taps *tx, uint8_t *out)
     for (int u = 0; u < n; u++) {
       const int16_t *k = tx->coef + (size_t)u * ks;
       const uint8_t *px = in + (size_t)tx->first[u] * 3;
+      if (tx->count[u] == 2) { /* upscaling: two taps */
+        const int32_t k0 = k[0], k1 = k[1];
+        out[3 * u] = clip8(half + px[0] * k0 + px[3] * k1, p);
+        out[3 * u + 1] = clip8(half + px[1] * k0 + px[4] * k1, p);
+        out[3 * u + 2] = clip8(half + px[2] * k0 + px[5] * k1, p);
+        continue;
+      }
       int32_t a0 = half, a1 = half, a2 = half;
       for (int j = 0, m = tx->count[u]; j < m; j++) {
         int32_t wj = k[j];
@@ -174,28 +205,39 @@ static void hpass_row(const uint8_t *in, int c, const taps *tx, uint8_t *out)
   }
 }
 
-/* Vertical pass for one output row: `rows` points at source row 0 of the (horizontally
- * resampled) image of `stride` bytes a row; m = n_x * c values. acc is scratch of m int32. */
-static void vpass_row(const uint8_t *rows, size_t stride, int m, const taps *ty, int y,
-                      int32_t *acc, uint8_t *out)
+/* Vertical pass for one output row: `rows` points at source row `rbase` of the
+ * (horizontally resampled) image of `stride` bytes a row; m = n_x * c values. acc is scratch of m int32.
+ * The loops run over whole rows of bytes, so they vectorise (omp simd). */
+static void vpass_row(const uint8_t *rows, int rbase, size_t stride, int m, const taps *ty,
+                      int y, int32_t *restrict acc, uint8_t *restrict out)
 {
   const int p = ty->precision, cnt = ty->count[y];
   const int16_t *k = ty->coef + (size_t)y * ty->ksize;
-  const uint8_t *r0 = rows + (size_t)ty->first[y] * stride;
+  const uint8_t *restrict r0 = rows + (size_t)(ty->first[y] - rbase) * stride;
   const int32_t half = 1 << (p - 1 > 0 ? p - 1 : 0);
   if (cnt == 2) { /* the common upscale case: two rows */
-    const uint8_t *r1 = r0 + stride;
-    int32_t k0 = k[0], k1 = k[1];
-    for (int i = 0; i < m; i++) out[i] = clip8(half + r0[i] * k0 + r1[i] * k1, p);
+    const uint8_t *restrict r1 = r0 + stride;
+    const int32_t k0 = k[0], k1 = k[1];
+#pragma omp simd
+    for (int i = 0; i < m; i++) {
+      int32_t v = (half + r0[i] * k0 + r1[i] * k1) >> p;
+      out[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
     return;
   }
-  for (int i = 0; i < m; i++) acc[i] = half;
-  for (int j = 0; j < cnt; j++) {
-    const uint8_t *r = r0 + (size_t)j * stride;
-    int32_t kj = k[j];
+#pragma omp simd
+  for (int i = 0; i < m; i++) acc[i] = half + r0[i] * (int32_t)k[0];
+  for (int j = 1; j < cnt; j++) {
+    const uint8_t *restrict r = r0 + (size_t)j * stride;
+    const int32_t kj = k[j];
+#pragma omp simd
     for (int i = 0; i < m; i++) acc[i] += r[i] * kj;
   }
-  for (int i = 0; i < m; i++) out[i] = clip8(acc[i], p);
+#pragma omp simd
+  for (int i = 0; i < m; i++) {
+    int32_t v = acc[i] >> p;
+    out[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+  }
 }
 
 int lc_aug_resample(const uint8_t *src, int sh, int sw, int c, const lc_aug_axis *ay,
@@ -233,15 +275,19 @@ int lc_aug_resample(const uint8_t *src, int sh, int sw, int c, const lc_aug_axis
     rc = LC_AUG_ENOMEM;
     goto done;
   }
-  const uint8_t *rows; /* row r of the horizontally resampled image at rows + r * stride */
+  /* row r of the horizontally resampled image is at rows + (r - rbase) * stride */
+  const uint8_t *rows;
   size_t stride;
+  int rbase;
   if (in_place) {
     rows = src + (size_t)tx.first[0] * c;
+    rbase = 0;
     stride = (size_t)sw * c;
   } else {
     for (int r = rmin; r < rmax; r++)
       hpass_row(src + (size_t)r * sw * c, c, &tx, tmp + (size_t)(r - rmin) * m);
-    rows = tmp - (size_t)rmin * m;
+    rows = tmp;
+    rbase = rmin;
     stride = (size_t)m;
   }
   for (int y = 0; y < ny; y++) {
@@ -250,9 +296,9 @@ int lc_aug_resample(const uint8_t *src, int sh, int sw, int c, const lc_aug_axis
     if (!ty.count[y]) {
       res = zero;
     } else if (ty.gather) {
-      res = rows + (size_t)ty.first[y] * stride;
+      res = rows + (size_t)(ty.first[y] - rbase) * stride;
     } else {
-      vpass_row(rows, stride, m, &ty, y, acc, out);
+      vpass_row(rows, rbase, stride, m, &ty, y, acc, out);
       res = out;
     }
     if (emit) emit->row(emit->ctx, y, res);
@@ -459,7 +505,8 @@ void lc_aug_row_to_chw_f32(const uint8_t *src, int w, int c, const float *scale,
   float *base = dst + (int64_t)y * w;
   if (c == 3) {
     float s0 = scale[0], s1 = scale[1], s2 = scale[2], h0 = shift[0], h1 = shift[1], h2 = shift[2];
-    float *d0 = base, *d1 = base + plane, *d2 = base + 2 * plane;
+    float *restrict d0 = base, *restrict d1 = base + plane, *restrict d2 = base + 2 * plane;
+#pragma omp simd
     for (int x = 0; x < w; x++) {
       d0[x] = src[3 * x] * s0 + h0;
       d1[x] = src[3 * x + 1] * s1 + h1;

@@ -7,7 +7,10 @@
  * Resampling: a separable triangle filter whose support widens with the downscale factor
  * (torchvision's Resize(antialias=True) on tensors, PIL's BILINEAR), pixel centres at +0.5,
  * weights normalised per output pixel and held in fixed point; a horizontal pass into uint8
- * (rounded, clamped) then a vertical one, each skipped when its axis is a plain copy. */
+ * (rounded, clamped) then a vertical one, each skipped when its axis is a plain copy.
+ * This is bit-exact with torchvision.transforms.v2 on uint8 tensors (and F.interpolate on
+ * uint8); torchvision.transforms (v1) on tensors resamples in float and rounds once, which
+ * differs by 1 in some pixels. Rotation and the colour ops match torchvision exactly. */
 #ifndef LC_KERNELS_CPU_AUGMENT_H
 #define LC_KERNELS_CPU_AUGMENT_H
 

@@ -36,7 +36,7 @@ local function fmt(v)
   return tostring(v)
 end
 
-local function err(who, fmt_, ...) error(who .. ': ' .. string.format(fmt_, ...), 3) end
+local function err(who, fmt_, ...) error(who .. ': ' .. string.format(fmt_, ...), 0) end
 
 local function is_int(v) return type(v) == 'number' and v == math.floor(v) end
 
@@ -76,6 +76,7 @@ end
 function T.Resize(size, opts)
   if type(size) == 'table' and size.size ~= nil then opts, size = size, size.size end
   opts = opts or {}
+  check_keys('Resize', opts, {size = true, antialias = true})
   if opts.antialias == false then
     err('Resize', 'antialias = false is not supported (the resize always antialiases, as '
                   .. "torchvision's default)")
@@ -126,6 +127,7 @@ function T.RandomRotation(degrees, opts)
   local who = 'RandomRotation'
   if type(degrees) == 'table' and degrees.degrees ~= nil then opts, degrees = degrees, degrees.degrees end
   opts = opts or {}
+  check_keys(who, opts, {degrees = true, fill = true})
   local lo, hi
   if type(degrees) == 'number' then
     if degrees < 0 then err(who, 'degrees must be >= 0 when a single number, got %s', fmt(degrees)) end

@@ -10,6 +10,7 @@
 #include "runtime/transform.h"
 #include "test_kernels_check.h"
 
+#include <pthread.h>
 #include <string.h>
 
 static int first_diff(const uint8_t *a, const uint8_t *b, int n)
@@ -219,6 +220,47 @@ static void test_normalize(void)
   check(out[0] == 0.0f && out[1] == 1.0f && fabs(out[8] - 0.2) < 1e-7, "ToTensor alone is x / 255");
 }
 
+/* Threads share one compiled pipeline: each stream's output must equal the serial one. */
+typedef struct job {
+  const lc_transform *t;
+  const lc_image *in;
+  int first, count;
+  float *out; /* count outputs of n floats */
+  int n, failed;
+} job;
+
+static void *run_job(void *arg)
+{
+  job *j = arg;
+  char err[256];
+  for (int k = 0; k < j->count; k++)
+    if (lc_transform_apply(j->t, j->in, j->in->h, j->in->w, 99, (uint64_t)(j->first + k),
+                           j->out + (size_t)k * j->n, err, sizeof err))
+      j->failed = 1;
+  return NULL;
+}
+
+static void test_threads(const lc_transform *t, const lc_image *in, int n)
+{
+  enum { STREAMS = 64 };
+  float *serial = malloc(sizeof(float) * (size_t)n * STREAMS);
+  float *par = malloc(sizeof(float) * (size_t)n * STREAMS);
+  job s = {t, in, 0, STREAMS, serial, n, 0};
+  run_job(&s);
+  job a = {t, in, 0, STREAMS / 2, par, n, 0};
+  job b = {t, in, STREAMS / 2, STREAMS / 2, par + (size_t)n * (STREAMS / 2), n, 0};
+  pthread_t ta, tb;
+  pthread_create(&ta, NULL, run_job, &a);
+  pthread_create(&tb, NULL, run_job, &b);
+  pthread_join(ta, NULL);
+  pthread_join(tb, NULL);
+  check(!s.failed && !a.failed && !b.failed &&
+            memcmp(serial, par, sizeof(float) * (size_t)n * STREAMS) == 0,
+        "two threads sharing a pipeline give the serial results stream by stream");
+  free(serial);
+  free(par);
+}
+
 static void test_pipeline(void)
 {
   lc_transform_op ops[4] = {{0}};
@@ -261,6 +303,7 @@ static void test_pipeline(void)
   }
   check(inside, "200 RandomResizedCrop boxes lie inside the image");
   check(flips > 70 && flips < 130, "flip p = 0.5: %d of 200", flips);
+  test_threads(t, &in, 3 * 32 * 32);
 
   /* the same geometry from a decode at 1/2: a 2x reduction stands in for the JPEG scale */
   static uint8_t half[32 * 48 * 3];
