@@ -10,11 +10,12 @@
  *   pipeline:decode_scale(h, w) -> 1, 2, 4 or 8
  *   pipeline.transforms -> the spec list it was compiled from
  *
- * spec: {kind = 'Resize'|'CenterCrop'|'RandomResizedCrop'|'RandomHorizontalFlip'|
+ * spec: {kind = 'Resize'|'CenterCrop'|'RandomCrop'|'RandomResizedCrop'|'RandomHorizontalFlip'|
  * 'RandomVerticalFlip'|'RandomRotation'|'ColorJitter'|'ToTensor'|'Normalize', size = {h, w}
  * (Resize: {s} for the smaller edge), scale = {lo, hi}, ratio = {lo, hi}, p =, degrees =
  * {lo, hi}, fill = {v, ...}, brightness/contrast/saturation/hue = {lo, hi}, mean = {...},
- * std = {...}}. */
+ * std = {...}, padding = {p} | {left/right, top/bottom} | {left, top, right, bottom},
+ * pad_if_needed = bool}. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ lc_transform *lcb_check_transform(lua_State *L, int idx)
 
 static const char *kinds[] = {"Resize", "CenterCrop", "RandomResizedCrop", "RandomHorizontalFlip",
                               "RandomVerticalFlip", "RandomRotation", "ColorJitter", "ToTensor",
-                              "Normalize", NULL};
+                              "Normalize", "RandomCrop", NULL};
 
 /* Field `key` of the table at idx: a list of up to max numbers. Returns the count (0 when
  * absent). */
@@ -127,6 +128,17 @@ static void read_op(lua_State *L, int idx, int index, lc_transform_op *op)
   int ns = get_list(L, idx, "std", sd, LC_TF_MAX_CHANNELS, who);
   if (k == LC_TF_NORMALIZE && nm != ns)
     luaL_error(L, "Normalize: mean has %d values but std has %d", nm, ns);
+  n = get_list(L, idx, "padding", v, 4, who);
+  for (int i = 0; i < n; i++)
+    if (v[i] != floor(v[i]) || v[i] < 0 || v[i] > 65536)
+      luaL_error(L, "%s: padding must be non-negative integers, got %g", who, v[i]);
+  if (n == 1) op->pad[0] = op->pad[1] = op->pad[2] = op->pad[3] = (int)v[0];
+  else if (n == 2) { op->pad[0] = op->pad[2] = (int)v[0]; op->pad[1] = op->pad[3] = (int)v[1]; }
+  else if (n == 4) for (int i = 0; i < 4; i++) op->pad[i] = (int)v[i];
+  else if (n != 0) luaL_error(L, "%s: padding takes 1, 2 or 4 values, got %d", who, n);
+  lua_getfield(L, idx, "pad_if_needed");
+  op->pad_if_needed = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   op->n = nm;
   for (int i = 0; i < nm; i++) {
     op->mean[i] = (float)mean[i];

@@ -30,7 +30,7 @@ static const char *kind_name(lc_transform_kind k)
 {
   static const char *names[] = {"Resize", "CenterCrop", "RandomResizedCrop",
                                 "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
-                                "ColorJitter", "ToTensor", "Normalize"};
+                                "ColorJitter", "ToTensor", "Normalize", "RandomCrop"};
   return k >= 0 && k < LC_TF_NUM_KINDS ? names[k] : "transform";
 }
 
@@ -63,7 +63,12 @@ static int check_op(const lc_transform_op *op, int index, int after_tensor, char
   switch (op->kind) {
   case LC_TF_RESIZE:
   case LC_TF_CENTER_CROP:
+  case LC_TF_RANDOM_CROP:
   case LC_TF_RANDOM_RESIZED_CROP:
+    if (op->kind == LC_TF_RANDOM_CROP)
+      for (int k = 0; k < 4; k++)
+        if (op->pad[k] < 0 || op->pad[k] > 65536)
+          return fail(err, errlen, "RandomCrop: padding must be >= 0, got %d", op->pad[k]);
     if (op->size_h < 1 || op->size_w < 0 || (op->kind != LC_TF_RESIZE && op->size_w < 1) ||
         op->size_h > 65536 || op->size_w > 65536)
       return fail(err, errlen, "%s: size must be positive, got (%d, %d)", who, op->size_h, op->size_w);
@@ -194,6 +199,7 @@ int lc_transform_output_shape(const lc_transform *t, int c, int h, int w, int *o
     switch (op->kind) {
     case LC_TF_RESIZE: resize_dims(op, h, w, &h, &w); break;
     case LC_TF_CENTER_CROP:
+    case LC_TF_RANDOM_CROP:
     case LC_TF_RANDOM_RESIZED_CROP:
       h = op->size_h;
       w = op->size_w;
@@ -227,7 +233,7 @@ int lc_transform_decode_scale(const lc_transform *t, int orig_h, int orig_w)
       rx *= w / nw;
       h = nh;
       w = nw;
-    } else if (op->kind == LC_TF_CENTER_CROP) {
+    } else if (op->kind == LC_TF_CENTER_CROP || op->kind == LC_TF_RANDOM_CROP) {
       h = op->size_h;
       w = op->size_w;
     } else if (op->kind == LC_TF_RANDOM_RESIZED_CROP) {
@@ -577,6 +583,40 @@ int lc_transform_apply_traced(const lc_transform *t, const lc_image *in, int ori
       }
       rc = do_crop(&s, ti, tj, th, tw, err, errlen);
       if (!rc) rc = do_resize(&s, op->size_h, op->size_w, err, errlen);
+      break;
+    }
+    case LC_TF_RANDOM_CROP: {
+      /* torchvision: pad (left, top, right, bottom), then pad_if_needed pads both sides of a
+       * short dimension by the shortfall, then a uniform position (none drawn when the
+       * padded image is exactly the crop) */
+      int pl = op->pad[0], pt = op->pad[1], ph = h + op->pad[1] + op->pad[3],
+          pw = w + op->pad[0] + op->pad[2];
+      if (op->pad_if_needed && ph < op->size_h) {
+        pt += op->size_h - ph;
+        ph += 2 * (op->size_h - ph);
+      }
+      if (op->pad_if_needed && pw < op->size_w) {
+        pl += op->size_w - pw;
+        pw += 2 * (op->size_w - pw);
+      }
+      if (ph < op->size_h || pw < op->size_w) {
+        rc = fail(err, errlen, "RandomCrop: the crop (%d, %d) is larger than the (padded) image "
+                               "(%d, %d); pass pad_if_needed = true or a padding", op->size_h,
+                  op->size_w, ph, pw);
+        break;
+      }
+      int ti = 0, tj = 0;
+      if (!(ph == op->size_h && pw == op->size_w)) {
+        ti = rng_int(&r, ph - op->size_h + 1);
+        tj = rng_int(&r, pw - op->size_w + 1);
+      }
+      if (trace) {
+        trace->crop_top = ti - pt;
+        trace->crop_left = tj - pl;
+        trace->crop_h = op->size_h;
+        trace->crop_w = op->size_w;
+      }
+      rc = do_crop(&s, ti - pt, tj - pl, op->size_h, op->size_w, err, errlen);
       break;
     }
     case LC_TF_HFLIP:

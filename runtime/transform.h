@@ -24,6 +24,7 @@ typedef enum lc_transform_kind {
   LC_TF_COLOR_JITTER,        /* brightness, contrast, saturation, hue ranges; has_* */
   LC_TF_TO_TENSOR,
   LC_TF_NORMALIZE,           /* n, mean[n], std[n] */
+  LC_TF_RANDOM_CROP,         /* size_h, size_w, pad[4] (left, top, right, bottom), pad_if_needed */
   LC_TF_NUM_KINDS
 } lc_transform_kind;
 
@@ -40,6 +41,8 @@ typedef struct lc_transform_op {
   double brightness[2], contrast[2], saturation[2], hue[2];
   int n;
   float mean[LC_TF_MAX_CHANNELS], std[LC_TF_MAX_CHANNELS];
+  int pad[4];
+  int pad_if_needed;
 } lc_transform_op;
 
 typedef struct lc_transform lc_transform; /* compiled pipeline; immutable once built */
@@ -70,7 +73,8 @@ int lc_transform_apply(const lc_transform *t, const lc_image *in, int orig_h, in
                        uint64_t seed, uint64_t stream, void *out, char *err, size_t errlen);
 
 /* The parameters one application drew (for tests and debugging): crop box of the last
- * RandomResizedCrop in the coordinates of its input (-1 when none), flips, last angle,
+ * RandomResizedCrop or RandomCrop in the coordinates of its input (RandomCrop: of the input
+ * before padding, so top/left may be negative; crop_h == -1 when none), flips, last angle,
  * jitter factors (NaN when not drawn) and order. */
 typedef struct lc_transform_trace {
   int crop_top, crop_left, crop_h, crop_w;

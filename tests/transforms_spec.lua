@@ -116,6 +116,32 @@ describe('lc.transforms pipelines', function()
     assert.is_true(seen.truetrue and seen.falsefalse and seen.truefalse and seen.falsetrue)
   end)
 
+  it('RandomCrop: a uniform position in the zero-padded image, as torchvision', function()
+    local img = img_rand(3, 8, 10)
+    local tf = T.Compose{T.RandomCrop({8, 10}, {padding = 2})}
+    local tops = {}
+    for s = 1, 60 do
+      local y, p = tf:sample(img, {seed = 2, stream = s})
+      local top, left, h, w = table.unpack(p.crop)
+      -- 1-based: the padded image's first row is row -1 of the image
+      assert.is_true(top >= -1 and top <= 3 and left >= -1 and left <= 3 and h == 8 and w == 10)
+      assert.equals(0, maxdiff(y, T.F.crop(img, top, left, h, w)))
+      tops[top] = true
+    end
+    assert.is_true(tops[-1] and tops[3], 'both extreme positions are drawn')
+    -- no padding and the same size: the image itself
+    assert.equals(0, maxdiff(T.Compose{T.RandomCrop({8, 10})}(img), img))
+    -- pad_if_needed pads a short side by the shortfall on both ends: 8 -> 4 + 8 + 4
+    for s = 1, 10 do
+      local _, p = T.Compose{T.RandomCrop({12, 10}, {pad_if_needed = true})}:sample(img, {seed = 1, stream = s})
+      assert.is_true(p.crop[1] >= -3 and p.crop[1] <= 1 and p.crop[2] == 1)
+    end
+    local ok, e = pcall(T.Compose{T.RandomCrop(12)}, img)
+    assert.is_false(ok)
+    assert.matches('RandomCrop: the crop (12, 12) is larger than the (padded) image (8, 10)', e, 1, true)
+    assert.matches('RandomCrop: padding must be an integer >= 0', select(2, pcall(T.RandomCrop, 4, {padding = -1})), 1, true)
+  end)
+
   it('RandomResizedCrop draws areas in scale and aspect ratios in ratio', function()
     local img = img_rand(1, 100, 100)
     local tf = T.Compose{T.RandomResizedCrop(8, {scale = {0.25, 0.5}, ratio = {0.5, 2}})}
@@ -138,6 +164,10 @@ describe('lc.transforms pipelines', function()
     assert.equals(0, maxdiff(T.Compose{T.RandomHorizontalFlip(0)}(img), img))
     local row = lc.tensor({{{1, 2, 3}}}, {dtype = 'uint8'})
     assert.same({{{3, 2, 1}}}, T.F.hflip(row):to('int64'):totable())
+    -- a float batch (flip test-time augmentation)
+    local X = lc.tensor({{{{1, 2, 3}, {4, 5, 6}}}, {{{7, 8, 9}, {10, 11, 12}}}}) -- (2, 1, 2, 3)
+    assert.same({{{{3, 2, 1}, {6, 5, 4}}}, {{{9, 8, 7}, {12, 11, 10}}}}, T.F.hflip(X):totable())
+    assert.same({{{{4, 5, 6}, {1, 2, 3}}}, {{{10, 11, 12}, {7, 8, 9}}}}, T.F.vflip(X):totable())
   end)
 
   it('RandomRotation turns counter-clockwise about the centre, nearest, zeros outside', function()

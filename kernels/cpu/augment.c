@@ -140,6 +140,17 @@ static int taps_make(const lc_aug_axis *a, taps *t)
   return LC_AUG_OK;
 }
 
+/* one pixel of c channels: a fixed-size copy for the usual counts, no call per pixel */
+static inline void copy_px(uint8_t *d, const uint8_t *s, int c)
+{
+  switch (c) {
+  case 1: d[0] = s[0]; break;
+  case 3: d[0] = s[0]; d[1] = s[1]; d[2] = s[2]; break;
+  case 4: memcpy(d, s, 4); break;
+  default: for (int k = 0; k < c; k++) d[k] = s[k];
+  }
+}
+
 static inline uint8_t clip8(int32_t acc, int p)
 {
   int32_t v = acc >> p;
@@ -157,7 +168,7 @@ static void hpass_row(const uint8_t *in, int c, const taps *tx, uint8_t *out)
   }
   if (tx->gather) {
     for (int u = 0; u < n; u++) {
-      if (tx->count[u]) memcpy(out + (size_t)u * c, in + (size_t)tx->first[u] * c, (size_t)c);
+      if (tx->count[u]) copy_px(out + (size_t)u * c, in + (size_t)tx->first[u] * c, c);
       else memset(out + (size_t)u * c, 0, (size_t)c);
     }
     return;
@@ -346,7 +357,7 @@ void lc_aug_hflip(const uint8_t *src, int h, int w, int c, uint8_t *dst)
   for (int y = 0; y < h; y++) {
     const uint8_t *s = src + (size_t)y * w * c;
     uint8_t *d = dst + (size_t)y * w * c;
-    for (int x = 0; x < w; x++) memcpy(d + (size_t)(w - 1 - x) * c, s + (size_t)x * c, (size_t)c);
+    for (int x = 0; x < w; x++) copy_px(d + (size_t)(w - 1 - x) * c, s + (size_t)x * c, c);
   }
 }
 
@@ -374,7 +385,7 @@ void lc_aug_rotate(const uint8_t *src, int h, int w, int c, double degrees, cons
       double rx = nearbyint(sx), ry = nearbyint(sy); /* half to even, as grid_sample */
       uint8_t *o = d + (size_t)x * c;
       if (rx >= 0 && rx <= w - 1 && ry >= 0 && ry <= h - 1) {
-        memcpy(o, src + ((size_t)ry * w + (size_t)rx) * c, (size_t)c);
+        copy_px(o, src + ((size_t)ry * w + (size_t)rx) * c, c);
       } else {
         for (int k = 0; k < c; k++) o[k] = fill ? fill[k] : 0;
       }
@@ -425,7 +436,18 @@ void lc_aug_contrast(uint8_t *img, int h, int w, int c, double factor)
 {
   size_t n = (size_t)h * w;
   double sum = 0;
-  if (c >= 3) {
+  if (c == 3) {
+    /* gray values are integers: an exact integer sum, in blocks that cannot overflow */
+    for (size_t i0 = 0; i0 < n; i0 += 1 << 20) {
+      size_t i1 = i0 + (1 << 20) < n ? i0 + (1 << 20) : n;
+      uint32_t isum = 0;
+      const uint8_t *restrict p = img;
+#pragma omp simd reduction(+ : isum)
+      for (size_t i = i0; i < i1; i++)
+        isum += (uint32_t)(int32_t)(0.2989f * p[3 * i] + 0.587f * p[3 * i + 1] + 0.114f * p[3 * i + 2]);
+      sum += isum;
+    }
+  } else if (c >= 3) {
     for (size_t i = 0; i < n; i++) sum += gray_of(img + i * c);
   } else {
     for (size_t i = 0; i < n; i++) sum += img[i * c];
@@ -441,6 +463,39 @@ void lc_aug_saturation(uint8_t *img, int h, int w, int c, double factor)
   if (c < 3) return;
   float f = (float)factor, g = (float)(1.0 - factor);
   size_t n = (size_t)h * w;
+  if (c == 3) {
+    /* in blocks: de-interleave to planes, blend the planes (vectorised), interleave back */
+    enum { BLK = 256 };
+    uint8_t r[BLK], gr[BLK], b[BLK];
+    for (size_t i0 = 0; i0 < n; i0 += BLK) {
+      int m = (int)(n - i0 < BLK ? n - i0 : BLK);
+      uint8_t *p = img + i0 * 3;
+      for (int i = 0; i < m; i++) {
+        r[i] = p[3 * i];
+        gr[i] = p[3 * i + 1];
+        b[i] = p[3 * i + 2];
+      }
+#pragma omp simd
+      for (int i = 0; i < m; i++) {
+        float fr = r[i], fg = gr[i], fb = b[i];
+        float gray = (float)(int32_t)(0.2989f * fr + 0.587f * fg + 0.114f * fb); /* trunc */
+        float gg = g * gray;
+        float v0 = f * fr + gg, v1 = f * fg + gg, v2 = f * fb + gg;
+        v0 = v0 < 0 ? 0 : v0 > 255 ? 255 : v0;
+        v1 = v1 < 0 ? 0 : v1 > 255 ? 255 : v1;
+        v2 = v2 < 0 ? 0 : v2 > 255 ? 255 : v2;
+        r[i] = (uint8_t)(int32_t)v0;
+        gr[i] = (uint8_t)(int32_t)v1;
+        b[i] = (uint8_t)(int32_t)v2;
+      }
+      for (int i = 0; i < m; i++) {
+        p[3 * i] = r[i];
+        p[3 * i + 1] = gr[i];
+        p[3 * i + 2] = b[i];
+      }
+    }
+    return;
+  }
   for (size_t i = 0; i < n; i++) {
     uint8_t *px = img + i * c;
     float gg = g * (float)gray_of(px);

@@ -10,6 +10,10 @@
 --   tf:output_shape(3, 500, 375)              -- 3, 224, 224, 'float32'
 --   local x, params = tf:sample(img)          -- also the drawn parameters (crop box, flips...)
 --
+-- Also T.RandomCrop(size, {padding = 4}), T.RandomVerticalFlip(p), T.RandomRotation(degrees),
+-- and T.F (= T.functional): resize, crop, center_crop, resized_crop, hflip, vflip, rotate,
+-- adjust_brightness/contrast/saturation/hue on one image with given parameters.
+--
 -- The constructors return plain tables ({kind = 'Resize', size = {256}}); Compose checks and
 -- compiles them into one C pipeline that crops, resizes and flips in a single pass (see
 -- runtime/transform.h). Semantics are torchvision's on uint8 tensors: Resize is antialiased
@@ -87,6 +91,26 @@ end
 -- T.CenterCrop(size): the centre size x size (or {h, w}); zero padding where the image is smaller.
 function T.CenterCrop(size)
   return {kind = 'CenterCrop', size = check_size('CenterCrop', size)}
+end
+
+-- T.RandomCrop(size [, {padding = p, pad_if_needed = false}]): a size x size (or {h, w}) crop
+-- at a uniform position, after zero padding (p, {left/right, top/bottom} or {l, t, r, b}).
+function T.RandomCrop(size, opts)
+  if type(size) == 'table' and size.size ~= nil then opts, size = size, size.size end
+  opts = opts or {}
+  local who = 'RandomCrop'
+  check_keys(who, opts, {size = true, padding = true, pad_if_needed = true, fill = true})
+  if opts.fill ~= nil and opts.fill ~= 0 then err(who, 'only fill = 0 is supported, got %s', fmt(opts.fill)) end
+  local spec = {kind = who, size = check_size(who, size), pad_if_needed = opts.pad_if_needed and true or false}
+  local p = opts.padding
+  if p ~= nil then
+    if type(p) == 'number' then p = {p} end
+    local ok = type(p) == 'table' and (#p == 1 or #p == 2 or #p == 4)
+    for i = 1, ok and #p or 0 do ok = ok and is_int(p[i]) and p[i] >= 0 end
+    if not ok then err(who, 'padding must be an integer >= 0 or a list of 2 or 4 of them, got %s', fmt(p)) end
+    spec.padding = p
+  end
+  return spec
 end
 
 -- T.RandomResizedCrop(size, {scale = {0.08, 1}, ratio = {3/4, 4/3}}).
@@ -207,7 +231,7 @@ function T.Normalize(mean, std)
   return {kind = who, mean = mean, std = std}
 end
 
-local known = {Resize = true, CenterCrop = true, RandomResizedCrop = true, RandomHorizontalFlip = true,
+local known = {Resize = true, CenterCrop = true, RandomCrop = true, RandomResizedCrop = true, RandomHorizontalFlip = true,
                RandomVerticalFlip = true, RandomRotation = true, ColorJitter = true, ToTensor = true,
                Normalize = true}
 
@@ -248,8 +272,23 @@ end
 function F.crop(img, top, left, h, w) return kernel('crop', img, top - 1, left - 1, h, w) end
 function F.resize(img, size) return T.Compose{T.Resize(size)}(img) end
 function F.center_crop(img, size) return T.Compose{T.CenterCrop(size)}(img) end
-function F.hflip(img) return kernel('hflip', img) end
-function F.vflip(img) return kernel('vflip', img) end
+-- hflip / vflip also take any tensor whose last two dims are (H, W), of any dtype and on any
+-- device (e.g. a float batch (B, C, H, W) for flip test-time augmentation).
+local function flip_dim(x, dim)
+  local n = x:size(dim)
+  local idx = {}
+  for i = 1, n do idx[i] = n + 1 - i end
+  return x:index_select(dim, lc.tensor(idx, {dtype = 'int64', device = x.device}))
+end
+local function is_u8_image(x) return lc.is_tensor(x) and x.dtype == 'uint8' and x.device == 'cpu' and x:dim() <= 3 end
+function F.hflip(img)
+  if is_u8_image(img) or not lc.is_tensor(img) or img:dim() < 2 then return kernel('hflip', img) end
+  return flip_dim(img, img:dim())
+end
+function F.vflip(img)
+  if is_u8_image(img) or not lc.is_tensor(img) or img:dim() < 2 then return kernel('vflip', img) end
+  return flip_dim(img, img:dim() - 1)
+end
 function F.rotate(img, degrees, fill) return kernel('rotate', img, degrees, fill) end
 function F.adjust_brightness(img, f) return kernel('brightness', img, f) end
 function F.adjust_contrast(img, f) return kernel('contrast', img, f) end
