@@ -5,8 +5,10 @@
 # images/sec per configuration with the ratio luacnn / PyTorch.
 #
 #   bench/leaves_loader.sh [--n 2000] [--repeats 3] [--sizes 224,64] [--workers 0,1,2]
-#                          [--cache off|on|both]          (options go to both sides)
+#                          [--cache off|on|both] [--batch 64]
 #
+# The two sides take turns configuration by configuration (decoding, then each cache x size x
+# workers), so that a neighbour's load on a shared machine falls on both about equally.
 # Needs: a built ./build/luacnn (or $LUACNN), python3 with torch + torchvision + pillow, and
 # the data in $LUACNN_DATA/classify-leaves (or ../shared/data). Run it on a quiet machine and
 # keep its whole output (machine, load and versions are printed first): results/ has examples.
@@ -14,28 +16,52 @@ set -eu
 cd "$(dirname "$0")/.."
 LUACNN=${LUACNN:-./build/luacnn}
 PYTHON=${PYTHON:-python3}
+n=2000 repeats=3 sizes=224,64 workers=0,1,2 cache=both batch=64
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --n) n=$2 ;; --repeats) repeats=$2 ;; --sizes) sizes=$2 ;; --workers) workers=$2 ;;
+    --cache) cache=$2 ;; --batch) batch=$2 ;;
+    *) echo "leaves_loader.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift 2
+done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
+load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 echo "# leaves decode + augment benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "# machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n1), $(nproc) cores"
 echo "# commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (modified)')"
-echo "# load before: $(uptime | sed 's/.*load average: //')"
-echo "# options: ${*:-(defaults)}"
-
-"$PYTHON" bench/leaves_loader_torch.py "$@" > "$tmp/torch.jsonl"
-echo "# load between: $(uptime | sed 's/.*load average: //')"
-"$LUACNN" bench/leaves_loader.lua "$@" > "$tmp/luacnn.jsonl"
-echo "# load after: $(uptime | sed 's/.*load average: //')"
+echo "# options: --n $n --repeats $repeats --sizes $sizes --workers $workers --cache $cache --batch $batch"
+common="--n $n --repeats $repeats --batch $batch"
+both() {   # one configuration on each side, PyTorch first
+  echo "# load $(load): $*"
+  "$PYTHON" bench/leaves_loader_torch.py $common "$@" >> "$tmp/torch.jsonl"
+  "$LUACNN" bench/leaves_loader.lua $common "$@" >> "$tmp/luacnn.jsonl"
+}
+both --sizes none
+case $cache in both) caches="off on" ;; *) caches=$cache ;; esac
+for c in $caches; do
+  for s in $(echo "$sizes" | tr ',' ' '); do
+    for w in $(echo "$workers" | tr ',' ' '); do
+      both --skip-decode --cache "$c" --sizes "$s" --workers "$w"
+    done
+  done
+done
+echo "# load $(load): done, $(date -u '+%H:%M UTC')"
 echo
 echo "## raw (JSON lines)"
-cat "$tmp/torch.jsonl" "$tmp/luacnn.jsonl"
+head -n1 "$tmp/torch.jsonl"; head -n1 "$tmp/luacnn.jsonl"
+grep -hv '"bench": *"info"' "$tmp/torch.jsonl" "$tmp/luacnn.jsonl" || true
 echo
 echo "## images/sec (median of the runs; ratio = luacnn / PyTorch)"
 "$PYTHON" - "$tmp/torch.jsonl" "$tmp/luacnn.jsonl" <<'EOF'
 import json, sys
 rows = [json.loads(l) for f in sys.argv[1:] for l in open(f) if l.strip()]
-info = {r["impl"]: r for r in rows if r["bench"] == "info"}
+info = {}
+for r in rows:
+    if r["bench"] == "info":
+        info.setdefault(r["impl"], r)
 t = info.get("pytorch", {})
 print(f"PyTorch {t.get('torch')}, torchvision {t.get('torchvision')}, Pillow {t.get('pillow')}, "
       f"Python {t.get('python')}; {t.get('images')} images")

@@ -91,7 +91,7 @@ def main():
     ap.add_argument("--root", default=default_root())
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--sizes", default="224,64")
+    ap.add_argument("--sizes", default="224,64", help="output sizes, or none (decoding only)")
     ap.add_argument("--workers", default="0,1,2")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--cache", default="off", choices=["off", "on", "both"],
@@ -127,8 +127,9 @@ def main():
                  img_per_s=round(med, 1), runs=[round(r, 1) for r in runs])
 
     caches = {"off": [False], "on": [True], "both": [False, True]}[a.cache]
+    sizes = [] if a.sizes == "none" else [int(s) for s in a.sizes.split(",")]
     for cache in caches:
-        for size in [int(s) for s in a.sizes.split(",")]:
+        for size in sizes:
             tf = T.Compose([T.RandomResizedCrop(size), T.RandomHorizontalFlip(), T.ToTensor(),
                             T.Normalize(MEAN, STD)])
             ds = Leaves(paths, labels, tf, cache=cache)
