@@ -7,19 +7,29 @@
  *   _chart.log_ticks(lo, hi, target) -> {ticks...}
  *   _chart.format_tick(v, step)   -> label text
  *   _chart.palette                -> {0xRRGGBB, ...} (10 colours)
+ *   _chart.image_grid(spec [, path]) -> PNG bytes (or path), layout table
+ *   _chart.read_png(path)         -> width, height, pixels (string of R, G, B bytes, row-major)
  *
  * spec = {width=, height=, title=, cols=, font_scale=, panels = {panel, ...}}, or a single
  * panel's fields directly. panel = {title=, xlabel=, ylabel=, xlog=, ylog=, xmin=, xmax=,
  * ymin=, ymax=, xticklabels={...}, legend='best'|'upper right'|...|'outside'|'none',
  * grid=true, series={{name=, x={...}, y={...}, color=0xRRGGBB, dash='solid'|'dashed'|
  * 'dashdot'|'dotted'|'none', marker='none'|'circle'|'square'|'triangle'|'diamond',
- * width=, alpha=}, ...}}. NaN (0/0) in y leaves a gap. */
+ * width=, alpha=}, ...}}. NaN (0/0) in y leaves a gap.
+ *
+ * image_grid spec = {images = uint8 contiguous CPU tensor (B, C, H, W), titles = {B strings
+ * or false}, colors = {B 0xRRGGBB or -1}, cols=, scale=, font_scale=}; the layout table has
+ * width, height, cols, rows, cell_w, cell_h, title_h, pad, scale (see plot/chart.h). */
 #include <lauxlib.h>
 #include <lua.h>
 #include <math.h>
 #include <string.h>
 
+#include "bindings/luacnn.h"
 #include "plot/chart.h"
+#include "runtime/tensor.h"
+
+#include <cairo.h>
 
 void lcb_open_chart(lua_State *L);
 
@@ -337,7 +347,134 @@ static int l_format_tick(lua_State *L)
   return 1;
 }
 
+static void push_layout(lua_State *L, const lc_chart_grid_layout *g)
+{
+  lua_createtable(L, 0, 9);
+  int v[] = {g->width, g->height, g->cols, g->rows, g->cell_w, g->cell_h, g->title_h, g->pad};
+  const char *k[] = {"width", "height", "cols", "rows", "cell_w", "cell_h", "title_h", "pad"};
+  for (int i = 0; i < 8; i++) {
+    lua_pushinteger(L, v[i]);
+    lua_setfield(L, -2, k[i]);
+  }
+  lua_pushnumber(L, g->scale);
+  lua_setfield(L, -2, "scale");
+}
+
+static int l_image_grid(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const char *path = luaL_optstring(L, 2, NULL);
+  ctx c = {L, "image_grid", 0, 0};
+  lua_newtable(L);
+  c.anchor = lua_gettop(L);
+  lc_chart_image_grid g;
+  lc_chart_image_grid_init(&g);
+
+  lua_getfield(L, 1, "images");
+  lc_tensor *t = lcb_check_tensor(L, -1, "image_grid");
+  lua_rawseti(L, c.anchor, ++c.nanchor);   /* keep the tensor alive */
+  if (t->dtype != LC_UINT8 || t->ndim != 4 || t->storage->device.type != LC_CPU ||
+      !lc_is_contiguous(t))
+    return luaL_error(L, "image_grid: expected a contiguous uint8 CPU tensor (B, C, H, W), got %s %s",
+                      lc_dtype_name(t->dtype), lc_shape_str(t));
+  for (int d = 0; d < 4; d++)
+    if (t->sizes[d] > 1 << 20)
+      return luaL_error(L, "image_grid: images of shape %s are too large", lc_shape_str(t));
+  g.n = (int)t->sizes[0];
+  g.c = (int)t->sizes[1];
+  g.h = (int)t->sizes[2];
+  g.w = (int)t->sizes[3];
+  g.pixels = lc_data(t);
+
+  int ty = lua_getfield(L, 1, "titles");
+  if (ty == LUA_TTABLE) {
+    const char **titles = anchored_alloc(&c, (size_t)g.n * sizeof(char *));
+    for (int k = 0; k < g.n; k++) {
+      int tk = lua_rawgeti(L, -1, k + 1);
+      if (tk == LUA_TSTRING || tk == LUA_TNUMBER) {
+        titles[k] = lua_tostring(L, -1);
+        lua_rawseti(L, c.anchor, ++c.nanchor);
+      } else if (tk == LUA_TNIL || (tk == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
+        lua_pop(L, 1);
+      } else {
+        return luaL_error(L, "image_grid: titles[%d] must be a string, got %s", k + 1,
+                          luaL_typename(L, -1));
+      }
+    }
+    g.titles = titles;
+  } else if (ty != LUA_TNIL) {
+    return luaL_error(L, "image_grid: titles must be a list of strings, got %s", luaL_typename(L, -1));
+  }
+  lua_pop(L, 1);
+
+  size_t ncolors = 0;
+  double *colors = number_list(&c, 1, "colors", &ncolors, "");
+  if (colors) {
+    long *lc = anchored_alloc(&c, (size_t)g.n * sizeof(long));
+    for (int k = 0; k < g.n; k++) {
+      double v = (size_t)k < ncolors ? colors[k] : -1;
+      if (!(v == -1 || (v >= 0 && v <= 0xFFFFFF && v == floor(v))))
+        return luaL_error(L, "image_grid: colors[%d] must be an integer 0xRRGGBB, got %g", k + 1, v);
+      lc[k] = (long)v;
+    }
+    g.title_colors = lc;
+  }
+  g.cols = opt_int(&c, 1, "cols", "");
+  g.scale = opt_number(&c, 1, "scale", 0, "");
+  g.font_scale = opt_number(&c, 1, "font_scale", 0, "");
+
+  char err[512];
+  lc_chart_grid_layout layout;
+  if (path) {
+    if (lc_chart_image_grid_write(&g, path, &layout, err, sizeof err)) return luaL_error(L, "%s", err);
+    lua_pushstring(L, path);
+  } else {
+    lc_chart_png png;
+    if (lc_chart_image_grid_png(&g, &png, &layout, err, sizeof err)) return luaL_error(L, "%s", err);
+    lua_pushlstring(L, (const char *)png.data, png.size);
+    lc_chart_png_free(&png);
+  }
+  push_layout(L, &layout);
+  return 2;
+}
+
+/* A PNG file's pixels through cairo (tests read charts and grids back with it). */
+static int l_read_png(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  cairo_surface_t *s = cairo_image_surface_create_from_png(path);
+  cairo_status_t st = cairo_surface_status(s);
+  if (st != CAIRO_STATUS_SUCCESS) {
+    cairo_surface_destroy(s);
+    return luaL_error(L, "chart.read_png: cannot read %s: %s", path, cairo_status_to_string(st));
+  }
+  cairo_surface_flush(s);
+  int w = cairo_image_surface_get_width(s), h = cairo_image_surface_get_height(s);
+  int stride = cairo_image_surface_get_stride(s);
+  const unsigned char *data = cairo_image_surface_get_data(s);
+  luaL_Buffer b;
+  char *out = luaL_buffinitsize(L, &b, (size_t)w * h * 3);
+  for (int y = 0; y < h; y++) {
+    const uint32_t *row = (const uint32_t *)(data + (size_t)y * stride);
+    for (int x = 0; x < w; x++) {
+      uint32_t p = row[x];   /* (premultiplied) ARGB32 or RGB24: opaque in what we write */
+      char *o = out + ((size_t)y * w + x) * 3;
+      o[0] = (char)((p >> 16) & 255);
+      o[1] = (char)((p >> 8) & 255);
+      o[2] = (char)(p & 255);
+    }
+  }
+  luaL_pushresultsize(&b, (size_t)w * h * 3);
+  cairo_surface_destroy(s);
+  lua_pushinteger(L, w);
+  lua_pushinteger(L, h);
+  lua_rotate(L, -3, 2);
+  return 3;
+}
+
 static const luaL_Reg chart_fns[] = {
+  {"image_grid", l_image_grid},
+  {"read_png", l_read_png},
   {"line_png", l_line_png},
   {"write_png", l_write_png},
   {"nice_ticks", l_nice_ticks},
@@ -348,7 +485,8 @@ static const luaL_Reg chart_fns[] = {
 
 void lcb_open_chart(lua_State *L)
 {
-  luaL_newlib(L, chart_fns);
+  lua_createtable(L, 0, 8);
+  lcb_register(L, chart_fns);
   lua_createtable(L, LC_CHART_PALETTE_SIZE, 0);
   for (int i = 0; i < LC_CHART_PALETTE_SIZE; i++) {
     lua_pushinteger(L, lc_chart_palette(i));

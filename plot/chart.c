@@ -447,12 +447,19 @@ int lc_chart_render_png(const lc_chart_figure *fig, lc_chart_png *out, char *err
     cairo_surface_destroy(surf);
     return fail(err, errlen, "chart: drawing failed: %s", cairo_status_to_string(st));
   }
-  membuf b = {NULL, 0, 0};
-  st = cairo_surface_write_to_png_stream(surf, append_png, &b);
+  int rc = lc_chart_surface_png(surf, out, "chart", err, errlen);
   cairo_surface_destroy(surf);
+  return rc;
+}
+
+int lc_chart_surface_png(cairo_surface_t *surf, lc_chart_png *out, const char *op, char *err,
+                         size_t errlen)
+{
+  membuf b = {NULL, 0, 0};
+  cairo_status_t st = cairo_surface_write_to_png_stream(surf, append_png, &b);
   if (st != CAIRO_STATUS_SUCCESS) {
     free(b.data);
-    return fail(err, errlen, "chart: PNG encoding failed: %s", cairo_status_to_string(st));
+    return fail(err, errlen, "%s: PNG encoding failed: %s", op, cairo_status_to_string(st));
   }
   out->data = b.data;
   out->size = b.size;
@@ -472,19 +479,24 @@ int lc_chart_write_png(const lc_chart_figure *fig, const char *path, char *err, 
   if (!path || !path[0]) return fail(err, errlen, "chart: no output path given");
   lc_chart_png png;
   if (lc_chart_render_png(fig, &png, err, errlen)) return -1;
+  int rc = lc_chart_write_file(path, &png, "chart", err, errlen);
+  lc_chart_png_free(&png);
+  return rc;
+}
 
+int lc_chart_write_file(const char *path, const lc_chart_png *png, const char *op, char *err,
+                        size_t errlen)
+{
   size_t n = strlen(path) + 32;
   char *tmp = malloc(n);
-  if (!tmp) {
-    lc_chart_png_free(&png);
-    return fail(err, errlen, "chart: out of memory");
-  }
+  if (!tmp) return fail(err, errlen, "%s: out of memory", op);
   snprintf(tmp, n, "%s.tmp-%ld", path, (long)getpid());
   FILE *fp = fopen(tmp, "wb");
   int ok = fp != NULL;
   int saved = errno;
   if (ok) {
-    ok = fwrite(png.data, 1, png.size, fp) == png.size && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+    ok = fwrite(png->data, 1, png->size, fp) == png->size && fflush(fp) == 0 &&
+         fsync(fileno(fp)) == 0;
     saved = errno;
     ok = (fclose(fp) == 0) && ok;
   }
@@ -494,9 +506,8 @@ int lc_chart_write_png(const lc_chart_figure *fig, const char *path, char *err, 
   }
   if (!ok) {
     remove(tmp);
-    fail(err, errlen, "chart: cannot write %s: %s", path, strerror(saved));
+    fail(err, errlen, "%s: cannot write %s: %s", op, path, strerror(saved));
   }
   free(tmp);
-  lc_chart_png_free(&png);
   return ok ? 0 : -1;
 }

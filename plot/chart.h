@@ -96,6 +96,41 @@ void lc_chart_png_free(lc_chart_png *png);
  * so a reader never sees a half-written image. */
 int lc_chart_write_png(const lc_chart_figure *fig, const char *path, char *err, size_t errlen);
 
+/* ---- image grids: d2l's show_images as a PNG (plot/chart_grid.c) */
+
+#define LC_CHART_GRID_MAX_SIDE 16000   /* pixels, either side of the whole image */
+#define LC_CHART_GRID_TITLE_LINES 3    /* a title wraps at spaces onto at most this many lines */
+
+typedef struct {
+  const unsigned char *pixels;   /* n images of c x h x w uint8, planar (CHW), back to back */
+  int n, c, h, w;                /* c = 1 (gray) or 3 (RGB) */
+  const char *const *titles;     /* n titles (NULL entries: none), or NULL; '\n' breaks lines */
+  const long *title_colors;      /* n colours 0xRRGGBB (-1: the default dark grey), or NULL */
+  int cols;                      /* images per row; 0 = min(n, 8) */
+  double scale;                  /* screen pixels per image pixel; 0 = automatic */
+  double font_scale;             /* 0 = 1 */
+} lc_chart_image_grid;
+
+/* Where things go, in whole pixels: image k (0-based) has its top-left corner at
+ * x = pad + (k % cols) * (cell_w + pad), y = pad + (k / cols) * (title_h + cell_h + pad) + title_h,
+ * and its title (if any) in the title_h pixels above it. */
+typedef struct {
+  int width, height, cols, rows;
+  int cell_w, cell_h, title_h, pad;
+  double scale;                  /* the scale used (the automatic one when 0 was asked) */
+} lc_chart_grid_layout;
+
+void lc_chart_image_grid_init(lc_chart_image_grid *g);
+/* Check g and compute its layout; -1 with "image_grid: ..." in err when g is unusable. */
+int lc_chart_image_grid_layout(const lc_chart_image_grid *g, lc_chart_grid_layout *L, char *err,
+                               size_t errlen);
+/* Render as PNG bytes (free with lc_chart_png_free); L (may be NULL) receives the layout. */
+int lc_chart_image_grid_png(const lc_chart_image_grid *g, lc_chart_png *out,
+                            lc_chart_grid_layout *L, char *err, size_t errlen);
+/* Render and write to path atomically, like lc_chart_write_png. */
+int lc_chart_image_grid_write(const lc_chart_image_grid *g, const char *path,
+                              lc_chart_grid_layout *L, char *err, size_t errlen);
+
 /* Palette colour k (0-based, wraps around) as 0xRRGGBB: matplotlib's "tab10" colours. */
 long lc_chart_palette(int k);
 

@@ -79,6 +79,15 @@ void lc_chart_figure_grid(const lc_chart_figure *fig, int *cols, int *rows, int 
 double lc_chart_legend_column(cairo_t *cr, const lc_chart_figure *fig, double s, double ch,
                               double namew, int width);
 
+/* ---- chart.c: PNG output shared by line charts and image grids */
+
+/* Encode surf as PNG bytes in memory; errors start with op ("chart", "image_grid"). */
+int lc_chart_surface_png(cairo_surface_t *surf, lc_chart_png *out, const char *op, char *err,
+                         size_t errlen);
+/* Write png to path atomically (temporary file in the same folder, fsync, rename). */
+int lc_chart_write_file(const char *path, const lc_chart_png *png, const char *op, char *err,
+                        size_t errlen);
+
 /* ---- small helpers for all of them */
 
 static inline int has_text(const char *s) { return s && s[0]; }

@@ -24,6 +24,19 @@
 --
 --   plot.figure{path = ..., title = ..., cols = 3, panels = {chart, chart, ...}}
 -- draws several charts side by side (each panel takes the chart fields above).
+--
+--   plot.image_grid(images, {labels = {...}, path = 'grid.png', ncols = 8, scale = 2})
+-- d2l's show_images as a PNG: images is a (B, C, H, W) tensor, uint8 or float in [0, 1]
+-- (or a list of (C, H, W) / (H, W) tensors), C = 1 or 3, with a title over each image.
+-- labels: names, or class numbers (1-based) named by `classes`. predictions = ..., truth
+-- = ... (numbers or names, lists or tensors) title each image with its prediction: green
+-- when right, red "pred (true)" when wrong. mean = {...}, std = {...} undo a Normalize
+-- first. Other fields: ncols (default up to 8 per row), scale (screen pixels per image
+-- pixel; default 1, or enough to make small images about 100 pixels), font_scale.
+-- Returns path (or the PNG bytes without one) and the layout: {width, height, cols, rows,
+-- cell_w, cell_h, title_h, pad, scale}; image k (1-based) has its top-left corner at
+-- x = pad + (k-1) % cols * (cell_w + pad), y = pad + (k-1) // cols * (title_h + cell_h + pad)
+-- + title_h, its title in the title_h pixels above it.
 local plot = {}
 
 local chart_cache
@@ -105,10 +118,12 @@ end
 
 local function number_list(v, what)
   if v == nil then return nil end
+  if type(v) == 'userdata' and type(v.dim) == 'function' then   -- a tensor
+    v = v:cpu():reshape(-1):totable()
+  end
   if type(v) ~= 'table' then
     error(string.format('plot: %s must be a list of numbers, got %s', what, type(v)), 4)
   end
-  if type(v.tolist) == 'function' then v = v:tolist() end   -- a tensor
   return v
 end
 
@@ -169,6 +184,133 @@ function plot.figure(f)
                 font_scale = f.font_scale, panels = {}}
   for i, c in ipairs(f.panels) do spec.panels[i] = convert_panel(c) end
   return draw(spec, f.path)
+end
+
+-- ---------------------------------------------------------------- image grids
+
+local RIGHT, WRONG = 0x2ca02c, 0xd62728
+
+local function grid_error(msg, ...) error('image_grid: ' .. string.format(msg, ...), 3) end
+
+local function is_tensor(v) return type(v) == 'userdata' and type(v.dim) == 'function' end
+
+-- images as one (B, C, H, W) float32 or uint8 CPU tensor
+local function stack_images(lc, images)
+  if is_tensor(images) then
+    if images:dim() ~= 4 then
+      grid_error('expected images as a (B, C, H, W) tensor or a list of (C, H, W) tensors, got shape %s',
+                 tostring(images:size()))
+    end
+    return images
+  end
+  if type(images) ~= 'table' then
+    grid_error('expected images as a (B, C, H, W) tensor or a list of (C, H, W) tensors, got %s', type(images))
+  end
+  if #images == 0 then grid_error('expected at least one image, got an empty list') end
+  local list, first = {}, nil
+  for i, im in ipairs(images) do
+    if not is_tensor(im) or (im:dim() ~= 3 and im:dim() ~= 2) then
+      grid_error('images[%d] must be a (C, H, W) or (H, W) tensor, got %s', i,
+                 is_tensor(im) and ('shape ' .. tostring(im:size())) or type(im))
+    end
+    if im:dim() == 2 then im = im:unsqueeze(1) end
+    im = im:cpu()
+    if first and (im.dtype ~= first.dtype or tostring(im:size()) ~= tostring(first:size())) then
+      grid_error('images[%d] is %s %s but images[1] is %s %s (all must match)', i, im.dtype,
+                 tostring(im:size()), first.dtype, tostring(first:size()))
+    end
+    first = first or im
+    list[i] = im
+  end
+  return lc.stack(list)
+end
+
+local function as_list(v, what)
+  if v == nil then return nil end
+  if is_tensor(v) then v = v:cpu():reshape(-1):totable() end
+  if type(v) ~= 'table' then grid_error('%s must be a list or a tensor, got %s', what, type(v)) end
+  return v
+end
+
+-- a class number (1-based, via classes) or a name, as text
+local function class_name(v, classes, what, i)
+  if math.type(v) == 'float' and v == math.floor(v) then v = math.tointeger(v) end
+  if classes and math.type(v) == 'integer' then
+    local name = classes[v]
+    if name == nil then grid_error('%s[%d] = %d is not a class number 1..%d', what, i, v, #classes) end
+    return tostring(name)
+  end
+  if type(v) ~= 'string' and type(v) ~= 'number' then
+    grid_error('%s[%d] must be a name or a class number, got %s', what, i, type(v))
+  end
+  return tostring(v)
+end
+
+function plot.image_grid(images, opts)
+  opts = opts or {}
+  if type(opts) ~= 'table' then grid_error('options must be a table, got %s', type(opts)) end
+  local c, why = chart()
+  if not c then grid_error('cannot draw: %s', why) end
+  local lc = require 'luacnn'
+  local x = stack_images(lc, images)
+  local B, C = x:size(1), x:size(2)
+  if B == 0 then grid_error('expected at least one image, got 0') end
+  if C ~= 1 and C ~= 3 then
+    grid_error('expected 1 (gray) or 3 (RGB) channels in (B, C, H, W), got shape %s', tostring(x:size()))
+  end
+  x = x:cpu()
+  if x.dtype ~= 'uint8' then
+    if x.dtype ~= 'float32' and x.dtype ~= 'float64' then
+      grid_error('expected uint8 or float images, got %s', x.dtype)
+    end
+    x = x:float()
+    if opts.mean or opts.std then   -- undo Normalize{mean, std}
+      local function per_channel(v, what, dflt)
+        v = v or dflt
+        if type(v) == 'number' then v = {v} end
+        if type(v) ~= 'table' or (#v ~= 1 and #v ~= C) then
+          grid_error('%s must be a number or a list of %d numbers', what, C)
+        end
+        local full = {}
+        for k = 1, C do full[k] = v[#v == 1 and 1 or k] end
+        return lc.tensor(full):reshape(1, C, 1, 1)
+      end
+      x = x * per_channel(opts.std, 'std', 1) + per_channel(opts.mean, 'mean', 0)
+    end
+    local lo, hi = x:min():item(), x:max():item()
+    if lo ~= lo or hi ~= hi or lo < -0.02 or hi > 1.02 then
+      grid_error('float images must be in [0, 1], got values from %g to %g (pass mean = and std = to undo a Normalize)',
+                 lo, hi)
+    end
+    x = x:clamp(0, 1):mul(255):add(0.5):to('uint8')
+  end
+  x = x:contiguous()
+
+  local titles, colors
+  local classes = opts.classes
+  if opts.predictions ~= nil or opts.truth ~= nil then
+    if opts.predictions == nil or opts.truth == nil then
+      grid_error('predictions and truth go together (got only %s)', opts.predictions ~= nil and 'predictions' or 'truth')
+    end
+    local pred, truth = as_list(opts.predictions, 'predictions'), as_list(opts.truth, 'truth')
+    if #pred ~= B or #truth ~= B then
+      grid_error('%d images but %d predictions and %d truth values', B, #pred, #truth)
+    end
+    titles, colors = {}, {}
+    for i = 1, B do
+      local p, t = class_name(pred[i], classes, 'predictions', i), class_name(truth[i], classes, 'truth', i)
+      if p == t then titles[i], colors[i] = p, RIGHT
+      else titles[i], colors[i] = p .. ' (' .. t .. ')', WRONG end
+    end
+  elseif opts.labels ~= nil then
+    local labels = as_list(opts.labels, 'labels')
+    if #labels ~= B then grid_error('%d images but %d labels', B, #labels) end
+    titles = {}
+    for i = 1, B do titles[i] = class_name(labels[i], classes, 'labels', i) end
+  end
+  local spec = {images = x, titles = titles, colors = colors, cols = opts.ncols,
+                scale = opts.scale, font_scale = opts.font_scale}
+  return c.image_grid(spec, opts.path)
 end
 
 -- Readers of PNG files (tests, tools): width and height from the IHDR chunk.
