@@ -2,6 +2,7 @@
  * arena (never longer than the text plus one terminator per field), the field pointers grow
  * in a list. */
 #include "runtime/csv.h"
+#include "runtime/errbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -9,23 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
-
 int lc_read_whole_file(const char *path, uint8_t **data, size_t *n, char *err, size_t errlen)
 {
   *data = NULL;
   *n = 0;
   FILE *f = fopen(path, "rb");
-  if (!f) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  if (!f) return lc_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
   size_t cap = 1 << 16, len = 0;
   if (fseek(f, 0, SEEK_END) == 0) {
     long size = ftell(f);
@@ -35,7 +25,7 @@ int lc_read_whole_file(const char *path, uint8_t **data, size_t *n, char *err, s
   uint8_t *buf = malloc(cap);
   if (!buf) {
     fclose(f);
-    return fail(err, errlen, "%s: out of memory reading %zu bytes", path, cap);
+    return lc_fail(err, errlen, "%s: out of memory reading %zu bytes", path, cap);
   }
   for (;;) {
     if (len == cap) {
@@ -43,7 +33,7 @@ int lc_read_whole_file(const char *path, uint8_t **data, size_t *n, char *err, s
       if (!bigger) {
         free(buf);
         fclose(f);
-        return fail(err, errlen, "%s: out of memory reading the file", path);
+        return lc_fail(err, errlen, "%s: out of memory reading the file", path);
       }
       buf = bigger;
       cap *= 2;
@@ -56,7 +46,7 @@ int lc_read_whole_file(const char *path, uint8_t **data, size_t *n, char *err, s
   fclose(f);
   if (bad) {
     free(buf);
-    return fail(err, errlen, "%s: read error", path);
+    return lc_fail(err, errlen, "%s: read error", path);
   }
   *data = buf;
   *n = len;
@@ -106,7 +96,7 @@ int lc_csv_parse(const char *t, size_t n, const char *name, lc_csv *out, char *e
   char *arena = malloc(2 * n + 2);
   ptr_list fields = {0};
   int64_t *lines = NULL, nlines = 0, lines_cap = 0;
-  if (!arena) return fail(err, errlen, "%s: out of memory", name);
+  if (!arena) return lc_fail(err, errlen, "%s: out of memory", name);
   char *w = arena;
   int64_t line = 1;
   int nfields = -1;
@@ -126,7 +116,7 @@ int lc_csv_parse(const char *t, size_t n, const char *name, lc_csv *out, char *e
         pos++;
         for (;;) {
           if (pos >= n) {
-            fail(err, errlen, "%s line %lld: unterminated quoted field (the quote opened on line %lld "
+            lc_fail(err, errlen, "%s line %lld: unterminated quoted field (the quote opened on line %lld "
                  "is never closed)", name, (long long)rec_line, (long long)open_line);
             goto error;
           }
@@ -145,7 +135,7 @@ int lc_csv_parse(const char *t, size_t n, const char *name, lc_csv *out, char *e
           pos++;
         }
         if (!(pos >= n || t[pos] == ',' || is_eol(t, n, pos))) {
-          fail(err, errlen, "%s line %lld: unexpected character '%c' after the closing quote of "
+          lc_fail(err, errlen, "%s line %lld: unexpected character '%c' after the closing quote of "
                "field %d (a quoted field must end at a comma or the end of the line)", name,
                (long long)line, t[pos], count + 1);
           goto error;
@@ -153,7 +143,7 @@ int lc_csv_parse(const char *t, size_t n, const char *name, lc_csv *out, char *e
       } else {
         while (pos < n && t[pos] != ',' && !is_eol(t, n, pos)) {
           if (t[pos] == '"') {
-            fail(err, errlen, "%s line %lld: a quote inside unquoted field %d (quote the whole "
+            lc_fail(err, errlen, "%s line %lld: a quote inside unquoted field %d (quote the whole "
                  "field and double the quotes inside it)", name, (long long)line, count + 1);
             goto error;
           }
@@ -175,7 +165,7 @@ int lc_csv_parse(const char *t, size_t n, const char *name, lc_csv *out, char *e
       header_end = fields.n;
     } else {
       if (count != nfields) {
-        fail(err, errlen, "%s line %lld: expected %d field%s (as the header), got %d", name,
+        lc_fail(err, errlen, "%s line %lld: expected %d field%s (as the header), got %d", name,
              (long long)rec_line, nfields, nfields == 1 ? "" : "s", count);
         goto error;
       }
@@ -190,7 +180,7 @@ int lc_csv_parse(const char *t, size_t n, const char *name, lc_csv *out, char *e
     }
   }
   if (nfields < 0) {
-    fail(err, errlen, "%s: empty file (no header line)", name);
+    lc_fail(err, errlen, "%s: empty file (no header line)", name);
     goto error;
   }
   out->nfields = nfields;
@@ -202,7 +192,7 @@ int lc_csv_parse(const char *t, size_t n, const char *name, lc_csv *out, char *e
   out->fields = fields.items + header_end;
   return 0;
 oom:
-  fail(err, errlen, "%s: out of memory", name);
+  lc_fail(err, errlen, "%s: out of memory", name);
 error:
   free(arena);
   free(fields.items);

@@ -6,6 +6,7 @@
  * message kept, warnings are dropped, nothing is printed. */
 #define _GNU_SOURCE /* strerror_r returning char * */
 #include "runtime/image_io.h"
+#include "runtime/errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,18 +23,6 @@
 #include <turbojpeg.h>
 #include <unistd.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
-
 static const uint8_t PNG_MAGIC[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
 static int is_png(const uint8_t *b, size_t n) { return n >= 8 && memcmp(b, PNG_MAGIC, 8) == 0; }
@@ -41,10 +30,10 @@ static int is_jpeg(const uint8_t *b, size_t n) { return n >= 3 && b[0] == 0xff &
 
 static int check_size(int64_t h, int64_t w, char *err, size_t errlen)
 {
-  if (h <= 0 || w <= 0) return fail(err, errlen, "invalid size %lld x %lld in the header", (long long)w, (long long)h);
+  if (h <= 0 || w <= 0) return lc_fail(err, errlen, "invalid size %lld x %lld in the header", (long long)w, (long long)h);
   /* PNG sizes go up to 2^32 - 1: divide rather than multiply (the fuzzer's 4294967295^2) */
   if (h > LC_IMAGE_MAX_PIXELS / w)
-    return fail(err, errlen, "%lld x %lld pixels is more than the %lld allowed (corrupt header?)",
+    return lc_fail(err, errlen, "%lld x %lld pixels is more than the %lld allowed (corrupt header?)",
                 (long long)w, (long long)h, (long long)LC_IMAGE_MAX_PIXELS);
   return 0;
 }
@@ -52,12 +41,12 @@ static int check_size(int64_t h, int64_t w, char *err, size_t errlen)
 /* What sniffing found, for the error when it finds nothing. */
 static int not_an_image(const uint8_t *b, size_t n, char *err, size_t errlen)
 {
-  if (n == 0) return fail(err, errlen, "the data is empty (0 bytes)");
+  if (n == 0) return lc_fail(err, errlen, "the data is empty (0 bytes)");
   char hex[3 * 8 + 1] = "";
   size_t k = n < 8 ? n : 8;
   for (size_t i = 0; i < k; i++) snprintf(hex + 3 * i, 4, "%02x ", b[i]);
   hex[3 * k - 1] = '\0';
-  return fail(err, errlen, "not a JPEG or PNG image (%zu bytes starting %s)", n, hex);
+  return lc_fail(err, errlen, "not a JPEG or PNG image (%zu bytes starting %s)", n, hex);
 }
 
 /* ---- channel conversion ---- */
@@ -98,7 +87,7 @@ static int convert_in_place(uint8_t **data, int cin, int cout, size_t npix, char
 {
   if (cin == cout) return 0;
   uint8_t *dst = malloc(npix * (size_t)cout);
-  if (!dst) return fail(err, errlen, "out of memory converting %zu pixels", npix);
+  if (!dst) return lc_fail(err, errlen, "out of memory converting %zu pixels", npix);
   convert(*data, cin, dst, cout, npix);
   free(*data);
   *data = dst;
@@ -112,7 +101,7 @@ static int jpeg_header(tjhandle tj, const uint8_t *bytes, size_t n, int *w, int 
 {
   int subsamp;
   if (tjDecompressHeader3(tj, bytes, (unsigned long)n, w, h, &subsamp, cs) != 0)
-    return fail(err, errlen, "corrupt or truncated JPEG header: %s", tjGetErrorStr2(tj));
+    return lc_fail(err, errlen, "corrupt or truncated JPEG header: %s", tjGetErrorStr2(tj));
   return check_size(*h, *w, err, errlen);
 }
 
@@ -120,7 +109,7 @@ static int decode_jpeg(const uint8_t *bytes, size_t n, int denom, int want_c, lc
                        char *err, size_t errlen)
 {
   tjhandle tj = tjInitDecompress();
-  if (!tj) return fail(err, errlen, "cannot start a JPEG decoder: %s", tjGetErrorStr2(NULL));
+  if (!tj) return lc_fail(err, errlen, "cannot start a JPEG decoder: %s", tjGetErrorStr2(NULL));
   uint8_t *data = NULL;
   int w, h, cs;
   if (jpeg_header(tj, bytes, n, &w, &h, &cs, err, errlen)) goto error;
@@ -130,7 +119,7 @@ static int decode_jpeg(const uint8_t *bytes, size_t n, int denom, int want_c, lc
   for (int i = 0; sfs && i < nsf; i++)
     if (sfs[i].num == 1 && sfs[i].denom == denom) sf = sfs[i];
   if (!sf.num) {
-    fail(err, errlen, "this libjpeg-turbo cannot decode at scale 1/%d", denom);
+    lc_fail(err, errlen, "this libjpeg-turbo cannot decode at scale 1/%d", denom);
     goto error;
   }
   int sw = TJSCALED(w, sf), sh = TJSCALED(h, sf);
@@ -144,11 +133,11 @@ static int decode_jpeg(const uint8_t *bytes, size_t n, int denom, int want_c, lc
   size_t npix = (size_t)sw * (size_t)sh;
   data = malloc(npix * (size_t)got_c);
   if (!data) {
-    fail(err, errlen, "out of memory for a %d x %d image", sw, sh);
+    lc_fail(err, errlen, "out of memory for a %d x %d image", sw, sh);
     goto error;
   }
   if (tjDecompress2(tj, bytes, (unsigned long)n, data, sw, 0, sh, pf, TJFLAG_STOPONWARNING) != 0) {
-    fail(err, errlen, "corrupt or truncated JPEG data: %s", tjGetErrorStr2(tj));
+    lc_fail(err, errlen, "corrupt or truncated JPEG data: %s", tjGetErrorStr2(tj));
     goto error;
   }
   if (cmyk) {
@@ -202,11 +191,11 @@ static int decode_png(const uint8_t *bytes, size_t n, int want_c, lc_image *out,
 {
   png_ctx ctx = {bytes, n, 0, ""};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, png_on_error, png_on_warning);
-  if (!png) return fail(err, errlen, "cannot start a PNG decoder (out of memory)");
+  if (!png) return lc_fail(err, errlen, "cannot start a PNG decoder (out of memory)");
   png_infop info = png_create_info_struct(png);
   if (!info) {
     png_destroy_read_struct(&png, NULL, NULL);
-    return fail(err, errlen, "cannot start a PNG decoder (out of memory)");
+    return lc_fail(err, errlen, "cannot start a PNG decoder (out of memory)");
   }
   uint8_t *volatile data = NULL;
   png_bytep *volatile rows = NULL;
@@ -214,7 +203,7 @@ static int decode_png(const uint8_t *bytes, size_t n, int want_c, lc_image *out,
     free(data);
     free(rows);
     png_destroy_read_struct(&png, &info, NULL);
-    return fail(err, errlen, "corrupt or truncated PNG: %s", ctx.msg);
+    return lc_fail(err, errlen, "corrupt or truncated PNG: %s", ctx.msg);
   }
   png_set_read_fn(png, &ctx, png_read_mem);
   png_read_info(png, info);
@@ -260,13 +249,13 @@ static uint32_t be32(const uint8_t *p)
 static int probe_png(const uint8_t *b, size_t n, int *h, int *w, int *c, char *err, size_t errlen)
 {
   if (n < 33 || memcmp(b + 12, "IHDR", 4) != 0 || be32(b + 8) != 13)
-    return fail(err, errlen, "corrupt or truncated PNG (no IHDR header)");
+    return lc_fail(err, errlen, "corrupt or truncated PNG (no IHDR header)");
   uint32_t pw = be32(b + 16), ph = be32(b + 20);
   if (check_size(ph, pw, err, errlen)) return -1;
   int ctype = b[25], alpha = ctype & 4;
   int colour = ctype & 2;
   if (ctype != 0 && ctype != 2 && ctype != 3 && ctype != 4 && ctype != 6)
-    return fail(err, errlen, "corrupt PNG (colour type %d)", ctype);
+    return lc_fail(err, errlen, "corrupt PNG (colour type %d)", ctype);
   /* A tRNS chunk before the data turns into alpha, as decode does. */
   for (size_t pos = 33; !alpha && pos + 8 <= n;) {
     uint32_t len = be32(b + pos);
@@ -285,12 +274,12 @@ int lc_image_decode(const uint8_t *bytes, size_t n, int scale_denom, int want_c,
                     char *err, size_t errlen)
 {
   if (out) out->data = NULL, out->h = out->w = out->c = 0;
-  if (!out) return fail(err, errlen, "no output image given");
+  if (!out) return lc_fail(err, errlen, "no output image given");
   if (scale_denom != 1 && scale_denom != 2 && scale_denom != 4 && scale_denom != 8)
-    return fail(err, errlen, "scale_denom must be 1, 2, 4 or 8, got %d", scale_denom);
+    return lc_fail(err, errlen, "scale_denom must be 1, 2, 4 or 8, got %d", scale_denom);
   if (want_c != LC_IMAGE_ANY && want_c != 1 && want_c != 3 && want_c != 4)
-    return fail(err, errlen, "channels must be 0 (any), 1, 3 or 4, got %d", want_c);
-  if (!bytes && n) return fail(err, errlen, "no data given");
+    return lc_fail(err, errlen, "channels must be 0 (any), 1, 3 or 4, got %d", want_c);
+  if (!bytes && n) return lc_fail(err, errlen, "no data given");
   if (is_jpeg(bytes, n)) return decode_jpeg(bytes, n, scale_denom, want_c, out, err, errlen);
   if (is_png(bytes, n)) return decode_png(bytes, n, want_c, out, err, errlen);
   return not_an_image(bytes, n, err, errlen);
@@ -301,7 +290,7 @@ int lc_image_probe(const uint8_t *bytes, size_t n, int *h, int *w, int *c, char 
   if (is_png(bytes, n)) return probe_png(bytes, n, h, w, c, err, errlen);
   if (!is_jpeg(bytes, n)) return not_an_image(bytes, n, err, errlen);
   tjhandle tj = tjInitDecompress();
-  if (!tj) return fail(err, errlen, "cannot start a JPEG decoder: %s", tjGetErrorStr2(NULL));
+  if (!tj) return lc_fail(err, errlen, "cannot start a JPEG decoder: %s", tjGetErrorStr2(NULL));
   int jw, jh, cs;
   int rc = jpeg_header(tj, bytes, n, &jw, &jh, &cs, err, errlen);
   tjDestroy(tj);
@@ -349,23 +338,23 @@ static int slurp(const char *path, uint8_t **bytes, size_t *n, int *own, char *e
 {
   char ebuf[128];
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(err, errlen, "cannot read '%s': %s", path, strerror_r(errno, ebuf, sizeof ebuf));
+  if (fd < 0) return lc_fail(err, errlen, "cannot read '%s': %s", path, strerror_r(errno, ebuf, sizeof ebuf));
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int e = errno;
     close(fd);
-    return fail(err, errlen, "cannot read '%s': %s", path, strerror_r(e, ebuf, sizeof ebuf));
+    return lc_fail(err, errlen, "cannot read '%s': %s", path, strerror_r(e, ebuf, sizeof ebuf));
   }
   if (!S_ISREG(st.st_mode)) {
     close(fd);
-    return fail(err, errlen, "cannot read '%s': %s", path,
+    return lc_fail(err, errlen, "cannot read '%s': %s", path,
                 S_ISDIR(st.st_mode) ? "it is a folder" : "not a regular file");
   }
   size_t size = (size_t)st.st_size, got = 0;
   uint8_t *buf = buffer_for(size, own);
   if (!buf) {
     close(fd);
-    return fail(err, errlen, "cannot read '%s': out of memory for %zu bytes", path, size);
+    return lc_fail(err, errlen, "cannot read '%s': out of memory for %zu bytes", path, size);
   }
   while (got < size) {
     ssize_t r = read(fd, buf + got, size - got);
@@ -374,7 +363,7 @@ static int slurp(const char *path, uint8_t **bytes, size_t *n, int *own, char *e
       int e = r < 0 ? errno : 0;
       close(fd);
       if (*own) free(buf);
-      return fail(err, errlen, "cannot read '%s': %s", path,
+      return lc_fail(err, errlen, "cannot read '%s': %s", path,
                   e ? strerror_r(e, ebuf, sizeof ebuf) : "the file shrank while being read");
     }
     got += (size_t)r;
@@ -388,7 +377,7 @@ int lc_image_read_file(const char *path, int scale_denom, int want_c, lc_image *
                        size_t errlen)
 {
   if (out) out->data = NULL, out->h = out->w = out->c = 0;
-  if (!path) return fail(err, errlen, "no path given");
+  if (!path) return lc_fail(err, errlen, "no path given");
   uint8_t *bytes = NULL;
   size_t n = 0;
   int own = 0;
@@ -396,7 +385,7 @@ int lc_image_read_file(const char *path, int scale_denom, int want_c, lc_image *
   char why[300];
   int rc = lc_image_decode(bytes, n, scale_denom, want_c, out, why, sizeof why);
   if (own) free(bytes);
-  if (rc) return fail(err, errlen, "cannot decode '%s': %s", path, why);
+  if (rc) return lc_fail(err, errlen, "cannot decode '%s': %s", path, why);
   return 0;
 }
 
@@ -414,15 +403,15 @@ static int write_png(FILE *fp, const lc_image *img, char *err, size_t errlen)
 {
   png_ctx ctx = {NULL, 0, 0, ""};
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, png_on_error, png_on_warning);
-  if (!png) return fail(err, errlen, "cannot start a PNG encoder (out of memory)");
+  if (!png) return lc_fail(err, errlen, "cannot start a PNG encoder (out of memory)");
   png_infop info = png_create_info_struct(png);
   if (!info) {
     png_destroy_write_struct(&png, NULL);
-    return fail(err, errlen, "cannot start a PNG encoder (out of memory)");
+    return lc_fail(err, errlen, "cannot start a PNG encoder (out of memory)");
   }
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_write_struct(&png, &info);
-    return fail(err, errlen, "PNG encoding failed (%s)", ctx.msg);
+    return lc_fail(err, errlen, "PNG encoding failed (%s)", ctx.msg);
   }
   png_init_io(png, fp);
   int ctype = img->c == 1 ? PNG_COLOR_TYPE_GRAY : img->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_RGBA;
@@ -439,21 +428,21 @@ static int write_png(FILE *fp, const lc_image *img, char *err, size_t errlen)
 static int write_jpeg(FILE *fp, const lc_image *img, int quality, char *err, size_t errlen)
 {
   if (img->c == 4)
-    return fail(err, errlen, "JPEG has no alpha channel: give 1 or 3 channels, not 4 (or write a .png)");
+    return lc_fail(err, errlen, "JPEG has no alpha channel: give 1 or 3 channels, not 4 (or write a .png)");
   if (img->w > 65535 || img->h > 65535)
-    return fail(err, errlen, "JPEG images are at most 65535 pixels a side, got %d x %d", img->w, img->h);
+    return lc_fail(err, errlen, "JPEG images are at most 65535 pixels a side, got %d x %d", img->w, img->h);
   tjhandle tj = tjInitCompress();
-  if (!tj) return fail(err, errlen, "cannot start a JPEG encoder: %s", tjGetErrorStr2(NULL));
+  if (!tj) return lc_fail(err, errlen, "cannot start a JPEG encoder: %s", tjGetErrorStr2(NULL));
   unsigned char *jpeg = NULL;
   unsigned long size = 0;
   int samp = img->c == 1 ? TJSAMP_GRAY : quality >= 90 ? TJSAMP_444 : TJSAMP_420;
   int rc = tjCompress2(tj, img->data, img->w, 0, img->h, img->c == 1 ? TJPF_GRAY : TJPF_RGB, &jpeg,
                        &size, samp, quality, 0);
   if (rc != 0) {
-    fail(err, errlen, "JPEG encoding failed (%s)", tjGetErrorStr2(tj));
+    lc_fail(err, errlen, "JPEG encoding failed (%s)", tjGetErrorStr2(tj));
   } else if (fwrite(jpeg, 1, size, fp) != size) {
     char ebuf[128];
-    rc = fail(err, errlen, "write failed: %s", strerror_r(errno, ebuf, sizeof ebuf));
+    rc = lc_fail(err, errlen, "write failed: %s", strerror_r(errno, ebuf, sizeof ebuf));
   }
   tjFree(jpeg);
   tjDestroy(tj);
@@ -469,24 +458,24 @@ static int ends_with(const char *s, const char *suffix)
 int lc_image_write_file(const char *path, const lc_image *img, int jpeg_quality, char *err,
                         size_t errlen)
 {
-  if (!path) return fail(err, errlen, "no path given");
+  if (!path) return lc_fail(err, errlen, "no path given");
   int png = ends_with(path, ".png");
   int jpeg = ends_with(path, ".jpg") || ends_with(path, ".jpeg");
   if (!png && !jpeg)
-    return fail(err, errlen, "cannot write '%s': unknown extension (expected .png, .jpg or .jpeg)", path);
+    return lc_fail(err, errlen, "cannot write '%s': unknown extension (expected .png, .jpg or .jpeg)", path);
   if (!img || !img->data || img->h <= 0 || img->w <= 0)
-    return fail(err, errlen, "cannot write '%s': empty image", path);
+    return lc_fail(err, errlen, "cannot write '%s': empty image", path);
   if (img->c != 1 && img->c != 3 && img->c != 4)
-    return fail(err, errlen, "cannot write '%s': images have 1, 3 or 4 channels, got %d", path, img->c);
+    return lc_fail(err, errlen, "cannot write '%s': images have 1, 3 or 4 channels, got %d", path, img->c);
   if ((int64_t)img->h * img->w > LC_IMAGE_MAX_PIXELS)
-    return fail(err, errlen, "cannot write '%s': %d x %d pixels is too many", path, img->w, img->h);
+    return lc_fail(err, errlen, "cannot write '%s': %d x %d pixels is too many", path, img->w, img->h);
   if (jpeg && (jpeg_quality < 1 || jpeg_quality > 100))
-    return fail(err, errlen, "cannot write '%s': JPEG quality must be in 1..100, got %d", path, jpeg_quality);
+    return lc_fail(err, errlen, "cannot write '%s': JPEG quality must be in 1..100, got %d", path, jpeg_quality);
 
   static atomic_uint counter;
   size_t tlen = strlen(path) + 64;
   char *tmp = malloc(tlen);
-  if (!tmp) return fail(err, errlen, "cannot write '%s': out of memory", path);
+  if (!tmp) return lc_fail(err, errlen, "cannot write '%s': out of memory", path);
   snprintf(tmp, tlen, "%s.tmp-%ld-%u", path, (long)getpid(), atomic_fetch_add(&counter, 1));
   char ebuf[128], why[300] = "";
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -495,13 +484,13 @@ int lc_image_write_file(const char *path, const lc_image *img, int jpeg_quality,
     int e = errno;
     if (fd >= 0) close(fd);
     free(tmp);
-    return fail(err, errlen, "cannot write '%s': %s", path, strerror_r(e, ebuf, sizeof ebuf));
+    return lc_fail(err, errlen, "cannot write '%s': %s", path, strerror_r(e, ebuf, sizeof ebuf));
   }
   int rc = png ? write_png(fp, img, why, sizeof why) : write_jpeg(fp, img, jpeg_quality, why, sizeof why);
-  if (fflush(fp) != 0 && rc == 0) rc = fail(why, sizeof why, "%s", strerror_r(errno, ebuf, sizeof ebuf));
-  if (fclose(fp) != 0 && rc == 0) rc = fail(why, sizeof why, "%s", strerror_r(errno, ebuf, sizeof ebuf));
-  if (rc == 0 && rename(tmp, path) != 0) rc = fail(why, sizeof why, "%s", strerror_r(errno, ebuf, sizeof ebuf));
+  if (fflush(fp) != 0 && rc == 0) rc = lc_fail(why, sizeof why, "%s", strerror_r(errno, ebuf, sizeof ebuf));
+  if (fclose(fp) != 0 && rc == 0) rc = lc_fail(why, sizeof why, "%s", strerror_r(errno, ebuf, sizeof ebuf));
+  if (rc == 0 && rename(tmp, path) != 0) rc = lc_fail(why, sizeof why, "%s", strerror_r(errno, ebuf, sizeof ebuf));
   if (rc) remove(tmp);
   free(tmp);
-  return rc ? fail(err, errlen, "cannot write '%s': %s", path, why) : 0;
+  return rc ? lc_fail(err, errlen, "cannot write '%s': %s", path, why) : 0;
 }

@@ -19,6 +19,7 @@
 #include "runtime/csv.h"
 #include "runtime/image_io.h"
 #include "runtime/transform.h"
+#include "runtime/errbuf.h"
 
 static uint64_t fmix(uint64_t z)
 {
@@ -42,18 +43,6 @@ void lc_loader_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *o
     out[i] = out[j];
     out[j] = t;
   }
-}
-
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
 }
 
 #define MSG 768
@@ -197,13 +186,13 @@ static void free_all(lc_loader *l)
 lc_loader *lc_loader_new(const lc_loader_config *cfg, char *err, size_t errlen)
 {
   if (cfg->n < 0 || !cfg->transform || cfg->batch_size < 1) {
-    fail(err, errlen, "ImageLoader: bad configuration (n %lld, batch_size %d, transform %s)",
+    lc_fail(err, errlen, "ImageLoader: bad configuration (n %lld, batch_size %d, transform %s)",
          (long long)cfg->n, cfg->batch_size, cfg->transform ? "given" : "missing");
     return NULL;
   }
   lc_loader *l = calloc(1, sizeof *l);
   if (!l) {
-    fail(err, errlen, "ImageLoader: out of memory");
+    lc_fail(err, errlen, "ImageLoader: out of memory");
     return NULL;
   }
   pthread_mutex_init(&l->mu, NULL);
@@ -228,7 +217,7 @@ lc_loader *lc_loader_new(const lc_loader_config *cfg, char *err, size_t errlen)
   l->decode_scale = cfg->decode_scale;
   if (l->decode_scale != 0 && l->decode_scale != 1 && l->decode_scale != 2 && l->decode_scale != 4 &&
       l->decode_scale != 8) {
-    fail(err, errlen, "ImageLoader: decode_scale must be 1, 2, 4 or 8, got %d", l->decode_scale);
+    lc_fail(err, errlen, "ImageLoader: decode_scale must be 1, 2, 4 or 8, got %d", l->decode_scale);
     free_all(l);
     return NULL;
   }
@@ -253,7 +242,7 @@ lc_loader *lc_loader_new(const lc_loader_config *cfg, char *err, size_t errlen)
   }
   if (oom) {
     free_all(l);
-    fail(err, errlen, "ImageLoader: out of memory for %lld samples", (long long)cfg->n);
+    lc_fail(err, errlen, "ImageLoader: out of memory for %lld samples", (long long)cfg->n);
     return NULL;
   }
   if (cfg->labels) memcpy(l->labels, cfg->labels, n * sizeof *l->labels);
@@ -284,7 +273,7 @@ lc_loader *lc_loader_new(const lc_loader_config *cfg, char *err, size_t errlen)
     }
   }
   if (!found && l->n > 0) {
-    fail(err, errlen, "%s", first_err[0] ? first_err : "ImageLoader: no readable image");
+    lc_fail(err, errlen, "%s", first_err[0] ? first_err : "ImageLoader: no readable image");
     free_all(l);
     return NULL;
   }
@@ -413,7 +402,7 @@ int lc_loader_start(lc_loader *l, uint64_t epoch, char *err, size_t errlen)
     if (pthread_create(&l->tids[l->nthreads], NULL, worker, l) == 0) l->nthreads++;
   if (want > 0 && l->nthreads == 0) {
     lc_loader_stop(l);
-    return fail(err, errlen, "ImageLoader: could not start any worker thread");
+    return lc_fail(err, errlen, "ImageLoader: could not start any worker thread");
   }
   return 0;
 }

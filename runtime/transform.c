@@ -19,6 +19,7 @@
 
 #include "kernels/common/philox.h"
 #include "kernels/cpu/augment.h"
+#include "runtime/errbuf.h"
 
 struct lc_transform {
   int refs;
@@ -34,24 +35,13 @@ static const char *kind_name(lc_transform_kind k)
   return k >= 0 && k < LC_TF_NUM_KINDS ? names[k] : "transform";
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
-
 /* ---- building ---- */
 
 static int check_range(const char *who, const char *what, const double *r, double lo, double hi,
                        char *err, size_t errlen)
 {
   if (!(r[0] >= lo && r[0] <= r[1] && r[1] <= hi))
-    return fail(err, errlen, "%s: %s must be {lo, hi} with %g <= lo <= hi <= %g, got {%g, %g}",
+    return lc_fail(err, errlen, "%s: %s must be {lo, hi} with %g <= lo <= hi <= %g, got {%g, %g}",
                 who, what, lo, hi, r[0], r[1]);
   return 0;
 }
@@ -68,26 +58,26 @@ static int check_op(const lc_transform_op *op, int index, int after_tensor, char
     if (op->kind == LC_TF_RANDOM_CROP)
       for (int k = 0; k < 4; k++)
         if (op->pad[k] < 0 || op->pad[k] > 65536)
-          return fail(err, errlen, "RandomCrop: padding must be >= 0, got %d", op->pad[k]);
+          return lc_fail(err, errlen, "RandomCrop: padding must be >= 0, got %d", op->pad[k]);
     if (op->size_h < 1 || op->size_w < 0 || (op->kind != LC_TF_RESIZE && op->size_w < 1) ||
         op->size_h > 65536 || op->size_w > 65536)
-      return fail(err, errlen, "%s: size must be positive, got (%d, %d)", who, op->size_h, op->size_w);
+      return lc_fail(err, errlen, "%s: size must be positive, got (%d, %d)", who, op->size_h, op->size_w);
     if (op->kind == LC_TF_RANDOM_RESIZED_CROP) {
       if (!(op->scale[0] > 0 && op->scale[0] <= op->scale[1] && op->scale[1] <= 1))
-        return fail(err, errlen, "%s: scale must be {lo, hi} with 0 < lo <= hi <= 1, got {%g, %g}",
+        return lc_fail(err, errlen, "%s: scale must be {lo, hi} with 0 < lo <= hi <= 1, got {%g, %g}",
                     who, op->scale[0], op->scale[1]);
       if (!(op->ratio[0] > 0 && op->ratio[0] <= op->ratio[1] && isfinite(op->ratio[1])))
-        return fail(err, errlen, "%s: ratio must be {lo, hi} with 0 < lo <= hi, got {%g, %g}", who,
+        return lc_fail(err, errlen, "%s: ratio must be {lo, hi} with 0 < lo <= hi, got {%g, %g}", who,
                     op->ratio[0], op->ratio[1]);
     }
     break;
   case LC_TF_HFLIP:
   case LC_TF_VFLIP:
-    if (!(op->p >= 0 && op->p <= 1)) return fail(err, errlen, "%s: p must be in [0, 1], got %g", who, op->p);
+    if (!(op->p >= 0 && op->p <= 1)) return lc_fail(err, errlen, "%s: p must be in [0, 1], got %g", who, op->p);
     break;
   case LC_TF_ROTATION:
     if (!(isfinite(op->degrees[0]) && isfinite(op->degrees[1]) && op->degrees[0] <= op->degrees[1]))
-      return fail(err, errlen, "%s: degrees must be {lo, hi} with lo <= hi, got {%g, %g}", who,
+      return lc_fail(err, errlen, "%s: degrees must be {lo, hi} with lo <= hi, got {%g, %g}", who,
                   op->degrees[0], op->degrees[1]);
     break;
   case LC_TF_COLOR_JITTER:
@@ -100,21 +90,21 @@ static int check_op(const lc_transform_op *op, int index, int after_tensor, char
     break;
   case LC_TF_NORMALIZE:
     if (!after_tensor)
-      return fail(err, errlen, "Normalize: works on float tensors; put ToTensor() before it "
+      return lc_fail(err, errlen, "Normalize: works on float tensors; put ToTensor() before it "
                                "(transform %d)", index + 1);
     if (op->n < 1 || op->n > LC_TF_MAX_CHANNELS)
-      return fail(err, errlen, "Normalize: mean and std need 1 to %d values, got %d",
+      return lc_fail(err, errlen, "Normalize: mean and std need 1 to %d values, got %d",
                   LC_TF_MAX_CHANNELS, op->n);
     for (int k = 0; k < op->n; k++)
       if (!(op->std[k] > 0) || !isfinite(op->std[k]) || !isfinite(op->mean[k]))
-        return fail(err, errlen, "Normalize: std must be positive and mean finite, got mean %g, "
+        return lc_fail(err, errlen, "Normalize: std must be positive and mean finite, got mean %g, "
                                  "std %g (channel %d)", op->mean[k], op->std[k], k + 1);
     break;
   default:
-    return fail(err, errlen, "transform %d: unknown kind %d", index + 1, (int)op->kind);
+    return lc_fail(err, errlen, "transform %d: unknown kind %d", index + 1, (int)op->kind);
   }
   if (after_tensor && op->kind != LC_TF_NORMALIZE)
-    return fail(err, errlen, "%s: comes after ToTensor (transform %d); only Normalize may follow "
+    return lc_fail(err, errlen, "%s: comes after ToTensor (transform %d); only Normalize may follow "
                              "ToTensor: put the image transforms before it", who, index + 1);
   return 0;
 }
@@ -122,13 +112,13 @@ static int check_op(const lc_transform_op *op, int index, int after_tensor, char
 lc_transform *lc_transform_new(const lc_transform_op *ops, int n, char *err, size_t errlen)
 {
   if (n < 0 || (n > 0 && !ops)) {
-    fail(err, errlen, "Compose: expected a list of transforms");
+    lc_fail(err, errlen, "Compose: expected a list of transforms");
     return NULL;
   }
   int after_tensor = 0;
   for (int i = 0; i < n; i++) {
     if (ops[i].kind == LC_TF_TO_TENSOR && after_tensor) {
-      fail(err, errlen, "ToTensor: appears twice (transform %d)", i + 1);
+      lc_fail(err, errlen, "ToTensor: appears twice (transform %d)", i + 1);
       return NULL;
     }
     if (check_op(&ops[i], i, after_tensor, err, errlen)) return NULL;
@@ -137,7 +127,7 @@ lc_transform *lc_transform_new(const lc_transform_op *ops, int n, char *err, siz
   lc_transform *t = calloc(1, sizeof *t);
   if (!t || !(t->ops = malloc(sizeof(lc_transform_op) * (size_t)(n > 0 ? n : 1)))) {
     free(t);
-    fail(err, errlen, "Compose: out of memory");
+    lc_fail(err, errlen, "Compose: out of memory");
     return NULL;
   }
   if (n) memcpy(t->ops, ops, sizeof(lc_transform_op) * (size_t)n);
@@ -191,7 +181,7 @@ int lc_transform_output_shape(const lc_transform *t, int c, int h, int w, int *o
                               int *ow, int *is_float, char *err, size_t errlen)
 {
   if (c < 1 || c > LC_TF_MAX_CHANNELS || h < 1 || w < 1)
-    return fail(err, errlen, "transform: expected an image of 1 to %d channels and positive size, "
+    return lc_fail(err, errlen, "transform: expected an image of 1 to %d channels and positive size, "
                              "got %d x %d x %d", LC_TF_MAX_CHANNELS, c, h, w);
   int fl = 0;
   for (int i = 0; i < t->n; i++) {
@@ -207,7 +197,7 @@ int lc_transform_output_shape(const lc_transform *t, int c, int h, int w, int *o
     case LC_TF_TO_TENSOR: fl = 1; break;
     case LC_TF_NORMALIZE:
       if (op->n != c && op->n != 1)
-        return fail(err, errlen, "Normalize: has %d means and stds but the image has %d channels",
+        return lc_fail(err, errlen, "Normalize: has %d means and stds but the image has %d channels",
                     op->n, c);
       break;
     default: break;
@@ -337,12 +327,12 @@ static int materialize(state *s, char *err, size_t errlen)
   }
   int nh = s->y.n, nw = s->x.n;
   uint8_t *buf = malloc((size_t)nh * nw * s->c);
-  if (!buf) return fail(err, errlen, "transform: out of memory for a %d x %d image", nh, nw);
+  if (!buf) return lc_fail(err, errlen, "transform: out of memory for a %d x %d image", nh, nw);
   lc_aug_axis ay = to_aug(&s->y, s->sh), ax = to_aug(&s->x, s->sw);
   int rc = lc_aug_resample(s->src, s->sh, s->sw, s->c, &ay, &ax, buf, NULL);
   if (rc) {
     free(buf);
-    return fail(err, errlen, "transform: resampling failed (%s)", rc == LC_AUG_ENOMEM ? "out of memory" : "bad geometry");
+    return lc_fail(err, errlen, "transform: resampling failed (%s)", rc == LC_AUG_ENOMEM ? "out of memory" : "bad geometry");
   }
   free(s->owned);
   s->owned = buf;
@@ -362,7 +352,7 @@ static int make_writable(state *s, char *err, size_t errlen)
   if (s->owned) return 0;
   size_t bytes = (size_t)s->sh * s->sw * s->c;
   uint8_t *buf = malloc(bytes);
-  if (!buf) return fail(err, errlen, "transform: out of memory");
+  if (!buf) return lc_fail(err, errlen, "transform: out of memory");
   memcpy(buf, s->src, bytes);
   s->owned = buf;
   s->src = buf;
@@ -527,9 +517,9 @@ int lc_transform_apply_traced(const lc_transform *t, const lc_image *in, int ori
                               uint64_t seed, uint64_t stream, void *out, lc_transform_trace *trace,
                               char *err, size_t errlen)
 {
-  if (!t || !in || !in->data || !out) return fail(err, errlen, "transform: missing argument");
+  if (!t || !in || !in->data || !out) return lc_fail(err, errlen, "transform: missing argument");
   if (in->c < 1 || in->c > LC_TF_MAX_CHANNELS || in->h < 1 || in->w < 1)
-    return fail(err, errlen, "transform: expected an image of 1 to %d channels, got %d x %d x %d",
+    return lc_fail(err, errlen, "transform: expected an image of 1 to %d channels, got %d x %d x %d",
                 LC_TF_MAX_CHANNELS, in->h, in->w, in->c);
   if (orig_h < 1 || orig_w < 1) {
     orig_h = in->h;
@@ -600,7 +590,7 @@ int lc_transform_apply_traced(const lc_transform *t, const lc_image *in, int ori
         pw += 2 * (op->size_w - pw);
       }
       if (ph < op->size_h || pw < op->size_w) {
-        rc = fail(err, errlen, "RandomCrop: the crop (%d, %d) is larger than the (padded) image "
+        rc = lc_fail(err, errlen, "RandomCrop: the crop (%d, %d) is larger than the (padded) image "
                                "(%d, %d); pass pad_if_needed = true or a padding", op->size_h,
                   op->size_w, ph, pw);
         break;
@@ -639,7 +629,7 @@ int lc_transform_apply_traced(const lc_transform *t, const lc_image *in, int ori
       if (rc) break;
       uint8_t *buf = malloc((size_t)s.sh * s.sw * s.c);
       if (!buf) {
-        rc = fail(err, errlen, "RandomRotation: out of memory");
+        rc = lc_fail(err, errlen, "RandomRotation: out of memory");
         break;
       }
       lc_aug_rotate(s.src, s.sh, s.sw, s.c, angle, op->fill, buf);
@@ -662,12 +652,12 @@ int lc_transform_apply_traced(const lc_transform *t, const lc_image *in, int ori
       }
       break;
     default:
-      rc = fail(err, errlen, "transform: unknown op");
+      rc = lc_fail(err, errlen, "transform: unknown op");
     }
   }
   if (rc == 0) {
     if (s.y.n != oh || s.x.n != ow) {
-      rc = fail(err, errlen, "transform: internal error: output %d x %d, expected %d x %d", s.y.n,
+      rc = lc_fail(err, errlen, "transform: internal error: output %d x %d, expected %d x %d", s.y.n,
                 s.x.n, oh, ow);
     } else {
       emit_ctx e = {out, is_float, ow, s.c, (int64_t)oh * ow, {0}, {0}};
@@ -679,7 +669,7 @@ int lc_transform_apply_traced(const lc_transform *t, const lc_image *in, int ori
         lc_aug_axis ay = to_aug(&s.y, s.sh), ax = to_aug(&s.x, s.sw);
         lc_aug_emit em = {emit_row, &e};
         int k = lc_aug_resample(s.src, s.sh, s.sw, s.c, &ay, &ax, NULL, &em);
-        if (k) rc = fail(err, errlen, "transform: resampling failed (%s)", k == LC_AUG_ENOMEM ? "out of memory" : "bad geometry");
+        if (k) rc = lc_fail(err, errlen, "transform: resampling failed (%s)", k == LC_AUG_ENOMEM ? "out of memory" : "bad geometry");
       }
     }
   }
