@@ -352,12 +352,15 @@ function io_.load_checkpoint(path, into)
   if into.model then into.model:load_state_dict(sd, {strict = into.strict ~= false}) end
   if into.optimizer then
     local opath = optim_path(path)
-    local osd, ometa = io_.load(opath)
     local id = meta['luacnn.checkpoint_id']
-    if id and ometa['luacnn.checkpoint_id'] ~= id then
-      -- a save killed between its two renames: the previous optimizer file is the match
+    local loaded, osd, ometa = pcall(io_.load, opath)
+    if not loaded and not id then error(osd, 0) end
+    if id and not (loaded and ometa['luacnn.checkpoint_id'] == id) then
+      -- a save killed between setting the old optimizer file aside and renaming the new one
+      -- in, or between the two renames: the previous optimizer file is the match
       local ok, psd, pmeta = pcall(io_.load, opath .. '.prev')
       if not (ok and pmeta['luacnn.checkpoint_id'] == id) then
+        if not loaded then error(osd, 0) end
         fail("load_checkpoint: '%s' does not belong to the model file '%s' (checkpoint %s, optimizer " ..
              "file %s)", opath, path, id, tostring(ometa['luacnn.checkpoint_id']))
       end
