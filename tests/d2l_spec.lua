@@ -341,7 +341,7 @@ describe('chapter scripts', function()
       end
       assert.is_nil(out:find('total  ', 1, true), 'the shape table is printed only by --summary')
       has(out, 'training on cpu')
-      assert.matches('\nloss %d%.%d%d%d, train acc %d%.%d%d%d, test acc %d%.%d%d%d\n', out)
+      assert.matches('\nloss %d+%.%d%d%d, train acc %d%.%d%d%d, test acc %d%.%d%d%d\n', out)  -- an unseeded 8-image run's loss can pass 10
       assert.matches('\n%d+%.%d examples/sec on cpu\n', out)
       local rows = assert(run.read_csv(rd .. '/metrics.csv'))
       assert.is_true(#rows >= 1)
