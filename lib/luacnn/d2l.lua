@@ -329,11 +329,13 @@ local function check_args(net, train_iter, test_iter, num_epochs, lr)
   end
 end
 
+-- Batches per epoch of a loader or iterator, or nil when it cannot say (#iter is not an integer).
 local function batch_count(iter)
   local ok, n = pcall(function() return #iter end)
   if ok and math.type(n) == 'integer' then return n end
   return nil
 end
+d2l.batch_count = batch_count
 
 -- --run_dir DIR (or --run-dir, --run_dir=DIR) from the script's command line, for a script
 -- that did not hand its lc.args settings to train_ch6.

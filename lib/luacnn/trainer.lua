@@ -88,11 +88,7 @@ local function duration(s)
 end
 trainer.duration = duration
 
-local function batch_count(loader)
-  local ok, n = pcall(function() return #loader end)
-  if ok and math.type(n) == 'integer' then return n end
-  return nil
-end
+local batch_count = d2l.batch_count
 
 -- ---- checkpoints ----
 
