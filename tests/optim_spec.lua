@@ -317,6 +317,32 @@ describe('learning-rate schedulers', function()
     assert.are.equal(opt.param_groups[1].lr, opt2.param_groups[1].lr)
     assert.are.equal(4, s2.last_epoch)
   end)
+
+  it('refuse a saved state that breaks their own rules, and keep theirs', function()
+    -- a step_size of 0 from a corrupt checkpoint once loaded and only failed at the next
+    -- step, with Lua's divide-by-zero (found by the checkpoint fuzzer)
+    local cases = {
+      {optim.StepLR, {step_size = 2}, {step_size = 0}, 'StepLR:load_state_dict: step_size must be a positive integer'},
+      {optim.CosineAnnealingLR, {T_max = 4}, {T_max = -1}, 'CosineAnnealingLR:load_state_dict: T_max'},
+      {optim.LinearLR, {}, {start_factor = 0}, 'LinearLR:load_state_dict: start_factor'},
+      {optim.MultiStepLR, {milestones = {2, 4}}, {milestones = {2, 0.5}}, 'MultiStepLR:load_state_dict: milestone 2'},
+    }
+    for _, c in ipairs(cases) do
+      local opt = opt_with(0.1)
+      local s = c[1](opt, c[2])
+      local sd = s:state_dict()
+      for k, v in pairs(c[3]) do sd[k] = v end
+      local before = s:state_dict()
+      check.raises(function() s:load_state_dict(sd) end, c[4])
+      assert.are.same(before, s:state_dict())
+      s:step()
+    end
+    local opt = opt_with(0.1)
+    local s = optim.OneCycleLR(opt, {max_lr = 0.5, total_steps = 10})
+    local sd = s:state_dict()
+    sd.phases[1] = {end_step = 2, start = 'nope', stop = 'max_lr', m_start = 'max_momentum', m_stop = 'base_momentum'}
+    check.raises(function() s:load_state_dict(sd) end, 'OneCycleLR:load_state_dict: phase 1')
+  end)
 end)
 
 describe('on a GPU', function()

@@ -603,11 +603,16 @@ function Scheduler:load_state_dict(sd)
       end
     end
   end
+  local fields = {}
+  for k, v in pairs(self) do fields[k] = v end
   for k, v in pairs(sd) do
     if not scheduler_skip[k] then
-      self[k] = math.type(self[k]) == 'integer' and math.tointeger(v) or copy(v)
+      fields[k] = math.type(self[k]) == 'integer' and math.tointeger(v) or copy(v)
     end
   end
+  -- the constructor's own rules (a step_size of 0 would only fail at the next step)
+  if self.check_fields then self.check_fields(fields, who) end
+  for k, v in pairs(fields) do self[k] = v end
 end
 
 local function scheduler_class(name)
@@ -629,11 +634,16 @@ end
 
 -- StepLR(opt, {step_size, gamma = 0.1}): lr = base_lr * gamma ^ floor(epoch / step_size)
 local StepLR = scheduler_class('StepLR')
+function StepLR.check_fields(f, who)
+  positive_int(f.step_size, who, 'step_size')
+  check_number(f.gamma, who, 'gamma', 0)
+end
 function StepLR.new(opt, opts)
   opts = opts or {}
   positive_int(opts.step_size, 'StepLR', 'step_size')
   local self = Scheduler.new(StepLR, 'StepLR', opt, opts.last_epoch)
   self.step_size, self.gamma = opts.step_size, opts.gamma or 0.1
+  StepLR.check_fields(self, 'StepLR')
   self:_initial_step()
   return self
 end
@@ -648,6 +658,14 @@ end
 -- MultiStepLR(opt, {milestones = {30, 80}, gamma = 0.1}): lr = base_lr * gamma ^ (number of
 -- milestones reached)
 local MultiStepLR = scheduler_class('MultiStepLR')
+function MultiStepLR.check_fields(f, who)
+  for i, m in ipairs(f.milestones) do
+    if math.type(m) ~= 'integer' then
+      error(string.format('%s: milestone %d must be an integer epoch, got %s', who, i, tostring(m)), 0)
+    end
+  end
+  check_number(f.gamma, who, 'gamma', 0)
+end
 function MultiStepLR.new(opt, opts)
   opts = opts or {}
   if type(opts.milestones) ~= 'table' then
@@ -655,6 +673,7 @@ function MultiStepLR.new(opt, opts)
   end
   local self = Scheduler.new(MultiStepLR, 'MultiStepLR', opt, opts.last_epoch)
   self.milestones = copy(opts.milestones)
+  MultiStepLR.check_fields({milestones = self.milestones, gamma = opts.gamma or 0.1}, 'MultiStepLR')
   table.sort(self.milestones)
   self.gamma = opts.gamma or 0.1
   self:_initial_step()
@@ -671,11 +690,16 @@ end
 -- CosineAnnealingLR(opt, {T_max, eta_min = 0}):
 --   lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2
 local CosineAnnealingLR = scheduler_class('CosineAnnealingLR')
+function CosineAnnealingLR.check_fields(f, who)
+  positive_int(f.T_max, who, 'T_max')
+  check_number(f.eta_min, who, 'eta_min', 0)
+end
 function CosineAnnealingLR.new(opt, opts)
   opts = opts or {}
   positive_int(opts.T_max, 'CosineAnnealingLR', 'T_max')
   local self = Scheduler.new(CosineAnnealingLR, 'CosineAnnealingLR', opt, opts.last_epoch)
   self.T_max, self.eta_min = opts.T_max, opts.eta_min or 0
+  CosineAnnealingLR.check_fields(self, 'CosineAnnealingLR')
   self:_initial_step()
   return self
 end
@@ -691,19 +715,23 @@ end
 -- LinearLR(opt, {start_factor = 1/3, end_factor = 1, total_iters = 5}): a linear warmup (or
 -- decay): lr = base_lr * (start + (end - start) * min(epoch, total_iters) / total_iters)
 local LinearLR = scheduler_class('LinearLR')
+function LinearLR.check_fields(f, who)
+  local s, e = f.start_factor, f.end_factor
+  if type(s) ~= 'number' or not (s > 0 and s <= 1) then
+    error(who .. ': start_factor must be in (0, 1], got ' .. tostring(s), 0)
+  end
+  if type(e) ~= 'number' or not (e >= 0 and e <= 1) then
+    error(who .. ': end_factor must be in [0, 1], got ' .. tostring(e), 0)
+  end
+  positive_int(f.total_iters, who, 'total_iters')
+end
 function LinearLR.new(opt, opts)
   opts = opts or {}
   local self = Scheduler.new(LinearLR, 'LinearLR', opt, opts.last_epoch)
   self.start_factor = opts.start_factor or 1 / 3
   self.end_factor = opts.end_factor or 1
   self.total_iters = opts.total_iters or 5
-  if self.start_factor <= 0 or self.start_factor > 1 then
-    error('LinearLR: start_factor must be in (0, 1], got ' .. tostring(self.start_factor), 0)
-  end
-  if self.end_factor < 0 or self.end_factor > 1 then
-    error('LinearLR: end_factor must be in [0, 1], got ' .. tostring(self.end_factor), 0)
-  end
-  positive_int(self.total_iters, 'LinearLR', 'total_iters')
+  LinearLR.check_fields(self, 'LinearLR')
   self:_initial_step()
   return self
 end
@@ -748,6 +776,22 @@ local function per_group(v, n, who, what)
   local out = {}
   for i = 1, n do out[i] = v end
   return out
+end
+
+local one_cycle_keys = {initial_lr = true, max_lr = true, min_lr = true, max_momentum = true,
+                        base_momentum = true}
+function OneCycleLR.check_fields(f, who)
+  positive_int(f.total_steps, who, 'total_steps')
+  if f.anneal_strategy ~= 'cos' and f.anneal_strategy ~= 'linear' then
+    error(who .. ": anneal_strategy must be 'cos' or 'linear', got " .. tostring(f.anneal_strategy), 0)
+  end
+  for i, phase in ipairs(f.phases) do
+    local ok = type(phase) == 'table' and type(phase.end_step) == 'number'
+    for _, k in ipairs({'start', 'stop', 'm_start', 'm_stop'}) do
+      ok = ok and one_cycle_keys[phase[k]]
+    end
+    if not ok then error(string.format('%s: phase %d of the schedule is malformed', who, i), 0) end
+  end
 end
 
 function OneCycleLR.new(opt, opts)
