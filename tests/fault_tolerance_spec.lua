@@ -122,6 +122,68 @@ describe('checkpoint writes killed with SIGKILL', function()
   end)
 end)
 
+-- A trainer run on synthetic data (tests/fixtures/trainer_fit.lua) that writes its per-epoch
+-- metrics as JSON; with a kill point (epoch, batch) it sends itself SIGKILL there, mid-epoch.
+local TRAIN_CHILD = [[
+local lc = require 'luacnn'
+local json = require 'luacnn.json'
+local fit = dofile(arg[1])
+local dir, out, resume = arg[2], arg[3], arg[4] ~= '-' and arg[4] or nil
+local kill_epoch, kill_batch = tonumber(arg[5]), tonumber(arg[6])
+local ok, res = fit{epochs = 5, dir = dir, resume = resume, seed = resume and 99 or 5,
+  on_batch = function(epoch, batch)
+    if epoch == kill_epoch and batch == kill_batch then os.execute('kill -KILL $PPID') end
+  end}
+if not ok then error(res, 0) end
+local rows = {}
+for e, h in ipairs(res.history) do
+  rows[e] = {}
+  for _, k in ipairs{'train_loss', 'train_acc', 'valid_acc', 'valid_loss', 'lr'} do
+    rows[e][k] = string.format('%.17g', h[k])
+  end
+end
+local f = assert(io.open(out, 'w')); f:write(json.encode(rows)); f:close()
+]]
+
+describe('a training run killed with SIGKILL in the middle of an epoch', function()
+  it('resumes from its last checkpoint with the per-epoch metrics of a run never killed, bit for bit', function()
+    local exe = os.getenv('LUACNN_EXE')
+    if not exe then
+      print('SKIPPED: LUACNN_EXE is not set (run under ctest)')
+      return
+    end
+    local q = run.shell_quote
+    local dir = tmpdir('killtrain')
+    local script = dir .. '/child.lua'
+    local f = assert(io.open(script, 'w')); f:write(TRAIN_CHILD); f:close()
+    local fixture = H.fixtures .. '/trainer_fit.lua'
+    local function child(rundir, out, resume, ke, kb)
+      return sh(table.concat({q(exe), q(script), q(fixture), q(rundir), q(out), q(resume or '-'),
+                              tostring(ke or 0), tostring(kb or 0)}, ' '))
+    end
+    local _, code = child(dir .. '/whole', dir .. '/whole.json')
+    assert.are.equal(0, code)
+    -- killed at batch 4 of epoch 3: epochs 1 and 2 are checkpointed, epoch 3 is half done
+    local _, killed = child(dir .. '/cut', dir .. '/cut.json', nil, 3, 4)
+    assert.is_true(killed == 137 or killed == 9, 'the child was not killed by SIGKILL: ' .. tostring(killed))
+    assert.is_nil(read(dir .. '/cut.json'))
+    local out, code2 = child(dir .. '/cut', dir .. '/cut.json', dir .. '/cut')
+    assert.are.equal(0, code2, out)
+    local json = require 'luacnn.json'
+    local whole, resumed = json.decode(read(dir .. '/whole.json')), json.decode(read(dir .. '/cut.json'))
+    assert.are.equal(5, #whole)
+    assert.are.equal(5, #resumed)
+    for e = 1, 5 do
+      for k, v in pairs(whole[e]) do
+        assert.are.equal(v, resumed[e][k], string.format('epoch %d %s', e, k))
+      end
+    end
+    print(string.format('# killed at epoch 3 batch 4, resumed: 5 epochs equal to the uninterrupted run ' ..
+                        '(final train loss %s, valid acc %s)', whole[5].train_loss, whole[5].valid_acc))
+    sh("rm -rf '" .. dir .. "'")
+  end)
+end)
+
 describe('a full disk', function()
   local mnt, mounted
 

@@ -3,68 +3,12 @@
 -- metrics as the run that was never stopped (model, optimizer, schedule and lc's generator
 -- all restored: the fake loader shuffles and the batch transform draws from lc's generator).
 local lc = require 'luacnn'
-local nn = lc.nn
 local trainer = require 'luacnn.trainer'
 
 local tmpdir
 local function tmp(name) return tmpdir .. '/' .. name end
 
--- A loader over tensors X (N, C, H, W), y (N): shuffled with lc's generator each epoch; a
--- new `for` starts a new epoch (the iterator is called with a nil control value).
-local function fake_loader(X, y, batch, shuffle)
-  local N = X:size(1)
-  local L = {epochs = 0}
-  local order, pos
-  setmetatable(L, {
-    __len = function() return (N + batch - 1) // batch end,
-    __call = function(_, _, ctl)
-      if ctl == nil then
-        L.epochs = L.epochs + 1
-        order = shuffle and lc.randperm(N) or lc.arange(1, N + 1, {dtype = 'int64'})
-        pos = 0
-      end
-      if pos >= N then return nil end
-      local n = math.min(batch, N - pos)
-      local idx = order:narrow(1, pos + 1, n)
-      pos = pos + n
-      return X:index_select(1, idx), y:index_select(1, idx)
-    end,
-  })
-  return L
-end
-
--- Two classes that a small conv net separates: the sign of the mean of the first channel.
-local function dataset(n, seed)
-  lc.manual_seed(seed)
-  local X = lc.randn({n, 2, 8, 8})
-  local y = (X:narrow(2, 1, 1):mean({2, 3, 4}):gt(0)):to('int64') + 1
-  return X, y
-end
-
-local function small_net()
-  return nn.Sequential{nn.Conv2d(2, 8, 3, {padding = 1}), nn.BatchNorm2d(8), nn.ReLU(),
-                       nn.AdaptiveAvgPool2d({1, 1}), nn.Flatten(), nn.Linear(8, 2)}
-end
-
-local function fit(opts)
-  local Xt, yt = dataset(192, 11)
-  local Xv, yv = dataset(64, 12)
-  lc.manual_seed(opts.seed or 5)
-  local net = small_net()
-  local opt = lc.optim.SGD(net:parameters(), {lr = 0.2, momentum = 0.9, weight_decay = 1e-4})
-  local train = fake_loader(Xt, yt, 32, true)
-  local sched = trainer.warmup_cosine(opt, {total_steps = opts.epochs * #train, warmup_steps = 3})
-  local r = lc.run.start{script = 'trainer_spec', dir = opts.dir, quiet = true, settings = {}}
-  local ok, res = pcall(trainer.fit, {
-    model = net, optimizer = opt, scheduler = sched, train_loader = train,
-    valid_loader = fake_loader(Xv, yv, 64, false), epochs = opts.epochs, run = r, quiet = true,
-    label_smoothing = 0.1, meta = {classes = {'neg', 'pos'}},
-    batch_transform = function(X, y) return X + lc.randn(X:shape()) * 0.05, y end,
-    resume = opts.resume, stop_after_epoch = opts.stop_after_epoch, time_budget = opts.time_budget,
-    on_epochs = function(n) sched.set_total_steps(n * #train); if opts.on_epochs then opts.on_epochs(n) end end,
-  })
-  return ok, res, net
-end
+local fit = dofile((debug.getinfo(1, 'S').source:match('^@(.*/)') or './') .. 'fixtures/trainer_fit.lua')
 
 describe('trainer.fit', function()
   setup(function()
