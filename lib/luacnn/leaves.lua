@@ -17,7 +17,7 @@
 --              --full_train then trains the final model on train+valid
 --   cpu        input 64, decoded images cached in memory, batch 128, SGD nesterov momentum
 --              0.9 lr 0.1, cosine with 1 warmup epoch, label smoothing 0.1, light
---              augmentation (RandomResizedCrop scale 0.35..1 + flips), up to 18 epochs within a
+--              augmentation (RandomResizedCrop scale 0.35..1 + flips), up to 30 epochs within a
 --              25-minute time budget (--time_budget: after epochs 1 and 2 the number of epochs
 --              is lowered to what fits and the cosine shortened), flip TTA
 -- Checkpoints carry, in their metadata ('luacnn.extra' -> meta), the class names, the
@@ -40,7 +40,7 @@ leaves.recipes = {
             momentum = 0.9, nesterov = true, weight_decay = 5e-4, schedule = 'cosine',
             warmup_epochs = 2, augment = 'strong', label_smoothing = 0.1, mixup = 0.2,
             cutmix = 1.0, tta = true, cache = false, zero_init_residual = true},
-  cpu = {arch = 'resnet18', size = 64, batch_size = 128, lr = 0.1, epochs = 18, momentum = 0.9,
+  cpu = {arch = 'resnet18', size = 64, batch_size = 128, lr = 0.1, epochs = 30, momentum = 0.9,
          nesterov = true, weight_decay = 5e-4, schedule = 'cosine', warmup_epochs = 1,
          augment = 'light', label_smoothing = 0.1, mixup = 0, cutmix = 0, tta = true,
          cache = true, time_budget = 25, zero_init_residual = true},
