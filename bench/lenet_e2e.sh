@@ -15,11 +15,14 @@ data=${DATA:-$(cd .. && pwd)/shared/data/fashion-mnist}
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $($exe --version 2>/dev/null | tr '\n' ' ')"
 echo "## step only (bench/lenet_cpu.lua, batch 256)"
-step=$(OMP_NUM_THREADS=$threads "$exe" bench/lenet_cpu.lua --threads "$threads" 2>&1 | tee /dev/stderr)
+step=$(OMP_NUM_THREADS=$threads "$exe" bench/lenet_cpu.lua --threads "$threads" 2>&1)
+echo "$step"
 echo "## luacnn end to end: scripts/lenet.lua --epochs $epochs"
-e2e=$(OMP_NUM_THREADS=$threads "$exe" scripts/lenet.lua --epochs "$epochs" --data "$data" 2>&1 | tee /dev/stderr)
+e2e=$(OMP_NUM_THREADS=$threads "$exe" scripts/lenet.lua --epochs "$epochs" --data "$data" 2>&1)
+echo "$e2e"
 echo "## PyTorch end to end: bench/lenet_e2e_torch.py --epochs $epochs"
-te2e=$(cd bench && python3 lenet_e2e_torch.py --data "$data" --epochs "$epochs" --threads "$threads" 2>&1 | tee /dev/stderr)
+te2e=$(cd bench && python3 lenet_e2e_torch.py --data "$data" --epochs "$epochs" --threads "$threads" 2>&1)
+echo "$te2e"
 l_e2e=$(echo "$e2e" | awk '/examples\/sec on/ {print $1}' | tail -1)
 t_e2e=$(echo "$te2e" | awk '/examples\/sec on/ {print $1}' | tail -1)
 echo

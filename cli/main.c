@@ -588,6 +588,9 @@ static int pmain(lua_State *L) {
 static void prefer_passive_openmp(char **argv) {
   if (getenv("OMP_WAIT_POLICY") != NULL) return;
   if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+  /* says the policy is luacnn's own, so that a peer a benchmark starts (PyTorch) can run
+   * with its default instead of inheriting ours */
+  setenv("LUACNN_OWN_OMP_WAIT_POLICY", "1", 1);
   execv("/proc/self/exe", argv); /* returns only on failure: then run as we are */
 }
 
