@@ -5,10 +5,10 @@
 #   bench/cpu_nets.sh [NETS]          NETS: comma-separated, default all (see bench/cpu_nets.lua)
 #   env: THREADS (2), STEPS (5), MIN_TIME (3 s; timed steps: at least STEPS and MIN_TIME), WARMUP (2), LUACNN (build/luacnn), ROUNDS (1: each network
 #        measured ROUNDS times, alternating), anything luacnn reads (LUACNN_CPU_CONV,
-#        OPENBLAS_CORETYPE, ...), TORCH_OMP_WAIT_POLICY (unset: PyTorch's default; PASSIVE is
-#        what the luacnn executable sets for itself unless OMP_WAIT_POLICY is set, and what a
-#        machine shared with other busy processes needs for a fair comparison: spinning OpenMP
-#        threads lose their time slices there, PyTorch's step then varies threefold)
+#        OPENBLAS_CORETYPE, OMP_WAIT_POLICY for both, ...), TORCH_OMP_WAIT_POLICY (PyTorch's
+#        alone; PASSIVE is what a machine shared with other busy processes needs for a fair
+#        comparison: spinning OpenMP threads lose their time slices there, and PyTorch's step
+#        then varies threefold)
 #
 # Prints both libraries' lines, then a Markdown table: examples/sec (fastest step and median
 # step) and luacnn / PyTorch (above 1: luacnn is faster). The machine's load (uptime) is
@@ -26,7 +26,7 @@ nets=${1:-lenet,alexnet,vgg,nin,googlenet,lenet_bn,resnet18,resnet18_leaves}
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(uname -n), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 echo "# $($exe --version 2>/dev/null | tr '\n' ' ')"
 echo "# PyTorch $(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || echo 'not installed')"
-echo "# threads $threads, steps >= $steps and >= $min_time s (after $warmup warm-up), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-(unset)}, LUACNN_CPU_CONV=${LUACNN_CPU_CONV-(unset: auto)}, LUACNN_CPU_GEMM=${LUACNN_CPU_GEMM-(unset)}, PyTorch OMP_WAIT_POLICY=${TORCH_OMP_WAIT_POLICY-${OMP_WAIT_POLICY-(default)}}, luacnn OMP_WAIT_POLICY=${OMP_WAIT_POLICY-PASSIVE (its own default)}"
+echo "# threads $threads, steps >= $steps and >= $min_time s (after $warmup warm-up), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-(unset)}, LUACNN_CPU_CONV=${LUACNN_CPU_CONV-(unset: auto)}, LUACNN_CPU_GEMM=${LUACNN_CPU_GEMM-(unset)}, PyTorch OMP_WAIT_POLICY=${TORCH_OMP_WAIT_POLICY-${OMP_WAIT_POLICY-(default)}}, luacnn OMP_WAIT_POLICY=${OMP_WAIT_POLICY-(default)}"
 summary=()
 for round in $(seq "$rounds"); do
   for net in ${nets//,/ }; do

@@ -58,10 +58,7 @@ local function shell_ok(cmd) return os.execute(cmd .. ' >/dev/null 2>&1') == tru
 local function torch_results()
   if args.torch then
     if shell_ok('python3 -c "import torch"') then
-      -- PyTorch with its own OpenMP default (it spins), not the passive policy the luacnn
-      -- executable set for itself: that costs PyTorch a third of its LeNet step
-      local env = os.getenv('LUACNN_OWN_OMP_WAIT_POLICY') and 'env -u OMP_WAIT_POLICY ' or ''
-      local cmd = env .. string.format('python3 %s --threads %d --batch-size %d --min-time %s --out %s',
+      local cmd = string.format('python3 %s --threads %d --batch-size %d --min-time %s --out %s',
                                 run.shell_quote(here .. 'lenet_cpu_torch.py'), args.threads,
                                 args.batch_size, args.min_time, run.shell_quote(args.torch_json))
       print('running PyTorch: ' .. cmd)

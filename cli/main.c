@@ -580,22 +580,12 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
-/* OpenMP's worker threads spin between parallel regions by default. On a machine with few
- * cores they then steal time from the main thread and from OpenBLAS's threads: a LeNet
- * training step on 2 cores took 28.6 ms that way and 19.4 ms with the passive policy.
- * libgomp reads the policy once, before main, so the process re-executes itself with it
- * set, unless the user chose a policy. */
-static void prefer_passive_openmp(char **argv) {
-  if (getenv("OMP_WAIT_POLICY") != NULL) return;
-  if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
-  /* says the policy is luacnn's own, so that a peer a benchmark starts (PyTorch) can run
-   * with its default instead of inheriting ours */
-  setenv("LUACNN_OWN_OMP_WAIT_POLICY", "1", 1);
-  execv("/proc/self/exe", argv); /* returns only on failure: then run as we are */
-}
-
+/* OpenMP's wait policy is left to libgomp (spin briefly, then sleep; less spinning when
+ * threads outnumber cores) or to the user's OMP_WAIT_POLICY. luacnn once forced PASSIVE, when
+ * OpenBLAS's own threads ran beside OpenMP's; with OpenBLAS single-threaded inside
+ * convolutions and oneDNN on OpenMP, sleeping at once cost LeNet's step on 2 cores a quarter
+ * (bench/RESULTS.md, issue 13). */
 int main(int argc, char **argv) {
-  prefer_passive_openmp(argv);
   lua_State *L = luaL_newstate();
   int status, ok;
   if (L == NULL) {

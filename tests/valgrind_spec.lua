@@ -49,7 +49,7 @@ describe('valgrind memcheck', function()
     assert(run.mkdir(dir))
     local f = assert(io.open(dir .. '/train.lua', 'w')); f:write(SCRIPT); f:close()
     local q = run.shell_quote
-    -- OMP_WAIT_POLICY set: luacnn then does not re-execute itself (cli/main.c)
+    -- passive OpenMP workers: under valgrind's one-thread-at-a-time scheduler spinning only burns time
     local p = io.popen('OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 LUACNN_DATA=' .. q(data) ..
                        ' valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible ' ..
                        '--suppressions=' .. q(H.root .. '/tests/valgrind.supp') .. ' ' ..
