@@ -42,7 +42,35 @@ end
 
 -- A model and an SGD optimizer whose every parameter and momentum buffer hold the value v,
 -- saved with extra = {epoch = v}: a loaded checkpoint is consistent when all three agree.
+-- With a kill point as arg[3] ('write:N': inside the N-th write to a temporary file, after
+-- its first chunk; 'rename:N': right after the N-th rename), the child sends itself SIGKILL
+-- exactly there, so every step of a save is hit whatever the machine's speed; without one it
+-- saves until a timed kill from outside lands.
 local CHILD = [[
+local kind, nth = (arg[3] or ''):match('^(%a+):(%d+)$')
+nth = tonumber(nth)
+local function die() os.execute('kill -KILL $PPID'); os.execute('sleep 5') end
+if kind == 'write' then
+  local open, count = io.open, 0
+  io.open = function(name, mode)
+    local f, err = open(name, mode)
+    if not f or not tostring(name):find('%.tmp%-') then return f, err end
+    count = count + 1
+    if count ~= nth then return f end
+    return setmetatable({}, {__index = function(_, k)
+      if k == 'write' then return function(_, c) f:write(c); f:flush(); die() end end
+      return function(_, ...) return f[k](f, ...) end
+    end})
+  end
+elseif kind == 'rename' then
+  local rename, count = os.rename, 0
+  os.rename = function(a, b)
+    local ok, err = rename(a, b)
+    count = count + 1
+    if count == nth then die() end
+    return ok, err
+  end
+end
 local lc = require 'luacnn'
 local nn = lc.nn
 local path, first = arg[1], tonumber(arg[2])
@@ -114,10 +142,35 @@ describe('checkpoint writes killed with SIGKILL', function()
       if v > last then newer = newer + 1 end
       last = v
     end
-    print(string.format('# %d kills: every time a consistent checkpoint loaded; %d kills left a ' ..
+    print(string.format('# %d timed kills: every time a consistent checkpoint loaded; %d kills left a ' ..
                         'partial temporary file, %d fell between the two renames, %d saves completed in all',
                         kills, mid_write, between, last - 1))
-    assert.is_true(mid_write > 0, 'no kill landed inside a write: the test proves nothing')
+    -- then every step of a save, hit exactly: the optimizer file's write and the model file's
+    -- (each after its first chunk), and after each of the three renames (the old optimizer
+    -- file set aside, the new one in place, the model file in place)
+    for _, point in ipairs{'write:1', 'write:2', 'rename:1', 'rename:2', 'rename:3'} do
+      -- from a clean state each time: one whole save (model and optimizer files, nothing aside)
+      local _, whole = sh(q(exe) .. ' ' .. q(script) .. ' ' .. q(path) .. ' ' .. (last + 1) .. ' once')
+      assert.are.equal(0, whole)
+      last = last + 1
+      assert.is_nil(read(lc.io.optimizer_path(path) .. '.prev'))
+      local out, code = sh(q(exe) .. ' ' .. q(script) .. ' ' .. q(path) .. ' ' .. (last + 1) .. ' ' .. point)
+      assert.are_not.equal(0, code, point .. ': the child was not killed: ' .. out)
+      local names = listing(dir)
+      local partial = false
+      for _, n in ipairs(names) do
+        if n:find('%.tmp%-') then partial = true; os.remove(dir .. '/' .. n) end
+      end
+      if point:match('^write') then assert.is_true(partial, point .. ' left no partial temporary file') end
+      if point == 'rename:1' or point == 'rename:2' then
+        assert.is_not_nil(read(lc.io.optimizer_path(path) .. '.prev'), point .. ': no optimizer file set aside')
+      end
+      local v = check_consistent(path)
+      -- the killed save (last + 1) completes only once the model file is in place
+      local want = point == 'rename:3' and last + 1 or last
+      assert.are.equal(want, v, point .. ': loaded save ' .. v)
+      last = v
+    end
     sh("rm -rf '" .. dir .. "'")
   end)
 end)
