@@ -57,7 +57,7 @@ typedef struct lc_tensor {
   int held_slot; /* 1 + index in this thread's record of creation references, or 0 */
 } lc_tensor;
 
-/* ---- dtypes and devices ---- */
+/* ---- dtypes and devices (runtime/geometry.c: no allocation, no backend) ---- */
 size_t lc_dtype_size(lc_dtype dtype);
 const char *lc_dtype_name(lc_dtype dtype);
 bool lc_dtype_from_name(const char *name, lc_dtype *out);
@@ -88,8 +88,8 @@ int64_t lc_fault_fail_alloc_after(int64_t n);
 /* Leak-free errors. While a binding call runs (a scope: lc_scope_begin/lc_scope_end), every
  * tensor the runtime creates is recorded with its creation reference, which the unwinding C
  * code owns until it is released, handed to Lua (lcb_push_tensor) or stored into a structure
- * (lc_unhold: a leaf's .grad, an autograd node's saved tensors). lc_error releases the
- * creation references still recorded before it unwinds, so an error raised after an op has
+ * (lc_unhold: a leaf's .grad, an autograd node's saved tensors). The error handler
+ * (bindings/common.c) releases the creation references still recorded before it unwinds, so an error raised after an op has
  * allocated (out of memory, a backend failure) leaks nothing. Per thread; threads outside a
  * scope record nothing. A direct release forgets the record (conservative: the worst case is
  * a leak, never a double free). */
@@ -97,7 +97,7 @@ int lc_scope_begin(void);      /* returns what lc_scope_end needs */
 void lc_scope_end(int saved);  /* the call returned normally: forget its records */
 lc_tensor *lc_unhold(lc_tensor *t);
 lc_tensor *lc_hold(lc_tensor *t); /* a reference taken out of a structure: recorded again */
-void lc_release_held(void);    /* lc_error: release this scope's records */
+void lc_release_held(void);    /* the error handler: release this scope's records */
 
 /* ---- lifetime ---- */
 lc_tensor *lc_tensor_retain(lc_tensor *t);
@@ -115,7 +115,7 @@ void lc_set_(lc_tensor *t, const lc_tensor *src);
 /* The same data, no history: what autograd saves and what `detach` returns. */
 lc_tensor *lc_detach(const lc_tensor *t);
 
-/* ---- geometry ---- */
+/* ---- geometry (runtime/geometry.c, lc_item aside) ---- */
 int64_t lc_numel(const lc_tensor *t);
 bool lc_is_contiguous(const lc_tensor *t);
 void lc_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides);
