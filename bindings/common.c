@@ -15,6 +15,7 @@ static void raise_in_lua(const char *message)
 {
   lua_State *L = current_state;
   lc_release_held();
+  lc_backward_unwind();
   lua_pushstring(L, message);
   lua_error(L);
 }

@@ -152,3 +152,27 @@ const char *lc_shape_str(const lc_tensor *t)
   char *buf = ring[next++ & 3];
   return lc_format_sizes(buf, sizeof ring[0], t->ndim, t->sizes);
 }
+
+void lc_check_same_device(const char *op, const lc_tensor *a, const lc_tensor *b)
+{
+  if (!lc_device_equal(a->storage->device, b->storage->device)) {
+    char da[32], db[32];
+    lc_error("%s: expected all tensors on the same device, got %s and %s", op,
+             lc_device_name(a->storage->device, da, sizeof da),
+             lc_device_name(b->storage->device, db, sizeof db));
+  }
+}
+
+int lc_broadcast_shape(const char *op, const lc_tensor *a, const lc_tensor *b, int64_t *sizes)
+{
+  int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+  for (int i = 0; i < nd; i++) {
+    int da = a->ndim - nd + i, db = b->ndim - nd + i;
+    int64_t sa = da >= 0 ? a->sizes[da] : 1, sb = db >= 0 ? b->sizes[db] : 1;
+    if (sa != sb && sa != 1 && sb != 1)
+      lc_error("%s: shapes %s and %s cannot be broadcast together (size %lld vs %lld at dim %d)",
+               op, lc_shape_str(a), lc_shape_str(b), (long long)sa, (long long)sb, i + 1);
+    sizes[i] = sa == 1 ? sb : sa;
+  }
+  return nd;
+}

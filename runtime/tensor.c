@@ -100,9 +100,27 @@ static void forget_above(int mark)
   held_top = mark;
 }
 
+/* The node an op has made but not attached yet (lc_node_new, lc_attach): an error in between
+ * (saving its tensors allocates) releases it; a call that returns forgets it. */
+static _Thread_local lc_node *pending_node;
+
+void lc_hold_node(lc_node *node) { pending_node = node; }
+
+void lc_unhold_node(lc_node *node)
+{
+  if (pending_node == node) pending_node = NULL;
+}
+
+static void release_pending_node(void)
+{
+  lc_node *n = pending_node;
+  pending_node = NULL;
+  lc_node_release(n);
+}
+
 void lc_scope_end(int saved)
 {
-  lc_pending_node_forget();
+  pending_node = NULL;
   if (scope_mark >= 0) forget_above(scope_mark);
   scope_mark = saved;
 }
@@ -112,14 +130,14 @@ void lc_release_held(void)
   if (scope_mark < 0) return;
   int n = held_top - scope_mark;
   if (n <= 0) {
-    lc_pending_node_release();
+    release_pending_node();
     return;
   }
   /* taken off the record first, so the releases' cascades see plain tensors */
   lc_tensor **batch = malloc((size_t)n * sizeof *batch);
   if (!batch) {
     forget_above(scope_mark);
-    lc_pending_node_release();
+    release_pending_node();
     return;
   }
   int k = 0;
@@ -130,9 +148,56 @@ void lc_release_held(void)
     }
   held_top = scope_mark;
   /* the unattached node after the records are off: its releases must not take them */
-  lc_pending_node_release();
+  release_pending_node();
   for (int i = 0; i < k; i++) lc_tensor_release(batch[i]);
   free(batch);
+}
+
+/* ---- autograd nodes' lifetime: a tensor owns its history node, a node its saved tensors,
+ * so their releases live together (the node itself is autograd.h's) ---- */
+
+void lc_node_retain(lc_node *node)
+{
+  if (node) node->refcount++;
+}
+
+void lc_node_release_saved(lc_node *node)
+{
+  for (int k = 0; k < node->n_saved; k++) {
+    lc_tensor_release(node->saved[k]);
+    node->saved[k] = NULL;
+  }
+  node->released = true;
+}
+
+/* Iterative, since a long loop of ops builds chains far deeper than the C stack. */
+void lc_node_release(lc_node *node)
+{
+  if (!node || --node->refcount > 0) return;
+  size_t cap = 64, top = 0;
+  lc_node **stack = malloc(cap * sizeof *stack);
+  if (!stack) abort();
+  stack[top++] = node;
+  while (top) {
+    lc_node *n = stack[--top];
+    for (int i = 0; i < n->n_inputs; i++) {
+      lc_node *child = n->next[i].node;
+      lc_tensor_release(n->next[i].leaf);
+      if (child && --child->refcount == 0) {
+        if (top == cap) {
+          cap *= 2;
+          lc_node **grown = realloc(stack, cap * sizeof *stack);
+          if (!grown) abort();
+          stack = grown;
+        }
+        stack[top++] = child;
+      }
+    }
+    lc_node_release_saved(n);
+    lc_tensor_release(n->grad_accum);
+    free(n);
+  }
+  free(stack);
 }
 
 lc_storage *lc_storage_new(size_t nbytes, lc_device device)
@@ -227,6 +292,18 @@ lc_tensor *lc_empty(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device de
   return t;
 }
 
+lc_tensor *lc_full(int ndim, const int64_t *sizes, double value, lc_dtype dtype, lc_device device)
+{
+  lc_tensor *t = lc_empty(ndim, sizes, dtype, device);
+  if (lc_numel(t)) lc_backend_for(t->storage->device)->fill(t, value);
+  return t;
+}
+
+lc_tensor *lc_zeros(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device device)
+{
+  return lc_full(ndim, sizes, 0, dtype, device);
+}
+
 lc_tensor *lc_empty_like(const lc_tensor *t)
 {
   return lc_empty(t->ndim, t->sizes, t->dtype, t->storage->device);
@@ -263,6 +340,16 @@ void lc_set_(lc_tensor *t, const lc_tensor *src)
   lc_tensor_release(t->base);
   t->base = base;
   t->history = base ? base->history : 0;
+}
+
+lc_tensor *lc_expand_alias(const lc_tensor *t, int ndim, const int64_t *sizes)
+{
+  int64_t strides[LC_MAX_DIMS];
+  for (int i = 0; i < ndim; i++) {
+    int d = t->ndim - ndim + i;
+    strides[i] = d >= 0 && t->sizes[d] == sizes[i] ? t->strides[d] : 0;
+  }
+  return lc_alias(t, ndim, sizes, strides, t->offset);
 }
 
 lc_tensor *lc_detach(const lc_tensor *t)

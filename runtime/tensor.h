@@ -98,6 +98,10 @@ void lc_scope_end(int saved);  /* the call returned normally: forget its records
 lc_tensor *lc_unhold(lc_tensor *t);
 lc_tensor *lc_hold(lc_tensor *t); /* a reference taken out of a structure: recorded again */
 void lc_release_held(void);    /* the error handler: release this scope's records */
+/* The node an op has made and not yet attached (lc_node_new .. lc_attach): released with the
+ * records when an error unwinds the op. */
+void lc_hold_node(lc_node *node);
+void lc_unhold_node(lc_node *node);
 
 /* ---- lifetime ---- */
 lc_tensor *lc_tensor_retain(lc_tensor *t);
@@ -106,12 +110,17 @@ void lc_tensor_release(lc_tensor *t);
 /* ---- creation (uninitialised memory unless stated) ---- */
 lc_tensor *lc_empty(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device device);
 lc_tensor *lc_empty_like(const lc_tensor *t);
+lc_tensor *lc_full(int ndim, const int64_t *sizes, double value, lc_dtype dtype, lc_device device);
+lc_tensor *lc_zeros(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device device);
 /* A new tensor header sharing t's storage with the given geometry (no autograd links). */
 lc_tensor *lc_alias(const lc_tensor *t, int ndim, const int64_t *sizes,
                     const int64_t *strides, int64_t offset);
 /* Re-points t at src's storage and geometry (t keeps its identity and autograd flags):
  * how a module moves its parameters to another device without optimizers losing them. */
 void lc_set_(lc_tensor *t, const lc_tensor *src);
+/* Internal: a broadcast view of t with the given sizes (stride 0 on expanded dims),
+ * recording no history. t's shape must broadcast to sizes. */
+lc_tensor *lc_expand_alias(const lc_tensor *t, int ndim, const int64_t *sizes);
 /* The same data, no history: what autograd saves and what `detach` returns. */
 lc_tensor *lc_detach(const lc_tensor *t);
 
@@ -124,6 +133,10 @@ bool lc_same_shape(const lc_tensor *a, const lc_tensor *b);
 void *lc_data(const lc_tensor *t);
 /* Normalises a possibly negative 0-based dim; raises "<op>: dim ... out of range". */
 int lc_wrap_dim(const char *op, int dim, int ndim);
+/* The broadcast shape of a and b, or an error naming op. */
+int lc_broadcast_shape(const char *op, const lc_tensor *a, const lc_tensor *b, int64_t *sizes);
+/* Raises "<op>: expected all tensors on the same device, got ..." unless they are. */
+void lc_check_same_device(const char *op, const lc_tensor *a, const lc_tensor *b);
 /* "(2, 3)" of t's shape, in a small rotating static buffer (for error messages). */
 const char *lc_shape_str(const lc_tensor *t);
 
