@@ -159,21 +159,28 @@ static void cpu_from_host(lc_tensor *dst, const void *host, size_t nbytes)
 #define OPT_F64(t) ((t) ? F64(t) : NULL)
 #define I64(t) ((int64_t *)lc_data(t))
 
-/* One scratch buffer reused across convolutions, grown on demand: im2col columns for
- * LeNet-sized layers are megabytes, and allocating them every call costs page faults. */
+/* The CPU backend's own state, all of it, in one place (the GPU's is lc_cuda_context,
+ * runtime/cuda/context.h; the other CPU choices are listed in docs/architecture.md). One
+ * instance: one thread drives the runtime at a time. */
+static struct {
+  /* One scratch buffer reused across convolutions, grown on demand and never shrunk: im2col
+   * columns for LeNet-sized layers are megabytes, and allocating them every call costs page
+   * faults. */
+  void *conv_scratch;
+  size_t conv_scratch_bytes;
+} cpu_ctx;
+
 static void *conv_scratch(const lc_conv2d_shape *s, size_t elem, size_t *bytes)
 {
-  static void *buffer;
-  static size_t capacity;
   size_t need = lc_conv2d_scratch_bytes(s, elem);
-  if (need > capacity) {
-    free(buffer);
-    buffer = malloc(need);
-    capacity = buffer ? need : 0;
-    if (!buffer) lc_error("conv2d: out of memory for %zu bytes of scratch", need);
+  if (need > cpu_ctx.conv_scratch_bytes) {
+    free(cpu_ctx.conv_scratch);
+    cpu_ctx.conv_scratch = malloc(need);
+    cpu_ctx.conv_scratch_bytes = cpu_ctx.conv_scratch ? need : 0;
+    if (!cpu_ctx.conv_scratch) lc_error("conv2d: out of memory for %zu bytes of scratch", need);
   }
-  *bytes = capacity;
-  return buffer;
+  *bytes = cpu_ctx.conv_scratch_bytes;
+  return cpu_ctx.conv_scratch;
 }
 
 static void check_conv(int code)

@@ -23,7 +23,7 @@ static const char *const dir_name[NDIRS] = {"conv2d", "conv2d backward (input)",
 #define BENCHMARK_WORKSPACE_CAP ((size_t)1 << 30)
 
 /* Descriptors and chosen algorithms of one (shape, dtype). */
-typedef struct conv_plan {
+typedef struct lc_cuda_conv_plan {
   lc_conv2d_shape s;
   lc_dtype dtype;
   cudnnDataType_t dt;
@@ -35,10 +35,8 @@ typedef struct conv_plan {
   int algo[NDIRS];
   cudnnMathType_t math[NDIRS];
   size_t workspace[NDIRS];
-  struct conv_plan *next;
-} conv_plan;
-
-static conv_plan *plans;
+  struct lc_cuda_conv_plan *next;
+} conv_plan; /* listed from lc_cuda_ctx()->conv_plans */
 
 static bool same_shape(const lc_conv2d_shape *a, const lc_conv2d_shape *b)
 {
@@ -93,10 +91,12 @@ static void destroy_plan(conv_plan *p)
 
 void lc_cuda_conv_cache_clear(void)
 {
-  while (plans) {
-    conv_plan *next = plans->next;
-    destroy_plan(plans);
-    plans = next;
+  if (!lc_cuda_context_started()) return;
+  lc_cuda_context *c = lc_cuda_ctx();
+  while (c->conv_plans) {
+    conv_plan *next = c->conv_plans->next;
+    destroy_plan(c->conv_plans);
+    c->conv_plans = next;
   }
 }
 
@@ -138,14 +138,15 @@ static conv_plan *make_plan(const lc_conv2d_shape *s, lc_dtype dtype)
              (long long)s->out_h, (long long)s->out_w);
   /* Linked only when complete: after an error above, a later call starts afresh (the
    * half-made plan leaks a few descriptors, which only a cuDNN failure costs). */
-  p->next = plans;
-  plans = p;
+  lc_cuda_context *ctx = lc_cuda_ctx();
+  p->next = ctx->conv_plans;
+  ctx->conv_plans = p;
   return p;
 }
 
 static conv_plan *get_plan(const lc_conv2d_shape *s, lc_dtype dtype)
 {
-  conv_plan *p = plans;
+  conv_plan *p = lc_cuda_ctx()->conv_plans;
   while (p && !(p->dtype == dtype && same_shape(&p->s, s))) p = p->next;
   if (!p) p = make_plan(s, dtype);
   unsigned generation = lc_cuda_conv_mode_generation();
