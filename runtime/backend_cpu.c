@@ -73,19 +73,6 @@ static void cpu_reduce(lc_reduce_op op, lc_tensor *out, lc_tensor *indices, cons
                 indices ? (int64_t *)lc_data(indices) : NULL);
 }
 
-/* A matrix operand for BLAS: row-major with leading dimension ld, maybe transposed. */
-static void blas_layout(const lc_tensor *t, int d0, int d1, int *trans, int64_t *ld)
-{
-  if (t->strides[d1] == 1 || t->sizes[d1] == 1) {
-    *trans = 0;
-    *ld = t->sizes[d1] == 1 && t->strides[d1] != 1 ? 1 : t->strides[d0];
-  } else {
-    *trans = 1;
-    *ld = t->strides[d1];
-  }
-  if (*ld < 1) *ld = 1;
-}
-
 static void cpu_matmul(lc_tensor *c, const lc_tensor *a, const lc_tensor *b)
 {
   int batched = a->ndim == 3;
@@ -94,12 +81,8 @@ static void cpu_matmul(lc_tensor *c, const lc_tensor *a, const lc_tensor *b)
   int64_t m = a->sizes[r], k = a->sizes[r + 1], n = b->sizes[r + 1];
   int ta, tb;
   int64_t lda, ldb;
-  blas_layout(a, r, r + 1, &ta, &lda);
-  blas_layout(b, r, r + 1, &tb, &ldb);
-  if (ta && lda < m) lda = m;
-  if (!ta && lda < k) lda = k;
-  if (tb && ldb < k) ldb = k;
-  if (!tb && ldb < n) ldb = n;
+  lc_blas_operand(a, r, r + 1, &ta, &lda);
+  lc_blas_operand(b, r, r + 1, &tb, &ldb);
   for (int64_t i = 0; i < batch; i++) {
     int64_t ao = batched ? i * a->strides[0] : 0, bo = batched ? i * b->strides[0] : 0;
     int64_t co = i * m * n;

@@ -176,3 +176,19 @@ int lc_broadcast_shape(const char *op, const lc_tensor *a, const lc_tensor *b, i
   }
   return nd;
 }
+
+/* A matrix operand for BLAS: t's dims (d0, d1) as a row-major matrix, whether BLAS must
+ * transpose it, and its leading dimension (at least what BLAS accepts for its shape). */
+void lc_blas_operand(const lc_tensor *t, int d0, int d1, int *trans, int64_t *ld)
+{
+  if (t->strides[d1] == 1 || t->sizes[d1] == 1) {
+    *trans = 0;
+    *ld = t->sizes[d1] == 1 && t->strides[d1] != 1 ? 1 : t->strides[d0];
+  } else {
+    *trans = 1;
+    *ld = t->strides[d1];
+  }
+  int64_t least = *trans ? t->sizes[d0] : t->sizes[d1];
+  if (*ld < least) *ld = least;
+  if (*ld < 1) *ld = 1;
+}

@@ -133,6 +133,9 @@ bool lc_same_shape(const lc_tensor *a, const lc_tensor *b);
 void *lc_data(const lc_tensor *t);
 /* Normalises a possibly negative 0-based dim; raises "<op>: dim ... out of range". */
 int lc_wrap_dim(const char *op, int dim, int ndim);
+/* A matrix operand for BLAS: t's dims (d0, d1) as a row-major matrix, whether BLAS must
+ * transpose it, and its leading dimension (at least what BLAS accepts for its shape). */
+void lc_blas_operand(const lc_tensor *t, int d0, int d1, int *trans, int64_t *ld);
 /* The broadcast shape of a and b, or an error naming op. */
 int lc_broadcast_shape(const char *op, const lc_tensor *a, const lc_tensor *b, int64_t *sizes);
 /* Raises "<op>: expected all tensors on the same device, got ..." unless they are. */
