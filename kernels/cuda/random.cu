@@ -7,28 +7,26 @@
 #include "kernels/common/philox.h"
 #include "kernels/cuda/common.cuh"
 
-template <typename T>
-__global__ void uniform_kernel(int64_t n, T *out, uint64_t seed, uint64_t offset, double lo,
-                               double hi)
-{
-  const double width = hi - lo;
-  int64_t blocks = (n + 3) / 4;
-  for (int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; b < blocks;
-       b += (int64_t)gridDim.x * blockDim.x) {
-    lc_philox_block blk = lc_philox(seed, offset + (uint64_t)b);
-#pragma unroll
-    for (int lane = 0; lane < 4; lane++) {
-      int64_t i = 4 * b + lane;
-      if (i >= n) break;
-      double u = 1.0 - lc_uniform01(blk.v[lane]); /* [0, 1), exact */
-      out[i] = (T)__dadd_rn(lo, __dmul_rn(width, u));
-    }
+/* What one lane of a Philox block becomes: a uniform on [lo, hi) or a normal draw. */
+struct uniform_value {
+  double lo, width;
+  __device__ double operator()(const lc_philox_block &blk, int lane) const
+  {
+    double u = 1.0 - lc_uniform01(blk.v[lane]); /* [0, 1), exact */
+    return __dadd_rn(lo, __dmul_rn(width, u));
   }
-}
+};
 
-template <typename T>
-__global__ void normal_kernel(int64_t n, T *out, uint64_t seed, uint64_t offset, double mean,
-                              double std)
+struct normal_value {
+  double mean, std;
+  __device__ double operator()(const lc_philox_block &blk, int lane) const
+  {
+    return __dadd_rn(mean, __dmul_rn(std, lc_philox_normal(blk, lane)));
+  }
+};
+
+template <typename T, typename Value>
+__global__ void fill_kernel(int64_t n, T *out, uint64_t seed, uint64_t offset, Value value)
 {
   int64_t blocks = (n + 3) / 4;
   for (int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; b < blocks;
@@ -38,7 +36,7 @@ __global__ void normal_kernel(int64_t n, T *out, uint64_t seed, uint64_t offset,
     for (int lane = 0; lane < 4; lane++) {
       int64_t i = 4 * b + lane;
       if (i >= n) break;
-      out[i] = (T)__dadd_rn(mean, __dmul_rn(std, lc_philox_normal(blk, lane)));
+      out[i] = (T)value(blk, lane);
     }
   }
 }
@@ -68,30 +66,30 @@ static int check_dtype(lc_dtype dtype)
   return dtype == LC_FLOAT32 || dtype == LC_FLOAT64 ? LC_CUDA_OK : LC_CUDA_EDTYPE;
 }
 
-extern "C" int lc_cuda_uniform(lc_dtype dtype, int64_t n, void *out, uint64_t seed,
-                               uint64_t offset, double lo, double hi, cudaStream_t stream)
+template <typename Value>
+static int fill(lc_dtype dtype, int64_t n, void *out, uint64_t seed, uint64_t offset, Value value,
+                cudaStream_t stream)
 {
   LC_CUDA_TRY(check_dtype(dtype));
   if (n <= 0) return 0;
   unsigned blocks = lc_blocks_for((n + 3) / 4, LC_THREADS);
   if (dtype == LC_FLOAT32)
-    uniform_kernel<float><<<blocks, LC_THREADS, 0, stream>>>(n, (float *)out, seed, offset, lo, hi);
+    fill_kernel<float><<<blocks, LC_THREADS, 0, stream>>>(n, (float *)out, seed, offset, value);
   else
-    uniform_kernel<double><<<blocks, LC_THREADS, 0, stream>>>(n, (double *)out, seed, offset, lo, hi);
+    fill_kernel<double><<<blocks, LC_THREADS, 0, stream>>>(n, (double *)out, seed, offset, value);
   return lc_cuda_launch_status(stream);
+}
+
+extern "C" int lc_cuda_uniform(lc_dtype dtype, int64_t n, void *out, uint64_t seed,
+                               uint64_t offset, double lo, double hi, cudaStream_t stream)
+{
+  return fill(dtype, n, out, seed, offset, uniform_value{lo, hi - lo}, stream);
 }
 
 extern "C" int lc_cuda_normal(lc_dtype dtype, int64_t n, void *out, uint64_t seed,
                               uint64_t offset, double mean, double std, cudaStream_t stream)
 {
-  LC_CUDA_TRY(check_dtype(dtype));
-  if (n <= 0) return 0;
-  unsigned blocks = lc_blocks_for((n + 3) / 4, LC_THREADS);
-  if (dtype == LC_FLOAT32)
-    normal_kernel<float><<<blocks, LC_THREADS, 0, stream>>>(n, (float *)out, seed, offset, mean, std);
-  else
-    normal_kernel<double><<<blocks, LC_THREADS, 0, stream>>>(n, (double *)out, seed, offset, mean, std);
-  return lc_cuda_launch_status(stream);
+  return fill(dtype, n, out, seed, offset, normal_value{mean, std}, stream);
 }
 
 extern "C" int lc_cuda_dropout(lc_dtype dtype, int64_t n, const void *x, void *y, void *mask,
