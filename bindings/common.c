@@ -9,9 +9,13 @@ static lua_State *current_state;
 
 void lcb_set_current(lua_State *L) { current_state = L; }
 
+/* The handler unwinds, so it releases what the unwound ops still held (runtime/tensor.h)
+ * before lua_error jumps past them; lc_error itself knows no tensors. */
 static void raise_in_lua(const char *message)
 {
   lua_State *L = current_state;
+  lc_release_held();
+  lc_backward_unwind();
   lua_pushstring(L, message);
   lua_error(L);
 }

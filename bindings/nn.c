@@ -29,17 +29,57 @@ static void check_pair(lua_State *L, int idx, const char *op, const char *what, 
   out[1] = check_int(L, idx + 1, op, what);
 }
 
+/* stride, padding, dilation (pairs), groups, same (boolean) from idx on */
+static lc_conv2d_options conv_options(lua_State *L, int idx)
+{
+  lc_conv2d_options o;
+  check_pair(L, idx, "conv2d", "stride", o.stride);
+  check_pair(L, idx + 2, "conv2d", "padding", o.padding);
+  check_pair(L, idx + 4, "conv2d", "dilation", o.dilation);
+  o.groups = check_int(L, idx + 6, "conv2d", "groups");
+  o.same = lua_toboolean(L, idx + 7);
+  return o;
+}
+
 static int f_conv2d(lua_State *L)
 {
   lc_tensor *x = lcb_check_tensor(L, 1, "conv2d"), *w = lcb_check_tensor(L, 2, "conv2d");
   lc_tensor *b = opt_tensor(L, 3, "conv2d");
-  lc_conv2d_options o;
-  check_pair(L, 4, "conv2d", "stride", o.stride);
-  check_pair(L, 6, "conv2d", "padding", o.padding);
-  check_pair(L, 8, "conv2d", "dilation", o.dilation);
-  o.groups = check_int(L, 10, "conv2d", "groups");
+  lc_conv2d_options o = conv_options(L, 4);
   lcb_push_tensor(L, lc_conv2d(x, w, b, &o));
   return 1;
+}
+
+/* _F.conv2d_check(in, out, kh, kw, stride.., padding.., dilation.., groups, same): a layer's
+ * constructor checks its options with lc_conv2d's own rules and words. */
+static int f_conv2d_check(lua_State *L)
+{
+  int64_t k[2];
+  check_pair(L, 3, "conv2d", "kernel_size", k);
+  lc_conv2d_options o = conv_options(L, 5);
+  lc_conv2d_check(check_int(L, 1, "conv2d", "in_channels"), check_int(L, 2, "conv2d", "out_channels"), k, &o);
+  return 0;
+}
+
+/* _F.pool2d_check(op, kernel.., stride.., padding.., dilation..) */
+static int f_pool2d_check(lua_State *L)
+{
+  const char *op = luaL_checkstring(L, 1);
+  int64_t k[2], s[2], p[2], d[2];
+  check_pair(L, 2, op, "kernel_size", k);
+  check_pair(L, 4, op, "stride", s);
+  check_pair(L, 6, op, "padding", p);
+  check_pair(L, 8, op, "dilation", d);
+  lc_pool2d_check(op, k, s, p, d);
+  return 0;
+}
+
+static int f_adaptive_avg_pool2d_check(lua_State *L)
+{
+  int64_t out[2];
+  check_pair(L, 1, "adaptive_avg_pool2d", "output_size", out);
+  lc_adaptive_avg_pool2d_check(out[0], out[1]);
+  return 0;
 }
 
 static int f_max_pool2d(lua_State *L)
@@ -240,7 +280,8 @@ static int l_frombytes(lua_State *L)
 void lcb_open_nn(lua_State *L)
 {
   static const luaL_Reg functions[] = {
-    {"conv2d", f_conv2d}, {"max_pool2d", f_max_pool2d}, {"avg_pool2d", f_avg_pool2d},
+    {"conv2d", f_conv2d}, {"conv2d_check", f_conv2d_check}, {"pool2d_check", f_pool2d_check},
+    {"adaptive_avg_pool2d_check", f_adaptive_avg_pool2d_check}, {"max_pool2d", f_max_pool2d}, {"avg_pool2d", f_avg_pool2d},
     {"adaptive_avg_pool2d", f_adaptive_avg_pool2d}, {"batch_norm", f_batch_norm},
     {"log_softmax", f_log_softmax}, {"softmax", f_softmax}, {"cross_entropy", f_cross_entropy},
     {"linear", f_linear}, {"dropout", f_dropout}, {"resize_bilinear", f_resize_bilinear},

@@ -62,12 +62,24 @@ bool lc_node_needs(const lc_node *node, int input);
 /* Makes node the history of out (out->requires_grad becomes true). Consumes the caller's
  * reference to node. */
 void lc_attach(lc_tensor *out, lc_node *node);
+/* in tensor.c, beside the tensors' lifetime (a tensor owns its node, a node its tensors) */
 void lc_node_retain(lc_node *node);
 void lc_node_release(lc_node *node);
-/* Leak-free errors (runtime/tensor.h): the node an op has made but not attached yet. An
- * error in between (saving its tensors allocates) releases it; a call that returns forgets it. */
-void lc_pending_node_release(void);
-void lc_pending_node_forget(void);
+/* Frees the saved tensors (after a backward without retain_graph); node->released says so. */
+void lc_node_release_saved(lc_node *node);
+/* Leak-free errors (runtime/tensor.h): the node lists of a backward pass that an error
+ * interrupts are freed by this, which the error handler calls after lc_release_held. */
+void lc_backward_unwind(void);
+
+/* Whether a node's saved tensors are still there and unchanged; if not, the error saying why. */
+bool lc_node_usable(const lc_node *node);
+_Noreturn void lc_node_unusable_error(const lc_node *node);
+/* In-place writes: a view's node that reads through its base (ViewOfBase) and the geometry
+ * such a node keeps. */
+void lc_attach_view_of_base(lc_tensor *view);
+void lc_node_store_view(lc_node *n, const lc_tensor *view, const lc_tensor *base);
+
+/* ---- the engine (runtime/backward.c) ---- */
 
 /* Backpropagates from root. grad may be NULL for a one-element root. */
 void lc_backward(lc_tensor *root, lc_tensor *grad, bool retain_graph);

@@ -73,19 +73,6 @@ static void cpu_reduce(lc_reduce_op op, lc_tensor *out, lc_tensor *indices, cons
                 indices ? (int64_t *)lc_data(indices) : NULL);
 }
 
-/* A matrix operand for BLAS: row-major with leading dimension ld, maybe transposed. */
-static void blas_layout(const lc_tensor *t, int d0, int d1, int *trans, int64_t *ld)
-{
-  if (t->strides[d1] == 1 || t->sizes[d1] == 1) {
-    *trans = 0;
-    *ld = t->sizes[d1] == 1 && t->strides[d1] != 1 ? 1 : t->strides[d0];
-  } else {
-    *trans = 1;
-    *ld = t->strides[d1];
-  }
-  if (*ld < 1) *ld = 1;
-}
-
 static void cpu_matmul(lc_tensor *c, const lc_tensor *a, const lc_tensor *b)
 {
   int batched = a->ndim == 3;
@@ -94,12 +81,8 @@ static void cpu_matmul(lc_tensor *c, const lc_tensor *a, const lc_tensor *b)
   int64_t m = a->sizes[r], k = a->sizes[r + 1], n = b->sizes[r + 1];
   int ta, tb;
   int64_t lda, ldb;
-  blas_layout(a, r, r + 1, &ta, &lda);
-  blas_layout(b, r, r + 1, &tb, &ldb);
-  if (ta && lda < m) lda = m;
-  if (!ta && lda < k) lda = k;
-  if (tb && ldb < k) ldb = k;
-  if (!tb && ldb < n) ldb = n;
+  lc_blas_operand(a, r, r + 1, &ta, &lda);
+  lc_blas_operand(b, r, r + 1, &tb, &ldb);
   for (int64_t i = 0; i < batch; i++) {
     int64_t ao = batched ? i * a->strides[0] : 0, bo = batched ? i * b->strides[0] : 0;
     int64_t co = i * m * n;
@@ -159,21 +142,28 @@ static void cpu_from_host(lc_tensor *dst, const void *host, size_t nbytes)
 #define OPT_F64(t) ((t) ? F64(t) : NULL)
 #define I64(t) ((int64_t *)lc_data(t))
 
-/* One scratch buffer reused across convolutions, grown on demand: im2col columns for
- * LeNet-sized layers are megabytes, and allocating them every call costs page faults. */
+/* The CPU backend's own state, all of it, in one place (the GPU's is lc_cuda_context,
+ * runtime/cuda/context.h; the other CPU choices are listed in docs/architecture.md). One
+ * instance: one thread drives the runtime at a time. */
+static struct {
+  /* One scratch buffer reused across convolutions, grown on demand and never shrunk: im2col
+   * columns for LeNet-sized layers are megabytes, and allocating them every call costs page
+   * faults. */
+  void *conv_scratch;
+  size_t conv_scratch_bytes;
+} cpu_ctx;
+
 static void *conv_scratch(const lc_conv2d_shape *s, size_t elem, size_t *bytes)
 {
-  static void *buffer;
-  static size_t capacity;
   size_t need = lc_conv2d_scratch_bytes(s, elem);
-  if (need > capacity) {
-    free(buffer);
-    buffer = malloc(need);
-    capacity = buffer ? need : 0;
-    if (!buffer) lc_error("conv2d: out of memory for %zu bytes of scratch", need);
+  if (need > cpu_ctx.conv_scratch_bytes) {
+    free(cpu_ctx.conv_scratch);
+    cpu_ctx.conv_scratch = malloc(need);
+    cpu_ctx.conv_scratch_bytes = cpu_ctx.conv_scratch ? need : 0;
+    if (!cpu_ctx.conv_scratch) lc_error("conv2d: out of memory for %zu bytes of scratch", need);
   }
-  *bytes = capacity;
-  return buffer;
+  *bytes = cpu_ctx.conv_scratch_bytes;
+  return cpu_ctx.conv_scratch;
 }
 
 static void check_conv(int code)

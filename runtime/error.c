@@ -1,7 +1,5 @@
 #include "runtime/error.h"
 
-#include "runtime/tensor.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +15,7 @@ void lc_error(const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(message, sizeof message, fmt, ap);
   va_end(ap);
-  if (current_handler) {
-    lc_release_held(); /* what the unwound ops held (runtime/tensor.h) */
-    current_handler(message);
-  }
+  if (current_handler) current_handler(message);
   fprintf(stderr, "luacnn: fatal: %s\n", message);
   abort();
 }

@@ -5,9 +5,10 @@
  * returns: the bindings install one that raises a Lua error. Ops validate their
  * arguments before they allocate, so a bad argument leaves nothing behind. A failure found
  * after an op has allocated (a kernel out of scratch memory, a CUDA error) unwinds past the
- * op's temporaries (lc_conv2d's contiguous copies and output, for one): lc_error releases
- * what the unwound ops still hold (lc_release_held, runtime/tensor.h) before the handler
- * runs. Kernels never call this: they return codes, which the runtime turns into errors. */
+ * op's temporaries (lc_conv2d's contiguous copies and output, for one): the handler, which
+ * does the unwinding, first releases what the unwound ops still hold (lc_release_held,
+ * runtime/tensor.h; bindings/common.c does). error.c calls nothing else in the runtime, so
+ * every runtime file may call it. Kernels never call this: they return codes, which the runtime turns into errors. */
 #ifndef LC_ERROR_H
 #define LC_ERROR_H
 

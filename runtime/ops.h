@@ -9,8 +9,6 @@
 #include "runtime/tensor.h"
 
 /* ---- creation ---- */
-lc_tensor *lc_zeros(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device device);
-lc_tensor *lc_full(int ndim, const int64_t *sizes, double value, lc_dtype dtype, lc_device device);
 lc_tensor *lc_arange(double start, double stop, double step, lc_dtype dtype, lc_device device);
 lc_tensor *lc_linspace(double start, double stop, int64_t steps, lc_dtype dtype, lc_device device);
 lc_tensor *lc_eye(int64_t n, int64_t m, lc_dtype dtype, lc_device device);
@@ -56,10 +54,6 @@ lc_tensor *lc_stack(int n, lc_tensor *const *ts, int dim);
 
 #define LC_ALL_DIMS 99
 
-/* Internal: a broadcast view of t with the given sizes (stride 0 on expanded dims),
- * recording no history. t's shape must broadcast to sizes. */
-lc_tensor *lc_expand_alias(const lc_tensor *t, int ndim, const int64_t *sizes);
-void lc_check_same_device(const char *op, const lc_tensor *a, const lc_tensor *b);
 
 /* ---- pointwise ---- */
 lc_tensor *lc_unary(lc_unary_op op, lc_tensor *a, double s0, double s1);
@@ -69,8 +63,6 @@ lc_tensor *lc_sub(lc_tensor *a, lc_tensor *b);
 lc_tensor *lc_mul(lc_tensor *a, lc_tensor *b);
 lc_tensor *lc_div(lc_tensor *a, lc_tensor *b);
 lc_tensor *lc_where(lc_tensor *cond, lc_tensor *a, lc_tensor *b);
-/* The broadcast shape of a and b, or an error naming op. */
-int lc_broadcast_shape(const char *op, const lc_tensor *a, const lc_tensor *b, int64_t *sizes);
 
 /* ---- reductions: dims is a 0/1 mask over a's dims; keepdim keeps them as size 1 ---- */
 lc_tensor *lc_sum(lc_tensor *a, const bool *dims, bool keepdim);

@@ -8,18 +8,6 @@
 
 static const lc_backend *backend_of(const lc_tensor *t) { return lc_backend_for(t->storage->device); }
 
-lc_tensor *lc_full(int ndim, const int64_t *sizes, double value, lc_dtype dtype, lc_device device)
-{
-  lc_tensor *t = lc_empty(ndim, sizes, dtype, device);
-  if (lc_numel(t)) backend_of(t)->fill(t, value);
-  return t;
-}
-
-lc_tensor *lc_zeros(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device device)
-{
-  return lc_full(ndim, sizes, 0, dtype, device);
-}
-
 lc_tensor *lc_from_host(const void *data, int ndim, const int64_t *sizes, lc_dtype dtype,
                         lc_device device)
 {
@@ -141,6 +129,15 @@ lc_tensor *lc_randn(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device de
   return t;
 }
 
+/* op(t) for an int64 tensor, whose result stays int64 and has no gradient (lc_unary's rule
+ * for integral scalars), without the pointwise ops above this file. */
+static lc_tensor *int_unary(lc_unary_op op, const lc_tensor *t, double s0, double s1)
+{
+  lc_tensor *out = lc_empty_like(t);
+  if (lc_numel(out)) backend_of(t)->unary(op, out, t, s0, s1);
+  return out;
+}
+
 lc_tensor *lc_randint(int64_t low, int64_t high, int ndim, const int64_t *sizes, lc_dtype dtype,
                       lc_device device)
 {
@@ -154,9 +151,9 @@ lc_tensor *lc_randint(int64_t low, int64_t high, int ndim, const int64_t *sizes,
   lc_uniform_(u, 0, range);
   lc_tensor *k = lc_to_dtype(u, LC_INT64); /* truncation is floor for non-negative values */
   lc_tensor_release(u);
-  lc_tensor *shifted = lc_unary(LC_UN_ADD_SCALAR, k, (double)low, 0);
+  lc_tensor *shifted = int_unary(LC_UN_ADD_SCALAR, k, (double)low, 0);
   lc_tensor_release(k);
-  lc_tensor *bounded = lc_unary(LC_UN_CLAMP, shifted, (double)low, (double)(high - 1));
+  lc_tensor *bounded = int_unary(LC_UN_CLAMP, shifted, (double)low, (double)(high - 1));
   lc_tensor_release(shifted);
   lc_tensor *out = lc_to_dtype(bounded, dtype);
   lc_tensor_release(bounded);
@@ -251,25 +248,21 @@ lc_tensor *lc_contiguous(lc_tensor *t)
   return lc_clone(t);
 }
 
-void lc_check_same_device(const char *op, const lc_tensor *a, const lc_tensor *b)
+/* copy_'s rule: src broadcasts to dst's shape */
+static void require_broadcasts_to(const char *op, const lc_tensor *dst, const lc_tensor *src)
 {
-  if (!lc_device_equal(a->storage->device, b->storage->device)) {
-    char da[32], db[32];
-    lc_error("%s: expected all tensors on the same device, got %s and %s", op,
-             lc_device_name(a->storage->device, da, sizeof da),
-             lc_device_name(b->storage->device, db, sizeof db));
-  }
+  int64_t sizes[LC_MAX_DIMS];
+  int nd = lc_broadcast_shape(op, dst, src, sizes);
+  if (nd != dst->ndim || memcmp(sizes, dst->sizes, nd * sizeof *sizes) != 0)
+    lc_error("%s: a tensor of shape %s cannot be written into a slice of shape %s", op,
+             lc_shape_str(src), lc_shape_str(dst));
 }
 
 void lc_copy_(lc_tensor *dst, const lc_tensor *src)
 {
   lc_check_same_device("copy_", dst, src);
-  int64_t sizes[LC_MAX_DIMS];
-  int nd = lc_broadcast_shape("copy_", dst, src, sizes);
-  if (nd != dst->ndim || memcmp(sizes, dst->sizes, nd * sizeof *sizes) != 0)
-    lc_error("copy_: a tensor of shape %s cannot be written into a slice of shape %s",
-             lc_shape_str(src), lc_shape_str(dst));
-  lc_tensor *e = lc_expand((lc_tensor *)src, dst->ndim, dst->sizes);
+  require_broadcasts_to("copy_", dst, src);
+  lc_tensor *e = lc_expand_alias(src, dst->ndim, dst->sizes);
   /* Aliasing source and destination (t[{..}] = t[{..}]) must read before writing. */
   lc_tensor *from = e->storage == dst->storage ? lc_contiguous_copy(e) : lc_tensor_retain(e);
   if (lc_numel(dst)) backend_of(dst)->copy(dst, from);
@@ -287,7 +280,8 @@ void lc_fill_(lc_tensor *t, double value)
 void lc_add_(lc_tensor *dst, const lc_tensor *src)
 {
   lc_check_same_device("add_", dst, src);
-  lc_tensor *e = lc_expand((lc_tensor *)src, dst->ndim, dst->sizes);
+  require_broadcasts_to("add_", dst, src);
+  lc_tensor *e = lc_expand_alias(src, dst->ndim, dst->sizes);
   lc_tensor *s = e->dtype == dst->dtype ? lc_tensor_retain(e) : lc_to_dtype(e, dst->dtype);
   bool previous = lc_set_grad_enabled(false);
   if (lc_numel(dst)) backend_of(dst)->binary(LC_BIN_ADD, dst, dst, s);

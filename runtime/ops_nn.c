@@ -1,30 +1,76 @@
 /* Layers as differentiable ops: shape checks, allocation, dispatch, and backward
  * nodes that call the same backend's backward kernels. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "runtime/ops_nn.h"
 
 static const lc_backend *backend_of(const lc_tensor *t) { return lc_backend_for(t->storage->device); }
 
+/* ---- argument checks ----
+ * The one place each layer's arguments are validated (lib/luacnn only turns option tables into
+ * these arguments): every message names the op, what was expected and what was given. */
+
 static void require_float(const char *op, const lc_tensor *t, const char *what)
 {
   if (!lc_dtype_is_float(t->dtype))
-    lc_error("%s: %s must be float32 or float64, got %s", op, what, lc_dtype_name(t->dtype));
+    lc_error("%s: expected a float %s, got %s (convert with :float())", op, what,
+             lc_dtype_name(t->dtype));
 }
 
-static void require_same(const char *op, const lc_tensor *a, const lc_tensor *b, const char *what)
+/* t (a weight, a bias, a statistic) must match the input x's dtype and device. */
+static void require_same(const char *op, const lc_tensor *x, const lc_tensor *t, const char *what)
 {
-  lc_check_same_device(op, a, b);
-  if (a->dtype != b->dtype)
-    lc_error("%s: %s has dtype %s but the input is %s", op, what, lc_dtype_name(b->dtype),
-             lc_dtype_name(a->dtype));
+  if (t->dtype != x->dtype)
+    lc_error("%s: input is %s but %s is %s; convert one of them (e.g. :to(\"%s\"))", op,
+             lc_dtype_name(x->dtype), what, lc_dtype_name(t->dtype), lc_dtype_name(t->dtype));
+  if (!lc_device_equal(x->storage->device, t->storage->device)) {
+    char dx[32], dt[32];
+    lc_error("%s: input is on %s but %s is on %s; move the model or the input (net:to(device), "
+             "x:to(device))", op, lc_device_name(x->storage->device, dx, sizeof dx), what,
+             lc_device_name(t->storage->device, dt, sizeof dt));
+  }
 }
 
 static void require_ndim(const char *op, const lc_tensor *t, int ndim, const char *what)
 {
   if (t->ndim != ndim)
     lc_error("%s: expected a %d-D %s, got shape %s", op, ndim, what, lc_shape_str(t));
+}
+
+static void require_vector(const char *op, const lc_tensor *t, int64_t n, const char *what)
+{
+  if (t->ndim != 1 || t->sizes[0] != n)
+    lc_error("%s: expected %s of shape (%lld), got %s", op, what, (long long)n, lc_shape_str(t));
+}
+
+/* Each of a pair of sizes (kernel, stride, ...) at least min. */
+static void require_pair(const char *op, const char *what, const int64_t v[2], int64_t min)
+{
+  if (v[0] < min || v[1] < min)
+    lc_error("%s: %s must be >= %lld, got (%lld, %lld)", op, what, (long long)min,
+             (long long)v[0], (long long)v[1]);
+}
+
+/* Images: a batch (N, C, H, W), or one image (C, H, W) as in PyTorch, which becomes a batch
+ * of one; *unbatched says to squeeze the result (unbatch). A new reference. */
+static lc_tensor *batched(const char *op, lc_tensor *x, bool *unbatched)
+{
+  *unbatched = x->ndim == 3;
+  if (x->ndim == 3) return lc_unsqueeze(x, 0);
+  if (x->ndim != 4)
+    lc_error("%s: expected a 4-D input (N, C, H, W) or a 3-D one (C, H, W), got shape %s", op,
+             lc_shape_str(x));
+  return lc_tensor_retain(x);
+}
+
+static lc_tensor *unbatch(lc_tensor *y, bool unbatched)
+{
+  if (!unbatched) return y;
+  lc_tensor *out = lc_squeeze(y, 0);
+  lc_tensor_release(y);
+  return out;
 }
 
 /* A contiguous version of an input for the kernels (the same tensor when it is). */
@@ -63,33 +109,70 @@ static void conv2d_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
   lc_tensor_release(dy);
 }
 
-lc_tensor *lc_conv2d(lc_tensor *x, lc_tensor *w, lc_tensor *bias, const lc_conv2d_options *o)
+void lc_conv2d_check(int64_t in_channels, int64_t out_channels, const int64_t kernel[2],
+                     lc_conv2d_options *o)
 {
   const char *op = "conv2d";
-  require_ndim(op, x, 4, "input (N, C, H, W)");
-  require_ndim(op, w, 4, "weight (C_out, C_in / groups, kH, kW)");
-  require_float(op, x, "the input");
-  require_same(op, x, w, "the weight");
+  require_pair(op, "kernel_size", kernel, 1);
+  require_pair(op, "stride", o->stride, 1);
+  require_pair(op, "dilation", o->dilation, 1);
+  if (!o->same) require_pair(op, "padding", o->padding, 0);
+  if (o->groups < 1) lc_error("%s: groups must be a positive integer, got %lld", op, (long long)o->groups);
+  if (in_channels % o->groups)
+    lc_error("%s: in_channels %lld must be divisible by groups %lld", op, (long long)in_channels,
+             (long long)o->groups);
+  if (out_channels % o->groups)
+    lc_error("%s: out_channels %lld must be divisible by groups %lld", op, (long long)out_channels,
+             (long long)o->groups);
+  if (!o->same) return;
+  if (o->stride[0] != 1 || o->stride[1] != 1)
+    lc_error("%s: padding='same' needs stride 1, got (%lld, %lld)", op, (long long)o->stride[0],
+             (long long)o->stride[1]);
+  int64_t th = o->dilation[0] * (kernel[0] - 1), tw = o->dilation[1] * (kernel[1] - 1);
+  if (th % 2 || tw % 2)
+    lc_error("%s: padding='same' with kernel (%lld, %lld) and dilation (%lld, %lld) needs uneven "
+             "padding, which is not supported; pad explicitly", op, (long long)kernel[0],
+             (long long)kernel[1], (long long)o->dilation[0], (long long)o->dilation[1]);
+  o->padding[0] = th / 2;
+  o->padding[1] = tw / 2;
+  o->same = false;
+}
+
+static lc_tensor *conv2d_batch(lc_tensor *x, lc_tensor *w, lc_tensor *bias,
+                               const lc_conv2d_options *opts, const lc_tensor *given)
+{
+  const char *op = "conv2d";
+  require_float(op, x, "input");
+  require_ndim(op, w, 4, "weight (out_channels, in_channels/groups, kh, kw)");
+  require_same(op, x, w, "weight");
+  lc_conv2d_options o = *opts;
+  const int64_t kernel[2] = {w->sizes[2], w->sizes[3]};
+  lc_conv2d_check(w->sizes[1] * (o.groups > 0 ? o.groups : 1), w->sizes[0], kernel, &o);
+  if (x->sizes[1] != w->sizes[1] * o.groups)
+    lc_error("%s: expected input with %lld channels, got %lld (input shape %s, weight %s, groups "
+             "%lld)", op, (long long)(w->sizes[1] * o.groups), (long long)x->sizes[1],
+             lc_shape_str(given), lc_shape_str(w), (long long)o.groups);
   if (bias) {
-    require_same(op, x, bias, "the bias");
-    if (bias->ndim != 1 || bias->sizes[0] != w->sizes[0])
-      lc_error("%s: bias must have shape (%lld), got %s", op, (long long)w->sizes[0], lc_shape_str(bias));
+    require_same(op, x, bias, "bias");
+    require_vector(op, bias, w->sizes[0], "a bias");
   }
-  if (o->groups < 1) lc_error("%s: groups must be positive, got %lld", op, (long long)o->groups);
-  if (x->sizes[1] != w->sizes[1] * o->groups)
-    lc_error("%s: expected input with %lld channels (weight %s, groups %lld), got %lld channels "
-             "(input shape %s)", op, (long long)(w->sizes[1] * o->groups), lc_shape_str(w),
-             (long long)o->groups, (long long)x->sizes[1], lc_shape_str(x));
+  int64_t ph = x->sizes[2] + 2 * o.padding[0], pw = x->sizes[3] + 2 * o.padding[1];
+  int64_t kh = o.dilation[0] * (kernel[0] - 1) + 1, kw = o.dilation[1] * (kernel[1] - 1) + 1;
+  if (ph < kh || pw < kw)
+    lc_error("%s: the padded input is %lldx%lld, smaller than the (dilated) kernel %lldx%lld "
+             "(input shape %s, padding (%lld, %lld))", op, (long long)ph, (long long)pw,
+             (long long)kh, (long long)kw, lc_shape_str(given), (long long)o.padding[0],
+             (long long)o.padding[1]);
   lc_conv2d_shape s = {
     .n = x->sizes[0], .c_in = x->sizes[1], .h = x->sizes[2], .w = x->sizes[3],
     .c_out = w->sizes[0], .kh = w->sizes[2], .kw = w->sizes[3],
-    .stride_h = o->stride[0], .stride_w = o->stride[1], .pad_h = o->padding[0],
-    .pad_w = o->padding[1], .dil_h = o->dilation[0], .dil_w = o->dilation[1], .groups = o->groups,
+    .stride_h = o.stride[0], .stride_w = o.stride[1], .pad_h = o.padding[0],
+    .pad_w = o.padding[1], .dil_h = o.dilation[0], .dil_w = o.dilation[1], .groups = o.groups,
   };
-  int code = lc_conv2d_shape_finish(&s);
+  int code = lc_conv2d_shape_finish(&s); /* what is left: sizes BLAS cannot index */
   if (code != LC_CONV_OK)
     lc_error("%s: %s (input %s, weight %s, stride (%lld, %lld), padding (%lld, %lld), dilation "
-             "(%lld, %lld))", op, lc_conv2d_strerror(code), lc_shape_str(x), lc_shape_str(w),
+             "(%lld, %lld))", op, lc_conv2d_strerror(code), lc_shape_str(given), lc_shape_str(w),
              (long long)s.stride_h, (long long)s.stride_w, (long long)s.pad_h, (long long)s.pad_w,
              (long long)s.dil_h, (long long)s.dil_w);
   lc_tensor *cx = dense(x), *cw = dense(w), *cb = bias ? dense(bias) : NULL;
@@ -110,23 +193,52 @@ lc_tensor *lc_conv2d(lc_tensor *x, lc_tensor *w, lc_tensor *bias, const lc_conv2
   return y;
 }
 
+lc_tensor *lc_conv2d(lc_tensor *x, lc_tensor *w, lc_tensor *bias, const lc_conv2d_options *o)
+{
+  bool unbatched;
+  lc_tensor *x4 = batched("conv2d", x, &unbatched);
+  lc_tensor *y = conv2d_batch(x4, w, bias, o, x);
+  lc_tensor_release(x4);
+  return unbatch(y, unbatched);
+}
+
 /* ---- pooling ---- */
 
-static lc_pool2d_shape pool_shape(const char *op, const lc_tensor *x, const int64_t k[2],
+void lc_pool2d_check(const char *op, const int64_t kernel[2], const int64_t stride[2],
+                     const int64_t padding[2], const int64_t dilation[2])
+{
+  require_pair(op, "kernel_size", kernel, 1);
+  require_pair(op, "stride", stride, 1);
+  require_pair(op, "padding", padding, 0);
+  require_pair(op, "dilation", dilation, 1);
+  if (2 * padding[0] > kernel[0] || 2 * padding[1] > kernel[1])
+    lc_error("%s: padding (%lld, %lld) must be at most half the kernel size (%lld, %lld)", op,
+             (long long)padding[0], (long long)padding[1], (long long)kernel[0], (long long)kernel[1]);
+}
+
+static lc_pool2d_shape pool_shape(const char *op, const lc_tensor *x, const lc_tensor *given,
+                                  const int64_t k[2],
                                   const int64_t stride[2], const int64_t pad[2],
                                   const int64_t dil[2], bool ceil_mode, int avg)
 {
-  require_ndim(op, x, 4, "input (N, C, H, W)");
-  require_float(op, x, "the input");
+  require_float(op, x, "input");
+  lc_pool2d_check(op, k, stride, pad, dil);
   lc_pool2d_shape s = {
     .n = x->sizes[0], .c = x->sizes[1], .h = x->sizes[2], .w = x->sizes[3],
     .kh = k[0], .kw = k[1], .stride_h = stride[0], .stride_w = stride[1],
     .pad_h = pad[0], .pad_w = pad[1], .dil_h = dil[0], .dil_w = dil[1], .ceil_mode = ceil_mode,
   };
-  int code = lc_pool2d_shape_finish(&s, avg);
+  int64_t oh = lc_pool_out_size(s.h, s.kh, s.stride_h, s.pad_h, s.dil_h, ceil_mode);
+  int64_t ow = lc_pool_out_size(s.w, s.kw, s.stride_w, s.pad_w, s.dil_w, ceil_mode);
+  if (oh < 1 || ow < 1)
+    lc_error("%s: the output would be %lldx%lld: input %s is too small for kernel (%lld, %lld), "
+             "stride (%lld, %lld), padding (%lld, %lld)", op, (long long)oh, (long long)ow,
+             lc_shape_str(given), (long long)k[0], (long long)k[1], (long long)stride[0],
+             (long long)stride[1], (long long)pad[0], (long long)pad[1]);
+  int code = lc_pool2d_shape_finish(&s, avg); /* what is left: an empty input */
   if (code != LC_POOL_OK)
     lc_error("%s: %s (input %s, kernel (%lld, %lld), stride (%lld, %lld), padding (%lld, %lld))", op,
-             lc_pool2d_strerror(code), lc_shape_str(x), (long long)k[0], (long long)k[1],
+             lc_pool2d_strerror(code), lc_shape_str(given), (long long)k[0], (long long)k[1],
              (long long)stride[0], (long long)stride[1], (long long)pad[0], (long long)pad[1]);
   return s;
 }
@@ -143,10 +255,11 @@ static void max_pool_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
   lc_tensor_release(dy);
 }
 
-lc_tensor *lc_max_pool2d(lc_tensor *x, const int64_t kernel[2], const int64_t stride[2],
-                         const int64_t padding[2], const int64_t dilation[2], bool ceil_mode)
+static lc_tensor *max_pool2d_batch(lc_tensor *x, const int64_t kernel[2], const int64_t stride[2],
+                                   const int64_t padding[2], const int64_t dilation[2], bool ceil_mode,
+                                   const lc_tensor *given)
 {
-  lc_pool2d_shape s = pool_shape("max_pool2d", x, kernel, stride, padding, dilation, ceil_mode, 0);
+  lc_pool2d_shape s = pool_shape("max_pool2d", x, given, kernel, stride, padding, dilation, ceil_mode, 0);
   int64_t sizes[4] = {s.n, s.c, s.out_h, s.out_w};
   lc_tensor *cx = dense(x);
   lc_tensor *y = lc_empty(4, sizes, x->dtype, x->storage->device);
@@ -177,12 +290,15 @@ static void avg_pool_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
   lc_tensor_release(dy);
 }
 
-lc_tensor *lc_avg_pool2d(lc_tensor *x, const int64_t kernel[2], const int64_t stride[2],
-                         const int64_t padding[2], bool ceil_mode, bool count_include_pad,
-                         int64_t divisor_override)
+static lc_tensor *avg_pool2d_batch(lc_tensor *x, const int64_t kernel[2], const int64_t stride[2],
+                                   const int64_t padding[2], bool ceil_mode, bool count_include_pad,
+                                   int64_t divisor_override, const lc_tensor *given)
 {
   const int64_t one[2] = {1, 1};
-  lc_pool2d_shape s = pool_shape("avg_pool2d", x, kernel, stride, padding, one, ceil_mode, 1);
+  if (divisor_override < 0)
+    lc_error("avg_pool2d: divisor_override must be a positive integer, got %lld",
+             (long long)divisor_override);
+  lc_pool2d_shape s = pool_shape("avg_pool2d", x, given, kernel, stride, padding, one, ceil_mode, 1);
   int64_t sizes[4] = {s.n, s.c, s.out_h, s.out_w};
   lc_tensor *cx = dense(x);
   lc_tensor *y = lc_empty(4, sizes, x->dtype, x->storage->device);
@@ -208,14 +324,19 @@ static void adaptive_pool_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
   lc_tensor_release(dy);
 }
 
-lc_tensor *lc_adaptive_avg_pool2d(lc_tensor *x, int64_t out_h, int64_t out_w)
+void lc_adaptive_avg_pool2d_check(int64_t out_h, int64_t out_w)
+{
+  const int64_t out[2] = {out_h, out_w};
+  require_pair("adaptive_avg_pool2d", "output_size", out, 1);
+}
+
+static lc_tensor *adaptive_avg_pool2d_batch(lc_tensor *x, int64_t out_h, int64_t out_w,
+                                            const lc_tensor *given)
 {
   const char *op = "adaptive_avg_pool2d";
-  require_ndim(op, x, 4, "input (N, C, H, W)");
-  require_float(op, x, "the input");
-  if (out_h < 1 || out_w < 1)
-    lc_error("%s: output size must be positive, got (%lld, %lld)", op, (long long)out_h, (long long)out_w);
-  if (x->sizes[2] == 0 || x->sizes[3] == 0) lc_error("%s: the input %s is empty", op, lc_shape_str(x));
+  require_float(op, x, "input");
+  lc_adaptive_avg_pool2d_check(out_h, out_w);
+  if (x->sizes[2] == 0 || x->sizes[3] == 0) lc_error("%s: the input %s is empty", op, lc_shape_str(given));
   int64_t sizes[4] = {x->sizes[0], x->sizes[1], out_h, out_w};
   lc_tensor *cx = dense(x);
   lc_tensor *y = lc_empty(4, sizes, x->dtype, x->storage->device);
@@ -224,6 +345,38 @@ lc_tensor *lc_adaptive_avg_pool2d(lc_tensor *x, int64_t out_h, int64_t out_w)
   lc_tensor *in[1] = {x};
   lc_attach(y, lc_node_new("AdaptiveAvgPool2d", adaptive_pool_backward, 1, in));
   return y;
+}
+
+/* The pooling ops take one image or a batch (batched): */
+lc_tensor *lc_max_pool2d(lc_tensor *x, const int64_t kernel[2], const int64_t stride[2],
+                         const int64_t padding[2], const int64_t dilation[2], bool ceil_mode)
+{
+  bool unbatched;
+  lc_tensor *x4 = batched("max_pool2d", x, &unbatched);
+  lc_tensor *y = max_pool2d_batch(x4, kernel, stride, padding, dilation, ceil_mode, x);
+  lc_tensor_release(x4);
+  return unbatch(y, unbatched);
+}
+
+lc_tensor *lc_avg_pool2d(lc_tensor *x, const int64_t kernel[2], const int64_t stride[2],
+                         const int64_t padding[2], bool ceil_mode, bool count_include_pad,
+                         int64_t divisor_override)
+{
+  bool unbatched;
+  lc_tensor *x4 = batched("avg_pool2d", x, &unbatched);
+  lc_tensor *y = avg_pool2d_batch(x4, kernel, stride, padding, ceil_mode, count_include_pad,
+                                  divisor_override, x);
+  lc_tensor_release(x4);
+  return unbatch(y, unbatched);
+}
+
+lc_tensor *lc_adaptive_avg_pool2d(lc_tensor *x, int64_t out_h, int64_t out_w)
+{
+  bool unbatched;
+  lc_tensor *x4 = batched("adaptive_avg_pool2d", x, &unbatched);
+  lc_tensor *y = adaptive_avg_pool2d_batch(x4, out_h, out_w, x);
+  lc_tensor_release(x4);
+  return unbatch(y, unbatched);
 }
 
 /* ---- batch norm ---- */
@@ -254,8 +407,9 @@ static void check_channel_vector(const char *what, const lc_tensor *t, const lc_
   if (!t) return;
   require_same("batch_norm", x, t, what);
   if (t->ndim != 1 || t->sizes[0] != x->sizes[1])
-    lc_error("batch_norm: %s must have shape (%lld) for an input with %lld channels, got %s", what,
-             (long long)x->sizes[1], (long long)x->sizes[1], lc_shape_str(t));
+    lc_error("batch_norm: expected %s of shape (%lld) for an input with %lld channels (shape %s), "
+             "got %s", what, (long long)x->sizes[1], (long long)x->sizes[1], lc_shape_str(x),
+             lc_shape_str(t));
 }
 
 lc_tensor *lc_batch_norm(lc_tensor *x, lc_tensor *running_mean, lc_tensor *running_var,
@@ -263,14 +417,20 @@ lc_tensor *lc_batch_norm(lc_tensor *x, lc_tensor *running_mean, lc_tensor *runni
                          double eps)
 {
   const char *op = "batch_norm";
-  if (x->ndim < 2) lc_error("%s: expected an input of shape (N, C, ...), got %s", op, lc_shape_str(x));
-  require_float(op, x, "the input");
+  require_float(op, x, "input");
+  if (x->ndim < 2 || x->ndim > 4)
+    lc_error("%s: expected an input of shape (N, C), (N, C, L) or (N, C, H, W), got %s", op,
+             lc_shape_str(x));
   check_channel_vector("running_mean", running_mean, x);
   check_channel_vector("running_var", running_var, x);
   check_channel_vector("weight", weight, x);
   check_channel_vector("bias", bias, x);
-  if (!training && (!running_mean || !running_var))
-    lc_error("%s: evaluation mode needs running_mean and running_var", op);
+  if (!running_mean != !running_var)
+    lc_error("%s: give both running_mean and running_var, or neither", op);
+  if (!training && !running_mean) lc_error("%s: running statistics are needed when not training", op);
+  if (training && lc_numel(x) / (x->sizes[1] ? x->sizes[1] : 1) <= 1)
+    lc_error("%s: expected more than 1 value per channel when training, got input shape %s", op,
+             lc_shape_str(x));
   if (running_mean && !lc_is_contiguous(running_mean)) lc_error("%s: running_mean must be contiguous", op);
   if (running_var && !lc_is_contiguous(running_var)) lc_error("%s: running_var must be contiguous", op);
   lc_tensor *cx = dense(x), *cw = weight ? dense(weight) : NULL, *cb = bias ? dense(bias) : NULL;
@@ -337,7 +497,7 @@ static lc_tensor *log_softmax_rows(lc_tensor *x)
 /* Any dim: move it last, flatten to rows, and undo; the views carry the gradient. */
 lc_tensor *lc_log_softmax(lc_tensor *x, int dim)
 {
-  require_float("log_softmax", x, "the input");
+  require_float("log_softmax", x, "input");
   if (x->ndim == 0) lc_error("log_softmax: expected at least 1 dim");
   dim = lc_wrap_dim("log_softmax", dim, x->ndim);
   lc_tensor *moved = lc_transpose(x, dim, x->ndim - 1);
@@ -374,7 +534,7 @@ lc_tensor *lc_cross_entropy(lc_tensor *logits, lc_tensor *targets, lc_reduction 
 {
   const char *op = "cross_entropy";
   require_ndim(op, logits, 2, "input of logits (N, C)");
-  require_float(op, logits, "the logits");
+  require_float(op, logits, "logits");
   if (targets->dtype != LC_INT64)
     lc_error("%s: targets must be int64 class labels, got %s", op, lc_dtype_name(targets->dtype));
   if (targets->ndim != 1 || targets->sizes[0] != logits->sizes[0])
@@ -415,10 +575,21 @@ lc_tensor *lc_cross_entropy(lc_tensor *logits, lc_tensor *targets, lc_reduction 
 
 lc_tensor *lc_linear(lc_tensor *x, lc_tensor *w, lc_tensor *bias)
 {
-  if (w->ndim != 2) lc_error("linear: expected a 2-D weight (out, in), got %s", lc_shape_str(w));
-  if (x->ndim == 0 || x->sizes[x->ndim - 1] != w->sizes[1])
-    lc_error("linear: expected input with %lld features in its last dim, got shape %s",
-             (long long)w->sizes[1], lc_shape_str(x));
+  const char *op = "linear";
+  require_float(op, x, "input");
+  require_ndim(op, w, 2, "weight (out_features, in_features)");
+  require_same(op, x, w, "weight");
+  if (x->ndim == 0 || x->sizes[x->ndim - 1] != w->sizes[1]) {
+    char got[32];
+    if (x->ndim == 0) snprintf(got, sizeof got, "a 0-dim tensor");
+    else snprintf(got, sizeof got, "%lld", (long long)x->sizes[x->ndim - 1]);
+    lc_error("%s: expected input with %lld features in its last dim, got %s (input shape %s)", op,
+             (long long)w->sizes[1], got, lc_shape_str(x));
+  }
+  if (bias) {
+    require_same(op, x, bias, "bias");
+    require_vector(op, bias, w->sizes[0], "a bias");
+  }
   lc_tensor *wt = lc_transpose(w, 0, 1);
   lc_tensor *y = lc_matmul(x, wt);
   lc_tensor_release(wt);
@@ -432,7 +603,7 @@ lc_tensor *lc_dropout(lc_tensor *x, double p, bool training)
 {
   if (p < 0 || p > 1) lc_error("dropout: probability must be in [0, 1], got %g", p);
   if (!training || p == 0) return lc_tensor_retain(x);
-  require_float("dropout", x, "the input");
+  require_float("dropout", x, "input");
   if (p == 1) {
     lc_tensor *zero = lc_zeros(0, NULL, x->dtype, x->storage->device);
     lc_tensor *y = lc_mul(x, zero);
@@ -469,7 +640,7 @@ static void check_step_lists(const char *op, int n, lc_tensor *const *params, lc
 {
   for (int i = 0; i < n; i++) {
     lc_tensor *p = params[i], *g = grads[i];
-    require_float(op, p, "a parameter");
+    require_float(op, p, "parameter");
     if (!lc_same_shape(p, g) || p->dtype != g->dtype)
       lc_error("%s: gradient %d has shape %s (%s) but its parameter has %s (%s)", op, i + 1,
                lc_shape_str(g), lc_dtype_name(g->dtype), lc_shape_str(p), lc_dtype_name(p->dtype));

@@ -149,19 +149,6 @@ lc_tensor *lc_unary(lc_unary_op op, lc_tensor *a, double s0, double s1)
 
 /* ---- binary ---- */
 
-int lc_broadcast_shape(const char *op, const lc_tensor *a, const lc_tensor *b, int64_t *sizes)
-{
-  int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
-  for (int i = 0; i < nd; i++) {
-    int da = a->ndim - nd + i, db = b->ndim - nd + i;
-    int64_t sa = da >= 0 ? a->sizes[da] : 1, sb = db >= 0 ? b->sizes[db] : 1;
-    if (sa != sb && sa != 1 && sb != 1)
-      lc_error("%s: shapes %s and %s cannot be broadcast together (size %lld vs %lld at dim %d)",
-               op, lc_shape_str(a), lc_shape_str(b), (long long)sa, (long long)sb, i + 1);
-    sizes[i] = sa == 1 ? sb : sa;
-  }
-  return nd;
-}
 
 static const char *binary_name(lc_binary_op op)
 {

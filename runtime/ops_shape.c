@@ -4,15 +4,6 @@
 
 #include "runtime/ops.h"
 
-lc_tensor *lc_expand_alias(const lc_tensor *t, int ndim, const int64_t *sizes)
-{
-  int64_t strides[LC_MAX_DIMS];
-  for (int i = 0; i < ndim; i++) {
-    int d = t->ndim - ndim + i;
-    strides[i] = d >= 0 && t->sizes[d] == sizes[i] ? t->strides[d] : 0;
-  }
-  return lc_alias(t, ndim, sizes, strides, t->offset);
-}
 
 /* A view of t recording `backward`; parameters go in node->i from slot 0. */
 static lc_tensor *make_view(lc_tensor *t, int ndim, const int64_t *sizes, const int64_t *strides,

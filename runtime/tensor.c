@@ -7,87 +7,6 @@
 #include "runtime/autograd.h"
 #include "runtime/backend.h"
 
-/* ---- dtypes ---- */
-
-static const struct {
-  const char *name;
-  size_t size;
-} dtype_info[LC_NUM_DTYPES] = {
-  [LC_FLOAT32] = {"float32", 4},
-  [LC_FLOAT64] = {"float64", 8},
-  [LC_INT64] = {"int64", 8},
-  [LC_UINT8] = {"uint8", 1},
-};
-
-size_t lc_dtype_size(lc_dtype dtype) { return dtype_info[dtype].size; }
-const char *lc_dtype_name(lc_dtype dtype) { return dtype_info[dtype].name; }
-bool lc_dtype_is_float(lc_dtype dtype) { return dtype == LC_FLOAT32 || dtype == LC_FLOAT64; }
-
-bool lc_dtype_from_name(const char *name, lc_dtype *out)
-{
-  static const struct { const char *alias; lc_dtype dtype; } aliases[] = {
-    {"float32", LC_FLOAT32}, {"float", LC_FLOAT32}, {"float64", LC_FLOAT64},
-    {"double", LC_FLOAT64}, {"int64", LC_INT64}, {"long", LC_INT64},
-    {"uint8", LC_UINT8}, {"byte", LC_UINT8}, {"bool", LC_UINT8},
-  };
-  for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
-    if (strcmp(name, aliases[i].alias) == 0) {
-      *out = aliases[i].dtype;
-      return true;
-    }
-  return false;
-}
-
-/* PyTorch's rule for tensor-tensor ops: floats win, the wider float wins. */
-lc_dtype lc_promote(lc_dtype a, lc_dtype b)
-{
-  if (a == b) return a;
-  if (a == LC_FLOAT64 || b == LC_FLOAT64) return LC_FLOAT64;
-  if (a == LC_FLOAT32 || b == LC_FLOAT32) return LC_FLOAT32;
-  return LC_INT64;
-}
-
-/* ---- devices ---- */
-
-const lc_device LC_DEVICE_CPU = {LC_CPU, 0};
-
-bool lc_device_equal(lc_device a, lc_device b)
-{
-  return a.type == b.type && (a.type == LC_CPU || a.index == b.index);
-}
-
-const char *lc_device_name(lc_device device, char *buf, int cap)
-{
-  if (device.type == LC_CPU)
-    snprintf(buf, cap, "cpu");
-  else
-    snprintf(buf, cap, "cuda:%d", device.index);
-  return buf;
-}
-
-bool lc_device_from_name(const char *name, lc_device *out)
-{
-  if (strcmp(name, "cpu") == 0) {
-    *out = LC_DEVICE_CPU;
-    return true;
-  }
-  if (strncmp(name, "cuda", 4) == 0) {
-    int index = 0;
-    if (name[4] == ':') {
-      char *end;
-      long v = strtol(name + 5, &end, 10);
-      if (*end || end == name + 5 || v < 0) return false;
-      index = (int)v;
-    } else if (name[4]) {
-      return false;
-    }
-    out->type = LC_CUDA;
-    out->index = index;
-    return true;
-  }
-  return false;
-}
-
 /* ---- storage ---- */
 
 static size_t live_bytes[2];
@@ -181,9 +100,27 @@ static void forget_above(int mark)
   held_top = mark;
 }
 
+/* The node an op has made but not attached yet (lc_node_new, lc_attach): an error in between
+ * (saving its tensors allocates) releases it; a call that returns forgets it. */
+static _Thread_local lc_node *pending_node;
+
+void lc_hold_node(lc_node *node) { pending_node = node; }
+
+void lc_unhold_node(lc_node *node)
+{
+  if (pending_node == node) pending_node = NULL;
+}
+
+static void release_pending_node(void)
+{
+  lc_node *n = pending_node;
+  pending_node = NULL;
+  lc_node_release(n);
+}
+
 void lc_scope_end(int saved)
 {
-  lc_pending_node_forget();
+  pending_node = NULL;
   if (scope_mark >= 0) forget_above(scope_mark);
   scope_mark = saved;
 }
@@ -193,14 +130,14 @@ void lc_release_held(void)
   if (scope_mark < 0) return;
   int n = held_top - scope_mark;
   if (n <= 0) {
-    lc_pending_node_release();
+    release_pending_node();
     return;
   }
   /* taken off the record first, so the releases' cascades see plain tensors */
   lc_tensor **batch = malloc((size_t)n * sizeof *batch);
   if (!batch) {
     forget_above(scope_mark);
-    lc_pending_node_release();
+    release_pending_node();
     return;
   }
   int k = 0;
@@ -211,9 +148,56 @@ void lc_release_held(void)
     }
   held_top = scope_mark;
   /* the unattached node after the records are off: its releases must not take them */
-  lc_pending_node_release();
+  release_pending_node();
   for (int i = 0; i < k; i++) lc_tensor_release(batch[i]);
   free(batch);
+}
+
+/* ---- autograd nodes' lifetime: a tensor owns its history node, a node its saved tensors,
+ * so their releases live together (the node itself is autograd.h's) ---- */
+
+void lc_node_retain(lc_node *node)
+{
+  if (node) node->refcount++;
+}
+
+void lc_node_release_saved(lc_node *node)
+{
+  for (int k = 0; k < node->n_saved; k++) {
+    lc_tensor_release(node->saved[k]);
+    node->saved[k] = NULL;
+  }
+  node->released = true;
+}
+
+/* Iterative, since a long loop of ops builds chains far deeper than the C stack. */
+void lc_node_release(lc_node *node)
+{
+  if (!node || --node->refcount > 0) return;
+  size_t cap = 64, top = 0;
+  lc_node **stack = malloc(cap * sizeof *stack);
+  if (!stack) abort();
+  stack[top++] = node;
+  while (top) {
+    lc_node *n = stack[--top];
+    for (int i = 0; i < n->n_inputs; i++) {
+      lc_node *child = n->next[i].node;
+      lc_tensor_release(n->next[i].leaf);
+      if (child && --child->refcount == 0) {
+        if (top == cap) {
+          cap *= 2;
+          lc_node **grown = realloc(stack, cap * sizeof *stack);
+          if (!grown) abort();
+          stack = grown;
+        }
+        stack[top++] = child;
+      }
+    }
+    lc_node_release_saved(n);
+    lc_tensor_release(n->grad_accum);
+    free(n);
+  }
+  free(stack);
 }
 
 lc_storage *lc_storage_new(size_t nbytes, lc_device device)
@@ -288,15 +272,6 @@ static lc_tensor *tensor_header(void)
   return t;
 }
 
-void lc_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides)
-{
-  int64_t stride = 1;
-  for (int d = ndim - 1; d >= 0; d--) {
-    strides[d] = stride;
-    stride *= sizes[d] > 0 ? sizes[d] : 1;
-  }
-}
-
 lc_tensor *lc_empty(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device device)
 {
   if (ndim < 0 || ndim > LC_MAX_DIMS)
@@ -315,6 +290,18 @@ lc_tensor *lc_empty(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device de
   if (ndim) memcpy(t->sizes, sizes, ndim * sizeof *sizes); /* sizes may be NULL for a scalar */
   lc_contiguous_strides(ndim, sizes, t->strides);
   return t;
+}
+
+lc_tensor *lc_full(int ndim, const int64_t *sizes, double value, lc_dtype dtype, lc_device device)
+{
+  lc_tensor *t = lc_empty(ndim, sizes, dtype, device);
+  if (lc_numel(t)) lc_backend_for(t->storage->device)->fill(t, value);
+  return t;
+}
+
+lc_tensor *lc_zeros(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device device)
+{
+  return lc_full(ndim, sizes, 0, dtype, device);
 }
 
 lc_tensor *lc_empty_like(const lc_tensor *t)
@@ -355,61 +342,19 @@ void lc_set_(lc_tensor *t, const lc_tensor *src)
   t->history = base ? base->history : 0;
 }
 
+lc_tensor *lc_expand_alias(const lc_tensor *t, int ndim, const int64_t *sizes)
+{
+  int64_t strides[LC_MAX_DIMS];
+  for (int i = 0; i < ndim; i++) {
+    int d = t->ndim - ndim + i;
+    strides[i] = d >= 0 && t->sizes[d] == sizes[i] ? t->strides[d] : 0;
+  }
+  return lc_alias(t, ndim, sizes, strides, t->offset);
+}
+
 lc_tensor *lc_detach(const lc_tensor *t)
 {
   return lc_alias(t, t->ndim, t->sizes, t->strides, t->offset);
-}
-
-int64_t lc_numel(const lc_tensor *t)
-{
-  int64_t n = 1;
-  for (int d = 0; d < t->ndim; d++) n *= t->sizes[d];
-  return n;
-}
-
-bool lc_is_contiguous(const lc_tensor *t)
-{
-  /* an empty tensor has no element out of place, whatever its strides (as PyTorch); the API
-   * fuzzer found batched matmul failing in an internal view of a transposed (2, 2, 0) */
-  for (int d = 0; d < t->ndim; d++)
-    if (t->sizes[d] == 0) return true;
-  int64_t expected = 1;
-  for (int d = t->ndim - 1; d >= 0; d--) {
-    if (t->sizes[d] == 1) continue;
-    if (t->strides[d] != expected) return false;
-    expected *= t->sizes[d];
-  }
-  return true;
-}
-
-bool lc_same_shape(const lc_tensor *a, const lc_tensor *b)
-{
-  if (a->ndim != b->ndim) return false;
-  for (int d = 0; d < a->ndim; d++)
-    if (a->sizes[d] != b->sizes[d]) return false;
-  return true;
-}
-
-void *lc_data(const lc_tensor *t)
-{
-  return (char *)t->storage->data + t->offset * (int64_t)lc_dtype_size(t->dtype);
-}
-
-int lc_wrap_dim(const char *op, int dim, int ndim)
-{
-  int n = ndim > 0 ? ndim : 1;
-  if (dim < -n || dim >= n)
-    lc_error("%s: dim %d is out of range for a tensor of %d dimensions", op,
-             dim >= 0 ? dim + 1 : dim, ndim);
-  return dim < 0 ? dim + n : dim;
-}
-
-const char *lc_shape_str(const lc_tensor *t)
-{
-  static char ring[4][160];
-  static int next;
-  char *buf = ring[next++ & 3];
-  return lc_format_sizes(buf, sizeof ring[0], t->ndim, t->sizes);
 }
 
 double lc_item(const lc_tensor *t)

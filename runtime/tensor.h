@@ -57,7 +57,7 @@ typedef struct lc_tensor {
   int held_slot; /* 1 + index in this thread's record of creation references, or 0 */
 } lc_tensor;
 
-/* ---- dtypes and devices ---- */
+/* ---- dtypes and devices (runtime/geometry.c: no allocation, no backend) ---- */
 size_t lc_dtype_size(lc_dtype dtype);
 const char *lc_dtype_name(lc_dtype dtype);
 bool lc_dtype_from_name(const char *name, lc_dtype *out);
@@ -88,8 +88,8 @@ int64_t lc_fault_fail_alloc_after(int64_t n);
 /* Leak-free errors. While a binding call runs (a scope: lc_scope_begin/lc_scope_end), every
  * tensor the runtime creates is recorded with its creation reference, which the unwinding C
  * code owns until it is released, handed to Lua (lcb_push_tensor) or stored into a structure
- * (lc_unhold: a leaf's .grad, an autograd node's saved tensors). lc_error releases the
- * creation references still recorded before it unwinds, so an error raised after an op has
+ * (lc_unhold: a leaf's .grad, an autograd node's saved tensors). The error handler
+ * (bindings/common.c) releases the creation references still recorded before it unwinds, so an error raised after an op has
  * allocated (out of memory, a backend failure) leaks nothing. Per thread; threads outside a
  * scope record nothing. A direct release forgets the record (conservative: the worst case is
  * a leak, never a double free). */
@@ -97,7 +97,11 @@ int lc_scope_begin(void);      /* returns what lc_scope_end needs */
 void lc_scope_end(int saved);  /* the call returned normally: forget its records */
 lc_tensor *lc_unhold(lc_tensor *t);
 lc_tensor *lc_hold(lc_tensor *t); /* a reference taken out of a structure: recorded again */
-void lc_release_held(void);    /* lc_error: release this scope's records */
+void lc_release_held(void);    /* the error handler: release this scope's records */
+/* The node an op has made and not yet attached (lc_node_new .. lc_attach): released with the
+ * records when an error unwinds the op. */
+void lc_hold_node(lc_node *node);
+void lc_unhold_node(lc_node *node);
 
 /* ---- lifetime ---- */
 lc_tensor *lc_tensor_retain(lc_tensor *t);
@@ -106,16 +110,21 @@ void lc_tensor_release(lc_tensor *t);
 /* ---- creation (uninitialised memory unless stated) ---- */
 lc_tensor *lc_empty(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device device);
 lc_tensor *lc_empty_like(const lc_tensor *t);
+lc_tensor *lc_full(int ndim, const int64_t *sizes, double value, lc_dtype dtype, lc_device device);
+lc_tensor *lc_zeros(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device device);
 /* A new tensor header sharing t's storage with the given geometry (no autograd links). */
 lc_tensor *lc_alias(const lc_tensor *t, int ndim, const int64_t *sizes,
                     const int64_t *strides, int64_t offset);
 /* Re-points t at src's storage and geometry (t keeps its identity and autograd flags):
  * how a module moves its parameters to another device without optimizers losing them. */
 void lc_set_(lc_tensor *t, const lc_tensor *src);
+/* Internal: a broadcast view of t with the given sizes (stride 0 on expanded dims),
+ * recording no history. t's shape must broadcast to sizes. */
+lc_tensor *lc_expand_alias(const lc_tensor *t, int ndim, const int64_t *sizes);
 /* The same data, no history: what autograd saves and what `detach` returns. */
 lc_tensor *lc_detach(const lc_tensor *t);
 
-/* ---- geometry ---- */
+/* ---- geometry (runtime/geometry.c, lc_item aside) ---- */
 int64_t lc_numel(const lc_tensor *t);
 bool lc_is_contiguous(const lc_tensor *t);
 void lc_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides);
@@ -124,6 +133,13 @@ bool lc_same_shape(const lc_tensor *a, const lc_tensor *b);
 void *lc_data(const lc_tensor *t);
 /* Normalises a possibly negative 0-based dim; raises "<op>: dim ... out of range". */
 int lc_wrap_dim(const char *op, int dim, int ndim);
+/* A matrix operand for BLAS: t's dims (d0, d1) as a row-major matrix, whether BLAS must
+ * transpose it, and its leading dimension (at least what BLAS accepts for its shape). */
+void lc_blas_operand(const lc_tensor *t, int d0, int d1, int *trans, int64_t *ld);
+/* The broadcast shape of a and b, or an error naming op. */
+int lc_broadcast_shape(const char *op, const lc_tensor *a, const lc_tensor *b, int64_t *sizes);
+/* Raises "<op>: expected all tensors on the same device, got ..." unless they are. */
+void lc_check_same_device(const char *op, const lc_tensor *a, const lc_tensor *b);
 /* "(2, 3)" of t's shape, in a small rotating static buffer (for error messages). */
 const char *lc_shape_str(const lc_tensor *t);
 

@@ -7,6 +7,9 @@
 #   runtime/cuda/   includes nothing of kernels/cpu/ (the GPU path never detours through it)
 #   runtime/        includes nothing of bindings/ or plot/
 #   plot/           includes only plot/ (drawing knows no tensors)
+#   runtime/'s backends (backend_cpu.c, runtime/cuda/, dispatch.c) include no tensor-level
+#   header (ops*.h, autograd.h, random.h); the calls
+#   themselves are checked on the objects by check_runtime_calls.sh
 # Prints every offending include and exits 1 when there is one. Run from anywhere:
 #   sh tests/check_layers.sh [source-root]
 root=${1:-$(dirname "$0")/..}
@@ -29,6 +32,10 @@ check kernels/cpu 'kernels/cuda/' 'kernels/cpu/ must not include kernels/cuda/'
 check runtime/cuda 'kernels/cpu/' 'runtime/cuda/ must not include kernels/cpu/ (use kernels/common/)'
 check runtime 'bindings/|plot/|cli/' 'runtime/ must not include bindings/, plot/ or cli/'
 check plot 'runtime/|kernels/|bindings/|cli/' 'plot/ must not include other layers'
+for f in runtime/backend_cpu.c runtime/conv_cpu_select.c runtime/cpu_block_cache.c \
+         runtime/cpu_sgemm.c runtime/cuda_api.c runtime/dispatch.c runtime/cuda; do
+  check "$f" 'runtime/(ops[a-z_]*|autograd|random)\.h' 'backends must not reach tensor-level code'
+done
 
 if [ "$bad" -ne 0 ]; then
   echo "check_layers: include edges that go up or sideways (see docs/architecture.md)"

@@ -118,6 +118,81 @@ describe('error messages', function()
   end)
 end)
 
+describe('a layer mistake', function()
+  local nn, F, core = lc.nn, lc.F, lc.core
+  local function msg(f, ...)
+    local ok, err = pcall(f, ...)
+    assert.is_false(ok)
+    return err
+  end
+
+  -- the runtime validates each layer's arguments (runtime/ops_nn.c); the module, the functional
+  -- form and the C function report the same mistake in the same words (a module puts its
+  -- place in the network in front)
+  it('gets one message whichever way the layer is called', function()
+    local x, w = lc.rand(1, 1, 8, 8), lc.rand(8, 3, 5, 5)
+    local expected = 'conv2d: expected input with 3 channels, got 1 (input shape (1, 1, 8, 8), ' ..
+                     'weight (8, 3, 5, 5), groups 1)'
+    assert.are.equal(expected, msg(F.conv2d, x, w))
+    assert.are.equal(expected, msg(core._F.conv2d, x, w, nil, 1, 1, 0, 0, 1, 1, 1))
+    assert.are.equal('net (Conv2d): ' .. expected, msg(function() return nn.Conv2d(3, 8, 5)(x) end))
+
+    local bad = 'conv2d: out_channels 3 must be divisible by groups 2'
+    assert.are.equal(bad, msg(nn.Conv2d, 2, 3, 3, {groups = 2}))
+    assert.are.equal(bad, msg(F.conv2d, lc.rand(1, 2, 8, 8), lc.rand(3, 1, 3, 3), nil, {groups = 2}))
+
+    local pad = 'max_pool2d: padding (2, 2) must be at most half the kernel size (2, 2)'
+    assert.are.equal(pad, msg(nn.MaxPool2d, 2, {padding = 2}))
+    assert.are.equal(pad, msg(F.max_pool2d, lc.rand(1, 1, 8, 8), 2, {padding = 2}))
+
+    local size = 'adaptive_avg_pool2d: output_size must be >= 1, got (0, 0)'
+    assert.are.equal(size, msg(nn.AdaptiveAvgPool2d, 0))
+    assert.are.equal(size, msg(F.adaptive_avg_pool2d, lc.rand(1, 1, 4, 4), 0))
+
+    local lin = nn.Linear(4, 2)
+    local features = 'linear: expected input with 4 features in its last dim, got 5 (input shape (3, 5))'
+    assert.are.equal('net (Linear): ' .. features, msg(function() return lin(lc.rand(3, 5)) end))
+    assert.are.equal(features, msg(F.linear, lc.rand(3, 5), lin.weight, lin.bias))
+    assert.are.equal(features, msg(core._F.linear, lc.rand(3, 5), lin.weight, lin.bias))
+
+    local stats = 'batch_norm: running statistics are needed when not training'
+    assert.are.equal(stats, msg(F.batch_norm, lc.rand(4, 3), nil, nil, {training = false}))
+    assert.are.equal(stats, msg(core._F.batch_norm, lc.rand(4, 3), nil, nil, nil, nil, false))
+  end)
+
+  it('names the op, the expected and the given for every layer option', function()
+    local x = lc.rand(1, 2, 6, 6)
+    check.raises(function() F.conv2d(x, lc.rand(2, 2, 3, 3), nil, {stride = 0}) end,
+                 'conv2d: stride must be >= 1, got (0, 0)')
+    check.raises(function() F.conv2d(x, lc.rand(2, 2, 2, 2), nil, {padding = 'same'}) end,
+                 "conv2d: padding='same' with kernel (2, 2)", 'uneven')
+    check.raises(function() F.conv2d(x, lc.rand(3, 2, 3, 3), lc.rand(2)) end,
+                 'conv2d: expected a bias of shape (3), got (2)')
+    check.raises(function() F.conv2d(x:long(), lc.rand(3, 2, 3, 3)) end,
+                 'conv2d: expected a float input, got int64')
+    check.raises(function() F.max_pool2d(lc.rand(5, 5), 2) end,
+                 'max_pool2d: expected a 4-D input (N, C, H, W) or a 3-D one (C, H, W), got shape (5, 5)')
+    check.raises(function() F.avg_pool2d(x, 3, {divisor_override = -1}) end,
+                 'avg_pool2d: divisor_override must be a positive integer, got -1')
+    check.raises(function() F.batch_norm(lc.rand(4, 3), lc.zeros(3), nil, {training = true}) end,
+                 'batch_norm: give both running_mean and running_var, or neither')
+    check.raises(function() F.batch_norm(lc.rand(1, 3), nil, nil, {training = true}) end,
+                 'batch_norm: expected more than 1 value per channel when training, got input shape (1, 3)')
+    check.raises(function() F.linear(lc.rand(3, 4), lc.rand(2, 4, {dtype = 'float64'})) end,
+                 'linear: input is float32 but weight is float64')
+  end)
+
+  it('leaves one image (C, H, W) to the runtime, which returns one image', function()
+    local img = lc.rand(2, 6, 6)
+    assert.are.same({4, 4, 4}, F.conv2d(img, lc.rand(4, 2, 3, 3)):shape())
+    assert.are.same({2, 3, 3}, F.max_pool2d(img, 2):shape())
+    assert.are.same({2, 3, 3}, F.avg_pool2d(img, 2):shape())
+    assert.are.same({2, 1, 1}, F.adaptive_avg_pool2d(img, 1):shape())
+    check.raises(function() F.conv2d(img, lc.rand(4, 3, 3, 3)) end,
+                 'conv2d: expected input with 3 channels, got 2 (input shape (2, 6, 6)')
+  end)
+end)
+
 describe('tensors reached again from a __gc finalizer after collection', function()
   it('raise errors instead of crashing', function()
     local results = {}

@@ -14,6 +14,11 @@ endforeach()
 # Layering (docs/architecture.md): kernels/ include nothing from above, kernels/cuda nothing of
 # kernels/cpu, runtime/ nothing of bindings/ or plot/.
 add_test(NAME layers COMMAND sh ${CMAKE_SOURCE_DIR}/tests/check_layers.sh ${CMAKE_SOURCE_DIR})
+# Inside runtime/: backends never call back into tensor-level code, no call cycles outside the
+# tensor/autograd/ops group (checked on the compiled objects).
+add_test(NAME runtime_calls COMMAND sh ${CMAKE_SOURCE_DIR}/tests/check_runtime_calls.sh
+  ${CMAKE_BINARY_DIR}/CMakeFiles/luacnn_core.dir)
+set_tests_properties(runtime_calls PROPERTIES SKIP_RETURN_CODE 77)
 # docs/architecture.md's "how to add an op" lists the files of adaptive_avg_pool2d: still true?
 add_test(NAME op_files COMMAND sh ${CMAKE_SOURCE_DIR}/tests/check_op_files.sh ${CMAKE_SOURCE_DIR})
 

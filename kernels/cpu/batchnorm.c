@@ -8,14 +8,5 @@
 /* Channels are split over threads only when there is enough work to pay for waking them. */
 #define LC_BN_PARALLEL_MIN 32768
 
-#define real float
-#define FN(name) name##_f32
-#include "kernels/cpu/batchnorm_impl.inc"
-#undef real
-#undef FN
-
-#define real double
-#define FN(name) name##_f64
-#include "kernels/cpu/batchnorm_impl.inc"
-#undef real
-#undef FN
+#define LC_REAL_IMPL "kernels/cpu/batchnorm_impl.inc"
+#include "kernels/cpu/float_pair.h"

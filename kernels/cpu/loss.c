@@ -16,14 +16,5 @@ static int64_t first_bad_target(int64_t rows, int64_t classes, const int64_t *ta
   return -1;
 }
 
-#define real float
-#define FN(name) name##_f32
-#include "kernels/cpu/loss_impl.inc"
-#undef real
-#undef FN
-
-#define real double
-#define FN(name) name##_f64
-#include "kernels/cpu/loss_impl.inc"
-#undef real
-#undef FN
+#define LC_REAL_IMPL "kernels/cpu/loss_impl.inc"
+#include "kernels/cpu/float_pair.h"

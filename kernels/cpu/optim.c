@@ -8,14 +8,5 @@
 /* Elements are split over threads only when there are enough to pay for waking them. */
 #define LC_OPTIM_PARALLEL_MIN 65536
 
-#define real float
-#define FN(name) name##_f32
-#include "kernels/cpu/optim_impl.inc"
-#undef real
-#undef FN
-
-#define real double
-#define FN(name) name##_f64
-#include "kernels/cpu/optim_impl.inc"
-#undef real
-#undef FN
+#define LC_REAL_IMPL "kernels/cpu/optim_impl.inc"
+#include "kernels/cpu/float_pair.h"

@@ -28,14 +28,5 @@ static int64_t avg_divisor(int count_include_pad, int64_t divisor_override, int6
   return count_include_pad ? padded : real;
 }
 
-#define real float
-#define FN(name) name##_f32
-#include "kernels/cpu/pool_impl.inc"
-#undef real
-#undef FN
-
-#define real double
-#define FN(name) name##_f64
-#include "kernels/cpu/pool_impl.inc"
-#undef real
-#undef FN
+#define LC_REAL_IMPL "kernels/cpu/pool_impl.inc"
+#include "kernels/cpu/float_pair.h"

@@ -4,10 +4,11 @@
 --   F.max_pool2d(x, 3, {stride = 2, padding = 1})      F.avg_pool2d(x, 2)
 --   F.cross_entropy(logits, y, {reduction = 'mean', label_smoothing = 0.1})
 --
--- Sizes such as kernel, stride, padding and dilation are a number or a {h, w} pair. The
--- arguments are checked here, so that a mistake is reported in the terms of the call
--- ("conv2d: expected input with 3 channels, got 1 ..."); the work is done by the C
--- functions of core._F (autograd-aware, positional arguments).
+-- Sizes such as kernel, stride, padding and dilation are a number or a {h, w} pair. This file
+-- only turns option tables into the positional arguments of core._F's C functions, which
+-- validate them (runtime/ops_nn.c, one message per mistake: "conv2d: expected input with 3
+-- channels, got 1 ...") and do the work (autograd-aware). What is checked here is Lua-level:
+-- that a value is a tensor, that a size is an integer or a {h, w} pair.
 local lc = require 'luacnn'
 local core = require 'luacnn.core'
 
@@ -37,8 +38,8 @@ local function as_int(v)
   return nil
 end
 
--- A number or {h, w} pair -> h, w (integers, each >= min).
-local function pair(v, who, what, min)
+-- A number or {h, w} pair -> h, w (integers; their range is the op's to check).
+local function pair(v, who, what)
   local h, w
   if type(v) == 'number' then
     h, w = as_int(v), as_int(v)
@@ -49,13 +50,11 @@ local function pair(v, who, what, min)
     error(string.format('%s: %s must be an integer or a {h, w} pair of integers, got %s', who,
                         what, type(v) == 'table' and ('a table of ' .. #v) or tostring(v)), 0)
   end
-  if h < min or w < min then
-    error(string.format('%s: %s must be >= %d, got (%d, %d)', who, what, min, h, w), 0)
-  end
   return h, w
 end
 F._pair = pair
 
+-- softmax and the losses still check here (issue 12 moved the layers' checks to the runtime)
 local function check_same_kind(x, t, who, what)
   if t.dtype ~= x.dtype then
     error(string.format('%s: input is %s but %s is %s; convert one of them (e.g. :to(%q))', who,
@@ -73,153 +72,57 @@ local function check_float_input(x, who)
   end
 end
 
--- 3-D (C, H, W) inputs are one unbatched image, as in PyTorch.
-local function batched4(x, who)
-  local d = x:dim()
-  if d == 4 then return x, false end
-  if d == 3 then return x:unsqueeze(1), true end
-  error(string.format('%s: expected a 4-D input (N, C, H, W) or a 3-D one (C, H, W), got shape %s',
-                      who, shape_str(x)), 0)
-end
-
 -- ---- convolution ----
 
+-- padding: a size, a pair, 'valid' (none) or 'same' (the output keeps the input's size).
 function F.conv2d(x, w, b, opts)
   local who = 'conv2d'
   check_tensor(x, who, 'input'); check_tensor(w, who, 'weight')
   if b ~= nil then check_tensor(b, who, 'bias') end
   opts = opts or {}
-  check_float_input(x, who)
-  local x4, unbatched = batched4(x, who)
-  if w:dim() ~= 4 then
-    error(string.format('%s: expected a 4-D weight (out_channels, in_channels/groups, kh, kw), ' ..
-                        'got shape %s', who, shape_str(w)), 0)
-  end
-  check_same_kind(x, w, who, 'weight')
-  local groups = as_int(opts.groups or 1)
-  if not groups or groups < 1 then
-    error(string.format('%s: groups must be a positive integer, got %s', who, tostring(opts.groups)), 0)
-  end
-  local cout, cin_g, kh, kw = w:size(1), w:size(2), w:size(3), w:size(4)
-  local cin = x4:size(2)
-  if cin ~= cin_g * groups then
-    error(string.format('%s: expected input with %d channels, got %d (input shape %s, weight %s, ' ..
-                        'groups %d)', who, cin_g * groups, cin, shape_str(x), shape_str(w), groups), 0)
-  end
-  if cout % groups ~= 0 then
-    error(string.format('%s: out_channels %d is not divisible by groups %d', who, cout, groups), 0)
-  end
-  if b ~= nil then
-    check_same_kind(x, b, who, 'bias')
-    if b:dim() ~= 1 or b:size(1) ~= cout then
-      error(string.format('%s: expected a bias of shape (%d), got %s', who, cout, shape_str(b)), 0)
-    end
-  end
-  local sh, sw = pair(opts.stride or 1, who, 'stride', 1)
-  local dh, dw = pair(opts.dilation or 1, who, 'dilation', 1)
-  local ph, pw
-  local padding = opts.padding or 0
-  if padding == 'valid' then
-    ph, pw = 0, 0
-  elseif padding == 'same' then
-    if sh ~= 1 or sw ~= 1 then
-      error(string.format("%s: padding='same' needs stride 1, got (%d, %d)", who, sh, sw), 0)
-    end
-    local th, tw = dh * (kh - 1), dw * (kw - 1)
-    if th % 2 ~= 0 or tw % 2 ~= 0 then
-      error(string.format("%s: padding='same' with kernel (%d, %d) and dilation (%d, %d) needs " ..
-                          "uneven padding, which is not supported; pad explicitly", who, kh, kw,
-                          dh, dw), 0)
-    end
-    ph, pw = th // 2, tw // 2
-  else
-    ph, pw = pair(padding, who, 'padding', 0)
-  end
-  local H, W = x4:size(3), x4:size(4)
-  local ekh, ekw = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-  if H + 2 * ph < ekh or W + 2 * pw < ekw then
-    error(string.format('%s: the padded input is %dx%d, smaller than the (dilated) kernel %dx%d ' ..
-                        '(input shape %s, padding (%d, %d))', who, H + 2 * ph, W + 2 * pw, ekh,
-                        ekw, shape_str(x), ph, pw), 0)
-  end
-  local y = cfn('conv2d')(x4, w, b, sh, sw, ph, pw, dh, dw, groups)
-  if unbatched then y = y:squeeze(1) end
-  return y
+  local sh, sw = pair(opts.stride or 1, who, 'stride')
+  local dh, dw = pair(opts.dilation or 1, who, 'dilation')
+  local padding, ph, pw = opts.padding or 0, 0, 0
+  if padding ~= 'valid' and padding ~= 'same' then ph, pw = pair(padding, who, 'padding') end
+  return cfn('conv2d')(x, w, b, sh, sw, ph, pw, dh, dw, opts.groups or 1, padding == 'same')
 end
 
 -- ---- pooling ----
 
--- PyTorch's pooling output size, with ceil_mode's rule that the last window must start
--- inside the input or the left padding.
-local function pool_out(n, k, s, p, d, ceil_mode)
-  local span = n + 2 * p - d * (k - 1) - 1
-  local out
-  if ceil_mode then out = -((-span) // s) + 1 else out = span // s + 1 end
-  if ceil_mode and (out - 1) * s >= n + p then out = out - 1 end
-  return out
+-- kernel, stride (the kernel by default), padding and dilation as pairs
+local function pool_args(kernel, opts, who)
+  local kh, kw = pair(kernel, who, 'kernel_size')
+  local sh, sw = pair(opts.stride or {kh, kw}, who, 'stride')
+  local ph, pw = pair(opts.padding or 0, who, 'padding')
+  local dh, dw = pair(opts.dilation or 1, who, 'dilation')
+  return kh, kw, sh, sw, ph, pw, dh, dw
 end
-F._pool_out = pool_out
-
-local function pool_args(x, kernel, opts, who, with_dilation)
-  check_tensor(x, who, 'input')
-  check_float_input(x, who)
-  opts = opts or {}
-  local kh, kw = pair(kernel, who, 'kernel_size', 1)
-  local sh, sw = pair(opts.stride or {kh, kw}, who, 'stride', 1)
-  local ph, pw = pair(opts.padding or 0, who, 'padding', 0)
-  local dh, dw = 1, 1
-  if with_dilation then dh, dw = pair(opts.dilation or 1, who, 'dilation', 1) end
-  if 2 * ph > kh or 2 * pw > kw then
-    error(string.format('%s: padding (%d, %d) must be at most half the kernel size (%d, %d)', who,
-                        ph, pw, kh, kw), 0)
-  end
-  local x4, unbatched = batched4(x, who)
-  local H, W = x4:size(3), x4:size(4)
-  local oh = pool_out(H, kh, sh, ph, dh, opts.ceil_mode)
-  local ow = pool_out(W, kw, sw, pw, dw, opts.ceil_mode)
-  if oh < 1 or ow < 1 then
-    error(string.format('%s: the output would be %dx%d: input %s is too small for kernel (%d, %d), ' ..
-                        'stride (%d, %d), padding (%d, %d)', who, oh, ow, shape_str(x), kh, kw, sh,
-                        sw, ph, pw), 0)
-  end
-  return x4, unbatched, kh, kw, sh, sw, ph, pw, dh, dw
-end
+F._pool_args = pool_args
 
 -- F.max_pool2d(x, kernel, {stride = kernel, padding = 0, dilation = 1, ceil_mode = false})
 function F.max_pool2d(x, kernel, opts)
-  local x4, unbatched, kh, kw, sh, sw, ph, pw, dh, dw = pool_args(x, kernel, opts, 'max_pool2d', true)
-  local y = cfn('max_pool2d')(x4, kh, kw, sh, sw, ph, pw, dh, dw, (opts and opts.ceil_mode) and true or false)
-  if unbatched then y = y:squeeze(1) end
-  return y
+  check_tensor(x, 'max_pool2d', 'input')
+  opts = opts or {}
+  local kh, kw, sh, sw, ph, pw, dh, dw = pool_args(kernel, opts, 'max_pool2d')
+  return cfn('max_pool2d')(x, kh, kw, sh, sw, ph, pw, dh, dw, opts.ceil_mode and true or false)
 end
 
 -- F.avg_pool2d(x, kernel, {stride = kernel, padding = 0, ceil_mode = false,
 --                          count_include_pad = true, divisor_override = nil})
 function F.avg_pool2d(x, kernel, opts)
+  check_tensor(x, 'avg_pool2d', 'input')
   opts = opts or {}
-  local x4, unbatched, kh, kw, sh, sw, ph, pw = pool_args(x, kernel, opts, 'avg_pool2d', false)
-  local divisor = opts.divisor_override or 0
-  if divisor ~= 0 and (not as_int(divisor) or divisor < 1) then
-    error('avg_pool2d: divisor_override must be a positive integer, got ' .. tostring(divisor), 0)
-  end
-  local include = opts.count_include_pad
-  if include == nil then include = true end
-  local y = cfn('avg_pool2d')(x4, kh, kw, sh, sw, ph, pw, opts.ceil_mode and true or false,
-                              include and true or false, divisor)
-  if unbatched then y = y:squeeze(1) end
-  return y
+  local kh, kw, sh, sw, ph, pw = pool_args(kernel, {stride = opts.stride, padding = opts.padding},
+                                           'avg_pool2d')
+  return cfn('avg_pool2d')(x, kh, kw, sh, sw, ph, pw, opts.ceil_mode and true or false,
+                           opts.count_include_pad ~= false, opts.divisor_override or 0)
 end
 
 -- F.adaptive_avg_pool2d(x, output_size): output_size a number or {h, w}.
 function F.adaptive_avg_pool2d(x, output_size)
-  local who = 'adaptive_avg_pool2d'
-  check_tensor(x, who, 'input')
-  check_float_input(x, who)
-  local oh, ow = pair(output_size, who, 'output_size', 1)
-  local x4, unbatched = batched4(x, who)
-  local y = cfn('adaptive_avg_pool2d')(x4, oh, ow)
-  if unbatched then y = y:squeeze(1) end
-  return y
+  check_tensor(x, 'adaptive_avg_pool2d', 'input')
+  local oh, ow = pair(output_size, 'adaptive_avg_pool2d', 'output_size')
+  return cfn('adaptive_avg_pool2d')(x, oh, ow)
 end
 
 -- ---- normalisation ----
@@ -234,68 +137,20 @@ function F.batch_norm(x, running_mean, running_var, weight, bias, training, mome
     weight, bias, training, momentum, eps = o.weight, o.bias, o.training, o.momentum, o.eps
   end
   check_tensor(x, who, 'input')
-  check_float_input(x, who)
-  local d = x:dim()
-  if d < 2 or d > 4 then
-    error(string.format('%s: expected an input of shape (N, C), (N, C, L) or (N, C, H, W), got %s',
-                        who, shape_str(x)), 0)
-  end
-  local C = x:size(2)
   for _, e in ipairs{{running_mean, 'running_mean'}, {running_var, 'running_var'},
                      {weight, 'weight'}, {bias, 'bias'}} do
-    local t, name = e[1], e[2]
-    if t ~= nil then
-      check_tensor(t, who, name)
-      check_same_kind(x, t, who, name)
-      if t:dim() ~= 1 or t:size(1) ~= C then
-        error(string.format('%s: expected %s of shape (%d) for an input with %d channels (shape ' ..
-                            '%s), got %s', who, name, C, C, shape_str(x), shape_str(t)), 0)
-      end
-    end
+    if e[1] ~= nil then check_tensor(e[1], who, e[2]) end
   end
-  if (running_mean == nil) ~= (running_var == nil) then
-    error(string.format('%s: give both running_mean and running_var, or neither', who), 0)
-  end
-  training = training and true or false
-  if not training and running_mean == nil then
-    error(string.format('%s: running statistics are needed when not training', who), 0)
-  end
-  if training then
-    local per_channel = x:numel() // math.max(C, 1)
-    if per_channel <= 1 then
-      error(string.format('%s: expected more than 1 value per channel when training, got input ' ..
-                          'shape %s', who, shape_str(x)), 0)
-    end
-  end
-  return cfn('batch_norm')(x, running_mean, running_var, weight, bias, training, momentum or 0.1,
-                           eps or 1e-5)
+  return cfn('batch_norm')(x, running_mean, running_var, weight, bias, training and true or false,
+                           momentum or 0.1, eps or 1e-5)
 end
 
 -- ---- linear, dropout, activations ----
 
 -- F.linear(x, w, b): x @ w^T + b over the last dim of x, any leading dims.
 function F.linear(x, w, b)
-  local who = 'linear'
-  check_tensor(x, who, 'input'); check_tensor(w, who, 'weight')
-  check_float_input(x, who)
-  if w:dim() ~= 2 then
-    error(string.format('%s: expected a 2-D weight (out_features, in_features), got %s', who,
-                        shape_str(w)), 0)
-  end
-  check_same_kind(x, w, who, 'weight')
-  local fin = w:size(2)
-  if x:dim() == 0 or x:size(-1) ~= fin then
-    error(string.format('%s: expected input with %d features in its last dim, got %s (input shape ' ..
-                        '%s)', who, fin, x:dim() == 0 and 'a 0-dim tensor' or tostring(x:size(-1)),
-                        shape_str(x)), 0)
-  end
-  if b ~= nil then
-    check_tensor(b, who, 'bias')
-    check_same_kind(x, b, who, 'bias')
-    if b:dim() ~= 1 or b:size(1) ~= w:size(1) then
-      error(string.format('%s: expected a bias of shape (%d), got %s', who, w:size(1), shape_str(b)), 0)
-    end
-  end
+  check_tensor(x, 'linear', 'input'); check_tensor(w, 'linear', 'weight')
+  if b ~= nil then check_tensor(b, 'linear', 'bias') end
   return cfn('linear')(x, w, b)
 end
 

@@ -82,19 +82,7 @@ static void cuda_reduce(lc_reduce_op op, lc_tensor *out, lc_tensor *indices, con
  * cuBLAS is column-major. A row-major matrix with leading dimension ld is, read column-major,
  * its transpose with the same ld; so the row-major product C = A B is computed as the
  * column-major C^T = B^T A^T: operands swapped, (m, n) swapped. The layout rule per operand is
- * the CPU backend's (blas_layout), so both devices accept the same views. */
-
-static void blas_layout(const lc_tensor *t, int d0, int d1, int *trans, int64_t *ld)
-{
-  if (t->strides[d1] == 1 || t->sizes[d1] == 1) {
-    *trans = 0;
-    *ld = t->sizes[d1] == 1 && t->strides[d1] != 1 ? 1 : t->strides[d0];
-  } else {
-    *trans = 1;
-    *ld = t->strides[d1];
-  }
-  if (*ld < 1) *ld = 1;
-}
+ * the CPU backend's (lc_blas_operand, geometry.c), so both devices accept the same views. */
 
 static void check_int(const char *what, int64_t v)
 {
@@ -119,12 +107,8 @@ static void cuda_matmul(lc_tensor *c, const lc_tensor *a, const lc_tensor *b)
   }
   int ta, tb;
   int64_t lda, ldb;
-  blas_layout(a, r, r + 1, &ta, &lda);
-  blas_layout(b, r, r + 1, &tb, &ldb);
-  if (ta && lda < m) lda = m;
-  if (!ta && lda < k) lda = k;
-  if (tb && ldb < k) ldb = k;
-  if (!tb && ldb < n) ldb = n;
+  lc_blas_operand(a, r, r + 1, &ta, &lda);
+  lc_blas_operand(b, r, r + 1, &tb, &ldb);
   check_int("m", m);
   check_int("n", n);
   check_int("k", k);

@@ -1,5 +1,6 @@
 /* The one CUDA context of the process: the device, the stream all work goes to, the cuBLAS
- * and cuDNN handles, the caching allocator and the pinned upload buffers. Everything is
+ * and cuDNN handles, the caching allocator, the pinned upload buffers, the cuDNN plan cache
+ * and the graph under capture: the GPU side's whole state. Everything is
  * created lazily, on the first GPU tensor; a build with CUDA on a machine without a driver
  * or a GPU only ever runs lc_cuda_probe, which fails quietly.
  *
@@ -21,6 +22,8 @@
 
 struct lc_cuda_allocator;
 struct lc_cuda_staging;
+struct lc_cuda_conv_plan;
+struct lc_cuda_graph;
 
 typedef struct lc_cuda_context {
   int device;                 /* the CUDA device index in use */
@@ -31,6 +34,10 @@ typedef struct lc_cuda_context {
   struct lc_cuda_staging *staging;
   int sm_count;
   size_t total_memory;
+  /* cuDNN descriptors and algorithm choices per (shape, dtype), conv_cudnn.c's */
+  struct lc_cuda_conv_plan *conv_plans;
+  /* the graph being captured (at most one at a time), or NULL: graph.c's */
+  struct lc_cuda_graph *capturing;
 } lc_cuda_context;
 
 /* Number of usable devices, probed once; 0 when there is no driver or no device. Never

@@ -23,7 +23,7 @@ static const char *const dir_name[NDIRS] = {"conv2d", "conv2d backward (input)",
 #define BENCHMARK_WORKSPACE_CAP ((size_t)1 << 30)
 
 /* Descriptors and chosen algorithms of one (shape, dtype). */
-typedef struct conv_plan {
+typedef struct lc_cuda_conv_plan {
   lc_conv2d_shape s;
   lc_dtype dtype;
   cudnnDataType_t dt;
@@ -35,10 +35,8 @@ typedef struct conv_plan {
   int algo[NDIRS];
   cudnnMathType_t math[NDIRS];
   size_t workspace[NDIRS];
-  struct conv_plan *next;
-} conv_plan;
-
-static conv_plan *plans;
+  struct lc_cuda_conv_plan *next;
+} conv_plan; /* listed from lc_cuda_ctx()->conv_plans */
 
 static bool same_shape(const lc_conv2d_shape *a, const lc_conv2d_shape *b)
 {
@@ -93,10 +91,12 @@ static void destroy_plan(conv_plan *p)
 
 void lc_cuda_conv_cache_clear(void)
 {
-  while (plans) {
-    conv_plan *next = plans->next;
-    destroy_plan(plans);
-    plans = next;
+  if (!lc_cuda_context_started()) return;
+  lc_cuda_context *c = lc_cuda_ctx();
+  while (c->conv_plans) {
+    conv_plan *next = c->conv_plans->next;
+    destroy_plan(c->conv_plans);
+    c->conv_plans = next;
   }
 }
 
@@ -138,14 +138,15 @@ static conv_plan *make_plan(const lc_conv2d_shape *s, lc_dtype dtype)
              (long long)s->out_h, (long long)s->out_w);
   /* Linked only when complete: after an error above, a later call starts afresh (the
    * half-made plan leaks a few descriptors, which only a cuDNN failure costs). */
-  p->next = plans;
-  plans = p;
+  lc_cuda_context *ctx = lc_cuda_ctx();
+  p->next = ctx->conv_plans;
+  ctx->conv_plans = p;
   return p;
 }
 
 static conv_plan *get_plan(const lc_conv2d_shape *s, lc_dtype dtype)
 {
-  conv_plan *p = plans;
+  conv_plan *p = lc_cuda_ctx()->conv_plans;
   while (p && !(p->dtype == dtype && same_shape(&p->s, s))) p = p->next;
   if (!p) p = make_plan(s, dtype);
   unsigned generation = lc_cuda_conv_mode_generation();
@@ -158,7 +159,7 @@ static conv_plan *get_plan(const lc_conv2d_shape *s, lc_dtype dtype)
 
 /* ---- algorithm choice ----
  * The three directions have their own perf structs with the same leading fields; they are
- * copied into this one so the choice is written once. */
+ * copied into this one so the choice (choose) is written once for all three. */
 typedef struct {
   int algo;
   cudnnStatus_t status;
@@ -222,127 +223,111 @@ static void *search_workspace(const size_t *sizes, int count, size_t *bytes)
   return ws;
 }
 
-static void choose_forward(conv_plan *p, const void *x, const void *w, void *y)
+/* The cuDNN calls that differ between the directions, behind one signature each: the
+ * workspace size of an algorithm, and the list of candidate algorithms (measured in benchmark
+ * mode, from cuDNN's heuristics otherwise). a and b are the direction's inputs, out its
+ * output: forward (x, w) -> y, backward data (w, dy) -> dx, backward filter (x, dy) -> dw. */
+#define MAX_ALGOS 16
+_Static_assert(CUDNN_CONVOLUTION_FWD_ALGO_COUNT <= MAX_ALGOS &&
+               CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT <= MAX_ALGOS &&
+               CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT <= MAX_ALGOS, "MAX_ALGOS");
+static const int algo_count[NDIRS] = {CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                      CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                      CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT};
+
+static cudnnStatus_t workspace_size(const conv_plan *p, int dir, int algo, size_t *bytes)
 {
   cudnnHandle_t h = lc_cuda_cudnn();
-  cudnnConvolutionFwdAlgoPerf_t raw[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  int count = 0;
-  set_math(p, FWD, base_math(p));
-  if (lc_cuda_conv_mode_benchmark()) {
-    size_t sizes[CUDNN_CONVOLUTION_FWD_ALGO_COUNT] = {0}, bytes;
-    for (int a = 0; a < CUDNN_CONVOLUTION_FWD_ALGO_COUNT; a++)
-      if (cudnnGetConvolutionForwardWorkspaceSize(h, p->x, p->w, p->conv, p->y,
-                                                  (cudnnConvolutionFwdAlgo_t)a, &sizes[a]) !=
-          CUDNN_STATUS_SUCCESS)
-        sizes[a] = 0;
-    void *ws = search_workspace(sizes, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &bytes);
-    cudnnStatus_t st = cudnnFindConvolutionForwardAlgorithmEx(
-        h, p->x, x, p->w, w, p->conv, p->y, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, raw, ws,
-        bytes);
-    lc_cuda_free(ws);
-    check(st, FWD, &p->s, "cudnnFindConvolutionForwardAlgorithmEx");
-  } else {
-    check(cudnnGetConvolutionForwardAlgorithm_v7(h, p->x, p->w, p->conv, p->y,
-                                                 CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, raw),
-          FWD, &p->s, "cudnnGetConvolutionForwardAlgorithm_v7");
+  switch (dir) {
+  case FWD:
+    return cudnnGetConvolutionForwardWorkspaceSize(h, p->x, p->w, p->conv, p->y,
+                                                   (cudnnConvolutionFwdAlgo_t)algo, bytes);
+  case BWD_DATA:
+    return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p->w, p->y, p->conv, p->x,
+                                                        (cudnnConvolutionBwdDataAlgo_t)algo, bytes);
+  default:
+    return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p->x, p->y, p->conv, p->w,
+                                                          (cudnnConvolutionBwdFilterAlgo_t)algo, bytes);
   }
-  perf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  for (int i = 0; i < count; i++)
-    perf[i] = (perf_t){raw[i].algo, raw[i].status, raw[i].memory, raw[i].determinism, raw[i].mathType};
-  int i = pick(p, FWD, perf, count);
-  if (i < 0) lc_error("conv2d [%s]: cuDNN offers no usable algorithm", shape_str(&p->s));
-  p->algo[FWD] = perf[i].algo;
-  p->math[FWD] = perf[i].mathType;
-  set_math(p, FWD, p->math[FWD]);
-  check(cudnnGetConvolutionForwardWorkspaceSize(h, p->x, p->w, p->conv, p->y,
-                                                (cudnnConvolutionFwdAlgo_t)p->algo[FWD],
-                                                &p->workspace[FWD]),
-        FWD, &p->s, "cudnnGetConvolutionForwardWorkspaceSize");
-  p->chosen[FWD] = true;
 }
 
-static void choose_backward_data(conv_plan *p, const void *w, const void *dy, void *dx)
+/* One direction's candidates: its perf struct type, and the measured search and the
+ * heuristic list as calls (names for the error). The perf structs share their leading
+ * fields, copied into perf_t. */
+#define CANDIDATES(type, find, find_call, get, get_call)                                    \
+  do {                                                                                       \
+    type raw[MAX_ALGOS];                                                                     \
+    call = search ? find : get;                                                              \
+    st = search ? find_call : get_call;                                                      \
+    for (int i = 0; st == CUDNN_STATUS_SUCCESS && i < n; i++)                                \
+      perf[i] = (perf_t){(int)raw[i].algo, raw[i].status, raw[i].memory, raw[i].determinism, \
+                         raw[i].mathType};                                                   \
+  } while (0)
+
+/* search: time the algorithms on the real buffers with workspace ws (freed here); otherwise
+ * cuDNN's heuristic list. */
+static int candidates(const conv_plan *p, int dir, const void *a, const void *b, void *out,
+                      void *ws, size_t bytes, bool search, perf_t *perf)
 {
   cudnnHandle_t h = lc_cuda_cudnn();
-  cudnnConvolutionBwdDataAlgoPerf_t raw[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-  int count = 0;
-  set_math(p, BWD_DATA, base_math(p));
-  if (lc_cuda_conv_mode_benchmark()) {
-    size_t sizes[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT] = {0}, bytes;
-    for (int a = 0; a < CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT; a++)
-      if (cudnnGetConvolutionBackwardDataWorkspaceSize(h, p->w, p->y, p->conv, p->x,
-                                                       (cudnnConvolutionBwdDataAlgo_t)a,
-                                                       &sizes[a]) != CUDNN_STATUS_SUCCESS)
-        sizes[a] = 0;
-    void *ws = search_workspace(sizes, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &bytes);
-    cudnnStatus_t st = cudnnFindConvolutionBackwardDataAlgorithmEx(
-        h, p->w, w, p->y, dy, p->conv, p->x, dx, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count,
-        raw, ws, bytes);
-    lc_cuda_free(ws);
-    check(st, BWD_DATA, &p->s, "cudnnFindConvolutionBackwardDataAlgorithmEx");
-  } else {
-    check(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p->w, p->y, p->conv, p->x,
-                                                      CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
-                                                      &count, raw),
-          BWD_DATA, &p->s, "cudnnGetConvolutionBackwardDataAlgorithm_v7");
-  }
-  perf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-  for (int i = 0; i < count; i++)
-    perf[i] = (perf_t){raw[i].algo, raw[i].status, raw[i].memory, raw[i].determinism, raw[i].mathType};
-  int i = pick(p, BWD_DATA, perf, count);
-  if (i < 0)
-    lc_error("conv2d backward (input) [%s]: cuDNN offers no usable algorithm%s", shape_str(&p->s),
-             lc_cuda_conv_mode_deterministic() ? " in deterministic mode" : "");
-  p->algo[BWD_DATA] = perf[i].algo;
-  p->math[BWD_DATA] = perf[i].mathType;
-  set_math(p, BWD_DATA, p->math[BWD_DATA]);
-  check(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p->w, p->y, p->conv, p->x,
-                                                     (cudnnConvolutionBwdDataAlgo_t)p->algo[BWD_DATA],
-                                                     &p->workspace[BWD_DATA]),
-        BWD_DATA, &p->s, "cudnnGetConvolutionBackwardDataWorkspaceSize");
-  p->chosen[BWD_DATA] = true;
+  int n = 0, max = algo_count[dir];
+  cudnnStatus_t st;
+  const char *call;
+  if (dir == FWD)
+    CANDIDATES(cudnnConvolutionFwdAlgoPerf_t,
+               "cudnnFindConvolutionForwardAlgorithmEx",
+               cudnnFindConvolutionForwardAlgorithmEx(h, p->x, a, p->w, b, p->conv, p->y, out, max,
+                                                      &n, raw, ws, bytes),
+               "cudnnGetConvolutionForwardAlgorithm_v7",
+               cudnnGetConvolutionForwardAlgorithm_v7(h, p->x, p->w, p->conv, p->y, max, &n, raw));
+  else if (dir == BWD_DATA)
+    CANDIDATES(cudnnConvolutionBwdDataAlgoPerf_t,
+               "cudnnFindConvolutionBackwardDataAlgorithmEx",
+               cudnnFindConvolutionBackwardDataAlgorithmEx(h, p->w, a, p->y, b, p->conv, p->x, out,
+                                                           max, &n, raw, ws, bytes),
+               "cudnnGetConvolutionBackwardDataAlgorithm_v7",
+               cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p->w, p->y, p->conv, p->x, max, &n,
+                                                           raw));
+  else
+    CANDIDATES(cudnnConvolutionBwdFilterAlgoPerf_t,
+               "cudnnFindConvolutionBackwardFilterAlgorithmEx",
+               cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p->x, a, p->y, b, p->conv, p->w,
+                                                             out, max, &n, raw, ws, bytes),
+               "cudnnGetConvolutionBackwardFilterAlgorithm_v7",
+               cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p->x, p->y, p->conv, p->w, max,
+                                                             &n, raw));
+  if (search) lc_cuda_free(ws);
+  check(st, dir, &p->s, call);
+  return n;
 }
 
-static void choose_backward_filter(conv_plan *p, const void *x, const void *dy, void *dw)
+/* Chooses the algorithm of one direction for plan p (see pick) and its workspace. */
+static void choose(conv_plan *p, int dir, const void *a, const void *b, void *out)
 {
-  cudnnHandle_t h = lc_cuda_cudnn();
-  cudnnConvolutionBwdFilterAlgoPerf_t raw[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-  int count = 0;
-  set_math(p, BWD_FILTER, base_math(p));
+  perf_t perf[MAX_ALGOS];
+  int count;
+  set_math(p, dir, base_math(p));
   if (lc_cuda_conv_mode_benchmark()) {
-    size_t sizes[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT] = {0}, bytes;
-    for (int a = 0; a < CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT; a++)
-      if (cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p->x, p->y, p->conv, p->w,
-                                                         (cudnnConvolutionBwdFilterAlgo_t)a,
-                                                         &sizes[a]) != CUDNN_STATUS_SUCCESS)
-        sizes[a] = 0;
-    void *ws = search_workspace(sizes, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &bytes);
-    cudnnStatus_t st = cudnnFindConvolutionBackwardFilterAlgorithmEx(
-        h, p->x, x, p->y, dy, p->conv, p->w, dw, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count,
-        raw, ws, bytes);
-    lc_cuda_free(ws);
-    check(st, BWD_FILTER, &p->s, "cudnnFindConvolutionBackwardFilterAlgorithmEx");
+    size_t sizes[MAX_ALGOS] = {0}, bytes;
+    for (int algo = 0; algo < algo_count[dir]; algo++)
+      if (workspace_size(p, dir, algo, &sizes[algo]) != CUDNN_STATUS_SUCCESS) sizes[algo] = 0;
+    void *ws = search_workspace(sizes, algo_count[dir], &bytes);
+    count = candidates(p, dir, a, b, out, ws, bytes, true, perf);
   } else {
-    check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p->x, p->y, p->conv, p->w,
-                                                        CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-                                                        &count, raw),
-          BWD_FILTER, &p->s, "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
+    count = candidates(p, dir, a, b, out, NULL, 0, false, perf);
   }
-  perf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-  for (int i = 0; i < count; i++)
-    perf[i] = (perf_t){raw[i].algo, raw[i].status, raw[i].memory, raw[i].determinism, raw[i].mathType};
-  int i = pick(p, BWD_FILTER, perf, count);
+  int i = pick(p, dir, perf, count);
   if (i < 0)
-    lc_error("conv2d backward (weight) [%s]: cuDNN offers no usable algorithm%s", shape_str(&p->s),
+    lc_error("%s [%s]: cuDNN offers no usable algorithm%s", dir_name[dir], shape_str(&p->s),
              lc_cuda_conv_mode_deterministic() ? " in deterministic mode" : "");
-  p->algo[BWD_FILTER] = perf[i].algo;
-  p->math[BWD_FILTER] = perf[i].mathType;
-  set_math(p, BWD_FILTER, p->math[BWD_FILTER]);
-  check(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-            h, p->x, p->y, p->conv, p->w, (cudnnConvolutionBwdFilterAlgo_t)p->algo[BWD_FILTER],
-            &p->workspace[BWD_FILTER]),
-        BWD_FILTER, &p->s, "cudnnGetConvolutionBackwardFilterWorkspaceSize");
-  p->chosen[BWD_FILTER] = true;
+  p->algo[dir] = perf[i].algo;
+  p->math[dir] = perf[i].mathType;
+  set_math(p, dir, p->math[dir]);
+  static const char *const size_call[NDIRS] = {"cudnnGetConvolutionForwardWorkspaceSize",
+                                               "cudnnGetConvolutionBackwardDataWorkspaceSize",
+                                               "cudnnGetConvolutionBackwardFilterWorkspaceSize"};
+  check(workspace_size(p, dir, p->algo[dir], &p->workspace[dir]), dir, &p->s, size_call[dir]);
+  p->chosen[dir] = true;
 }
 
 /* ---- the calls ---- */
@@ -379,7 +364,7 @@ int lc_cuda_conv2d_forward(lc_dtype dtype, const lc_conv2d_shape *s, const void 
   int code = prepare(dtype, s);
   if (code != LC_CONV_OK || s->n == 0) return code;
   conv_plan *p = get_plan(s, dtype);
-  if (!p->chosen[FWD]) choose_forward(p, x, w, y);
+  if (!p->chosen[FWD]) choose(p, FWD, x, w, y);
   cudnnHandle_t h = lc_cuda_cudnn();
   set_math(p, FWD, p->math[FWD]);
   void *ws = p->workspace[FWD] ? lc_cuda_malloc(p->workspace[FWD]) : NULL;
@@ -399,7 +384,7 @@ int lc_cuda_conv2d_backward_data(lc_dtype dtype, const lc_conv2d_shape *s, const
   int code = prepare(dtype, s);
   if (code != LC_CONV_OK || s->n == 0) return code;
   conv_plan *p = get_plan(s, dtype);
-  if (!p->chosen[BWD_DATA]) choose_backward_data(p, w, dy, dx);
+  if (!p->chosen[BWD_DATA]) choose(p, BWD_DATA, w, dy, dx);
   cudnnHandle_t h = lc_cuda_cudnn();
   set_math(p, BWD_DATA, p->math[BWD_DATA]);
   void *ws = p->workspace[BWD_DATA] ? lc_cuda_malloc(p->workspace[BWD_DATA]) : NULL;
@@ -427,7 +412,7 @@ int lc_cuda_conv2d_backward_weight(lc_dtype dtype, const lc_conv2d_shape *s, con
     return LC_CONV_OK;
   }
   conv_plan *p = get_plan(s, dtype);
-  if (!p->chosen[BWD_FILTER]) choose_backward_filter(p, x, dy, dw);
+  if (!p->chosen[BWD_FILTER]) choose(p, BWD_FILTER, x, dy, dw);
   cudnnHandle_t h = lc_cuda_cudnn();
   set_math(p, BWD_FILTER, p->math[BWD_FILTER]);
   void *ws = p->workspace[BWD_FILTER] ? lc_cuda_malloc(p->workspace[BWD_FILTER]) : NULL;

@@ -20,12 +20,10 @@ struct lc_cuda_graph {
   bool capturing;
 };
 
-static lc_cuda_graph *capturing_graph;
-
 lc_cuda_graph *lc_cuda_graph_begin(void)
 {
   lc_cuda_context *c = lc_cuda_ctx();
-  if (capturing_graph) lc_error("cuda.graph: a capture is already running (captures do not nest)");
+  if (c->capturing) lc_error("cuda.graph: a capture is already running (captures do not nest)");
   /* Handles made lazily would otherwise be created inside the capture. */
   lc_cuda_cublas();
   lc_cuda_cudnn();
@@ -40,7 +38,7 @@ lc_cuda_graph *lc_cuda_graph_begin(void)
   }
   lc_cuda_allocator_set_capture_key(c->allocator, (cudaStream_t)&g->key);
   g->capturing = true;
-  capturing_graph = g;
+  c->capturing = g;
   return g;
 }
 
@@ -49,7 +47,7 @@ static void stop_capture(lc_cuda_graph *g, cudaGraph_t *out)
   lc_cuda_context *c = lc_cuda_ctx();
   lc_cuda_allocator_set_capture_key(c->allocator, NULL);
   g->capturing = false;
-  capturing_graph = NULL;
+  c->capturing = NULL;
   cudaError_t err = cudaStreamEndCapture(c->stream, out);
   if (err != cudaSuccess) {
     (void)cudaGetLastError();

@@ -5,6 +5,7 @@ local lc = require 'luacnn'
 local module = require 'luacnn.nn.module'
 local init = require 'luacnn.nn.initializers'
 local F = require 'luacnn.functional'
+local core = require 'luacnn.core'
 
 local Conv2d = module.Module:extend 'Conv2d'
 
@@ -19,34 +20,33 @@ end
 
 local function pair_table(h, w) return {h, w} end
 
+-- The options' types are checked here, their values by the runtime's conv2d (its words).
 function Conv2d:init(in_channels, out_channels, kernel_size, opts)
   opts = opts or {}
   in_channels = positive_int(in_channels, 'in_channels')
   out_channels = positive_int(out_channels, 'out_channels')
-  local ok, kh, kw = pcall(F._pair, kernel_size, 'Conv2d', 'kernel_size', 1)
-  if not ok then error(kh, 0) end
-  local groups = positive_int(opts.groups or 1, 'groups')
-  if in_channels % groups ~= 0 then
-    error(string.format('Conv2d: in_channels %d must be divisible by groups %d', in_channels, groups), 0)
-  end
-  if out_channels % groups ~= 0 then
-    error(string.format('Conv2d: out_channels %d must be divisible by groups %d', out_channels, groups), 0)
-  end
-  local function checked_pair(v, what, min)
-    local okp, h, w = pcall(F._pair, v, 'Conv2d', what, min)
-    if not okp then error(h, 0) end
+  local function checked_pair(v, what)
+    local ok, h, w = pcall(F._pair, v, 'Conv2d', what)
+    if not ok then error(h, 0) end
     return pair_table(h, w)
   end
+  local k = checked_pair(kernel_size, 'kernel_size')
+  local kh, kw = k[1], k[2]
+  local groups = positive_int(opts.groups or 1, 'groups')
   self.in_channels, self.out_channels = in_channels, out_channels
-  self.kernel_size = {kh, kw}
-  self.stride = checked_pair(opts.stride or 1, 'stride', 1)
-  if opts.padding == 'same' or opts.padding == 'valid' then
+  self.kernel_size = k
+  self.stride = checked_pair(opts.stride or 1, 'stride')
+  local same = opts.padding == 'same' or opts.padding == 'valid'
+  if same then
     self.padding = opts.padding
   else
-    self.padding = checked_pair(opts.padding or 0, 'padding', 0)
+    self.padding = checked_pair(opts.padding or 0, 'padding')
   end
-  self.dilation = checked_pair(opts.dilation or 1, 'dilation', 1)
+  self.dilation = checked_pair(opts.dilation or 1, 'dilation')
   self.groups = groups
+  local p = same and {0, 0} or self.padding
+  core._F.conv2d_check(in_channels, out_channels, kh, kw, self.stride[1], self.stride[2], p[1], p[2],
+                       self.dilation[1], self.dilation[2], groups, opts.padding == 'same')
   local dtype, device = opts.dtype or 'float32', opts.device or 'cpu'
   self.weight = module.Parameter(lc.empty({out_channels, in_channels // groups, kh, kw},
                                           {dtype = dtype, device = device}))

@@ -2,32 +2,26 @@
 -- the stride defaults to the kernel size).
 local module = require 'luacnn.nn.module'
 local F = require 'luacnn.functional'
+local core = require 'luacnn.core'
 local Module = module.Module
 
 local M = {}
-
-local function pair(v, who, what, min)
-  local ok, h, w = pcall(F._pair, v, who, what, min)
-  if not ok then error(h, 0) end
-  return {h, w}
-end
 
 local function pair_str(p)
   if p[1] == p[2] then return tostring(p[1]) end
   return '(' .. p[1] .. ', ' .. p[2] .. ')'
 end
 
--- The window both poolings share: kernel, stride (the kernel by default), padding (at
--- most half the kernel, as PyTorch requires) and ceil_mode.
-local function set_window(self, name, kernel_size, opts)
-  self.kernel_size = pair(kernel_size, name, 'kernel_size', 1)
-  self.stride = pair(opts.stride or self.kernel_size, name, 'stride', 1)
-  self.padding = pair(opts.padding or 0, name, 'padding', 0)
+-- The window both poolings share: kernel, stride (the kernel by default), padding, ceil_mode,
+-- and (max pooling) dilation. Their types are checked here, their values by the runtime (op's
+-- words): padding at most half the kernel, as PyTorch requires.
+local function set_window(self, op, kernel_size, opts)
+  local ok, kh, kw, sh, sw, ph, pw, dh, dw = pcall(F._pool_args, kernel_size, opts, op)
+  if not ok then error(kh, 0) end
+  core._F.pool2d_check(op, kh, kw, sh, sw, ph, pw, dh, dw)
+  self.kernel_size, self.stride, self.padding = {kh, kw}, {sh, sw}, {ph, pw}
   self.ceil_mode = opts.ceil_mode and true or false
-  if 2 * self.padding[1] > self.kernel_size[1] or 2 * self.padding[2] > self.kernel_size[2] then
-    error(string.format('%s: padding %s must be at most half the kernel size %s', name,
-                        pair_str(self.padding), pair_str(self.kernel_size)), 0)
-  end
+  return {dh, dw}
 end
 
 -- nn.MaxPool2d(kernel_size, {stride = kernel_size, padding = 0, dilation = 1, ceil_mode = false})
@@ -36,8 +30,7 @@ M.MaxPool2d = MaxPool2d
 
 function MaxPool2d:init(kernel_size, opts)
   opts = opts or {}
-  set_window(self, 'MaxPool2d', kernel_size, opts)
-  self.dilation = pair(opts.dilation or 1, 'MaxPool2d', 'dilation', 1)
+  self.dilation = set_window(self, 'max_pool2d', kernel_size, opts)
 end
 
 function MaxPool2d:forward(x) return F.max_pool2d(x, self.kernel_size, self) end
@@ -55,7 +48,8 @@ M.AvgPool2d = AvgPool2d
 
 function AvgPool2d:init(kernel_size, opts)
   opts = opts or {}
-  set_window(self, 'AvgPool2d', kernel_size, opts)
+  set_window(self, 'avg_pool2d', kernel_size, {stride = opts.stride, padding = opts.padding,
+                                                ceil_mode = opts.ceil_mode})
   self.count_include_pad = opts.count_include_pad ~= false
   self.divisor_override = opts.divisor_override
 end
@@ -72,7 +66,10 @@ local AdaptiveAvgPool2d = Module:extend 'AdaptiveAvgPool2d'
 M.AdaptiveAvgPool2d = AdaptiveAvgPool2d
 
 function AdaptiveAvgPool2d:init(output_size)
-  self.output_size = pair(output_size, 'AdaptiveAvgPool2d', 'output_size', 1)
+  local ok, h, w = pcall(F._pair, output_size, 'AdaptiveAvgPool2d', 'output_size')
+  if not ok then error(h, 0) end
+  core._F.adaptive_avg_pool2d_check(h, w)
+  self.output_size = {h, w}
 end
 
 function AdaptiveAvgPool2d:forward(x) return F.adaptive_avg_pool2d(x, self.output_size) end
