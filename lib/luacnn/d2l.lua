@@ -421,7 +421,7 @@ function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
   if progress == nil or progress == 'auto' then progress = stdout_is_terminal() end
   if quiet then progress = false end
 
-  local r = main and open_run(opts, num_epochs, lr, device) or nil
+  local r = open_run(opts, num_epochs, lr, device)   -- on ranks other than 0 it writes nothing
   local history = {}
   local train_time, examples = 0, 0
   local line_open = false           -- a progress line is on screen without its newline

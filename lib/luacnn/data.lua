@@ -995,6 +995,33 @@ function ImageLoader.__tostring(self)
                        self.batch_size, #self, self.handle:workers(), self.shuffle and ', shuffled' or '')
 end
 
+-- The loader of one rank of a data-parallel run, as DataLoader:distribute: every epoch's order
+-- (the same on every rank: it depends on the seed, which rank 0 sends to all, and the epoch)
+-- is shared out, rank r taking positions r+1, r+1+world_size, ...; padded from the order's
+-- start so ranks have equal batch counts, or, with opts.eval, each image once. opts.split_batch:
+-- batch_size / world_size per rank. With one process the loader is left as it is.
+function ImageLoader:distribute(opts)
+  opts = opts or {}
+  local dist = lc().dist
+  local world = opts.num_replicas or dist.world_size()
+  if world == 1 then return self end
+  local bs = self.batch_size
+  if opts.split_batch then
+    if bs % world ~= 0 then
+      error(string.format('ImageLoader:distribute: batch_size %d does not split over %d ranks; '
+                          .. 'choose a multiple of %d', bs, world, world), 2)
+    end
+    bs = bs // world
+  end
+  -- the order must be the same everywhere: rank 0's seed (the ranks' own may differ)
+  local seed = opts.seed or (opts.num_replicas == nil and dist.broadcast_integer(self.seed, 0))
+                         or self.seed
+  self.handle:shard(opts.rank or dist.rank(), world, not opts.eval, bs, seed)
+  self.seed = seed
+  self.batch_size = bs
+  return self
+end
+
 -- The epoch the next loop runs (0, 1, ... by default).
 function ImageLoader:set_epoch(e)
   if math.type(e) ~= 'integer' or e < 0 then

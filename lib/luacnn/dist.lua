@@ -66,6 +66,29 @@ function dist.broadcast_integer(v, src)
   return math.tointeger(t[1]:item())
 end
 
+-- A string rank src holds, on every rank (a run folder's name).
+function dist.broadcast_string(s, src)
+  if core.world_size() == 1 then return s end
+  src = src or 0
+  local mine = core.rank() == src
+  local n = dist.broadcast_integer(mine and #s or 0, src)
+  local t = lc.zeros({math.max(n, 1)}, {dtype = 'int64'})
+  if mine then
+    local codes = {s:byte(1, -1)}
+    if n > 0 then t = lc.tensor(codes, {dtype = 'int64'}) end
+  end
+  core.broadcast(t, src)
+  local out = {}
+  for i, v in ipairs(t:totable()) do if i <= n then out[i] = string.char(v) end end
+  return table.concat(out)
+end
+
+-- Whether this process is a rank other than 0 of a running data-parallel job: it computes
+-- but writes no run folders, checkpoints or submissions (lc.run and the trainers ask this).
+function dist.is_secondary()
+  return core.is_initialized() and core.rank() ~= 0
+end
+
 -- ---- nn.DistributedDataParallel ----
 
 local DDP = {}
