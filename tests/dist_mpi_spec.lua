@@ -1,7 +1,7 @@
 -- lc.dist across processes (issue 14), through Open MPI's mpirun: collectives' values with 2
 -- and 3 ranks, the equivalence of 2 ranks x batch 128 with 1 rank x batch 256 after 10 SGD
--- steps, a dead rank that must not hang the others, `luacnn --nproc`, and scripts/lenet.lua
--- under 2 ranks for one short epoch. Ranks run one OpenMP thread each, oversubscribed on CI's
+-- steps, a dead rank that must not hang the others, `luacnn --nproc`, a leaves run resumed
+-- with another number of ranks, and scripts/lenet.lua under 2 ranks for one short epoch. Ranks run one OpenMP thread each, oversubscribed on CI's
 -- 2 cores. Skipped (77) without mpirun or in a build without MPI.
 local H = dofile((debug.getinfo(1, 'S').source:match('^@(.*/)') or './') .. 'fixtures/spec_helper.lua')
 local lc = require 'luacnn'
@@ -116,6 +116,37 @@ describe('lc.dist under mpirun', function()
     out, rc = H.sh('PATH=/nonexistent ' .. H.q(H.exe()) .. ' --nproc 2 x.lua')
     assert.equal(1, rc)
     has('--nproc needs mpirun on PATH', out)
+  end)
+
+  it('resnet_leaves: a 2-rank run stopped after epoch 1 resumes as 1 rank', function()
+    local root = (os.getenv('LUACNN_DATA') or (H.root .. '/../shared/data')) .. '/classify-leaves'
+    if not H.exists(root .. '/train.csv') then
+      io.stderr:write('\n*** SKIPPED: no Classify Leaves data at ', root, ': resume across rank counts not run ***\n')
+      pending('no Classify Leaves data')
+      return
+    end
+    local dir = H.tmpdir()
+    local common = string.format('--limit 256 --epochs 2 --size 32 --batch_size 32 --device cpu '
+                                 .. '--data_root %s --no-submission --recipe cpu --no-cache '
+                                 .. '--time_budget 0', H.q(root))
+    local script = H.q(H.root .. '/scripts/resnet_leaves.lua')
+    local out, rc = H.sh(string.format('cd %s && %s timeout 300 mpirun --oversubscribe -np 2 %s %s %s '
+                                       .. '--run_dir %s/cut --stop_after_epoch 1', H.q(dir), ENV,
+                                       H.q(H.exe()), script, common, H.q(dir)))
+    assert.are_not.equal(0, rc)
+    assert.matches('continue with %-%-resume', out)
+    local run = require 'luacnn.run'
+    assert.equal('interrupted', run.read_json(dir .. '/cut/summary.json').status)
+    assert.equal(1, #run.read_csv(dir .. '/cut/metrics.csv'))
+    out, rc = H.sh(string.format('cd %s && %s timeout 300 %s %s --resume %s/cut --data_root %s',
+                                 H.q(dir), ENV, H.q(H.exe()), script, H.q(dir), H.q(root)))
+    local rows = run.read_csv(dir .. '/cut/metrics.csv')
+    local status = run.read_json(dir .. '/cut/summary.json').status
+    H.rmdir(dir)
+    assert.equal(0, rc, out)
+    assert.matches('resuming from', out)
+    assert.equal(2, #rows)
+    assert.equal('finished', status)
   end)
 
   it('scripts/lenet.lua trains one short epoch as 2 ranks; rank 0 alone writes the run', function()
