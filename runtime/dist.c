@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "runtime/autograd.h"
 #include "runtime/error.h"
@@ -87,7 +89,7 @@ void lc_dist_broadcast(lc_tensor *t, int src)
 bool lc_dist_have_mpi(void) { return true; }
 
 static struct {
-  bool initialized, broken;
+  bool initialized, broken, oversubscribed;
   MPI_Comm comm;
   int rank, size, local_rank;
 } world = {.size = 1};
@@ -134,8 +136,12 @@ int lc_dist_init(void)
   MPI_Comm local;
   if (MPI_Comm_split_type(world.comm, MPI_COMM_TYPE_SHARED, world.rank, MPI_INFO_NULL, &local) ==
       MPI_SUCCESS) {
+    int local_size = 1;
     MPI_Comm_rank(local, &world.local_rank);
+    MPI_Comm_size(local, &local_size);
     MPI_Comm_free(&local);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    world.oversubscribed = cores > 0 && local_size > cores;
   }
   world.initialized = true;
   atexit(finalize_at_exit);
@@ -161,22 +167,29 @@ static void check_usable(const char *op)
              "unusable (restart the job)", op, world.rank);
 }
 
-/* Polls n requests until all are complete; past the timeout, raises naming op. Spins
- * briefly, then sleeps in short steps so waiting ranks leave the cores to working ones. */
+/* Polls n requests until all are complete; past the timeout, raises naming op. A
+ * non-blocking collective advances only inside MPI calls, so for its first 20 ms the loop
+ * tests back to back, as a blocking MPI call would, yielding the core between tests when this
+ * machine has more ranks than cores (as Open MPI does then); a longer wait (a slow or dead
+ * rank) sleeps 0.2 ms between tests. */
 static void wait_all(const char *op, int n, MPI_Request *reqs)
 {
-  double timeout = lc_dist_timeout(), start = now();
-  long spins = 0;
+  double timeout = lc_dist_timeout(), start = now(), t = start;
+  long polls = 0;
   for (;;) {
     int done = 0;
     int rc = MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE);
     if (rc != MPI_SUCCESS) mpi_fail(op, rc);
     if (done) return;
-    if (++spins > 200) {
-      struct timespec ts = {0, spins > 20000 ? 1000000 : 50000};
+    if ((++polls & 63) == 0) t = now();
+    if (t - start < 0.02) {
+      if (world.oversubscribed) sched_yield();
+    } else {
+      struct timespec ts = {0, 200000};
       nanosleep(&ts, NULL);
+      t = now();
     }
-    if (now() - start > timeout) {
+    if (t - start > timeout) {
       world.broken = true;
       lc_error("%s: rank %d waited %.0f s (LUACNN_DIST_TIMEOUT) for the other %d rank(s) and "
                "got no answer: a rank died or is stuck; stopping this job", op, world.rank,

@@ -24,10 +24,11 @@ end
 
 local function has(text, out) assert.matches(text, out, 1, true) end
 
--- CI runs as root; Open MPI refuses root unless told. One thread per rank. A hard timeout so a
--- hang fails the test instead of the CI job.
+-- CI runs as root; Open MPI refuses root unless told. One thread per rank. Shared memory
+-- between the ranks without the single-copy (ptrace) path containers often forbid. A hard
+-- timeout so a hang fails the test instead of the CI job.
 local ENV = 'OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 '
-            .. 'OMPI_MCA_btl=self,vader '
+            .. 'OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none '
 
 local function mpirun(np, script, args, extra_env, limit)
   return H.sh(string.format('cd %s && %s %s timeout %d mpirun --oversubscribe -np %d %s %s %s',
