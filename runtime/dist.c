@@ -296,9 +296,8 @@ lc_tensor *lc_dist_all_gather(lc_tensor *t)
 #ifdef LUACNN_WITH_MPI
   if (size > 1) {
     check_usable("all_gather");
-    /* every rank must send the same count: compare shapes first */
-    int64_t mine[2] = {n, -n}, agreed[2] = {n, -n};
-    (void)mine;
+    /* every rank must send the same count: the largest and the smallest count first */
+    int64_t agreed[2] = {n, -n};
     MPI_Request req;
     int rc = MPI_Iallreduce(MPI_IN_PLACE, agreed, 2, MPI_INT64_T, MPI_MAX, world.comm, &req);
     if (rc != MPI_SUCCESS) mpi_fail("all_gather", rc);

@@ -29,6 +29,13 @@ local function has(text, out) assert.matches(text, out, 1, true) end
 -- timeout so a hang fails the test instead of the CI job.
 local ENV = 'OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 '
             .. 'OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none '
+-- The ASan tree: Open MPI leaves ~100 KB allocated at MPI_Finalize from components it has
+-- dlclosed by then, which LeakSanitizer cannot name (so no suppression can match), so the ranks
+-- run without leak checks there; ASan's other checks stay on, and dist_spec checks lc.dist's
+-- own allocations for leaks in one process.
+if os.getenv('ASAN_OPTIONS') then
+  ENV = ENV .. 'ASAN_OPTIONS=' .. H.q(os.getenv('ASAN_OPTIONS') .. ':detect_leaks=0') .. ' '
+end
 
 local function mpirun(np, script, args, extra_env, limit)
   return H.sh(string.format('cd %s && %s %s timeout %d mpirun --oversubscribe -np %d %s %s %s',
@@ -37,6 +44,15 @@ local function mpirun(np, script, args, extra_env, limit)
 end
 
 local fixtures = H.root .. '/tests/fixtures/'
+
+-- The whole-script runs (ResNet-18 on the leaves, LeNet on Fashion-MNIST) take minutes under
+-- AddressSanitizer; the main tree runs them, the ASan tree runs the rest.
+local function too_slow_under_asan(what)
+  if not os.getenv('ASAN_OPTIONS') then return false end
+  io.stderr:write('\n*** SKIPPED in the ASan tree (the main tree runs it): ', what, ' ***\n')
+  pending(what .. ': skipped under ASan')
+  return true
+end
 
 describe('lc.dist under mpirun', function()
   it('all_reduce, broadcast, all_gather and barrier give every rank the same values', function()
@@ -120,6 +136,7 @@ describe('lc.dist under mpirun', function()
   end)
 
   it('resnet_leaves: a 2-rank run stopped after epoch 1 resumes as 1 rank', function()
+    if too_slow_under_asan('resnet_leaves resumed across rank counts') then return end
     local root = (os.getenv('LUACNN_DATA') or (H.root .. '/../shared/data')) .. '/classify-leaves'
     if not H.exists(root .. '/train.csv') then
       io.stderr:write('\n*** SKIPPED: no Classify Leaves data at ', root, ': resume across rank counts not run ***\n')
@@ -151,6 +168,7 @@ describe('lc.dist under mpirun', function()
   end)
 
   it('scripts/lenet.lua trains one short epoch as 2 ranks; rank 0 alone writes the run', function()
+    if too_slow_under_asan('lenet under mpirun') then return end
     local data = (os.getenv('LUACNN_DATA') or (H.root .. '/../shared/data')) .. '/fashion-mnist'
     if not H.exists(data .. '/train-images-idx3-ubyte.gz') then
       io.stderr:write('\n*** SKIPPED: no Fashion-MNIST at ', data, ': lenet under mpirun not run ***\n')

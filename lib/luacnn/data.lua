@@ -333,7 +333,7 @@ function data.DistributedSampler(n, opts)
           .. tostring(n), 2)
   end
   local dist = lc().dist
-  local replicas = opts.num_replicas or dist.world_size()
+  local replicas = opts.num_replicas or dist.init()   -- MPI starts here under a launcher
   local rank = opts.rank or dist.rank()
   if math.type(replicas) ~= 'integer' or replicas < 1 then
     error('DistributedSampler: num_replicas must be an integer >= 1, got ' .. tostring(replicas), 2)
@@ -465,7 +465,7 @@ end
 -- Returns the loader; with one process it is left as it is.
 function DataLoader:distribute(opts)
   opts = opts or {}
-  local world = opts.num_replicas or lc().dist.world_size()
+  local world = opts.num_replicas or lc().dist.init()
   if world == 1 then return self end
   local so = {num_replicas = world, rank = opts.rank, seed = opts.seed}
   if opts.eval then so.shuffle, so.pad = false, false
@@ -1003,7 +1003,7 @@ end
 function ImageLoader:distribute(opts)
   opts = opts or {}
   local dist = lc().dist
-  local world = opts.num_replicas or dist.world_size()
+  local world = opts.num_replicas or dist.init()
   if world == 1 then return self end
   local bs = self.batch_size
   if opts.split_batch then
