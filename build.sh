@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 
 packages=(cmake make gcc pkg-config liblua5.4-dev lua5.4 lua-busted libopenblas-dev zlib1g-dev
           libpng-dev libcairo2-dev libedit-dev libturbojpeg0-dev curl libdnnl-dev
-          libzmq3-dev libcjson-dev libssl-dev luarocks)
+          libzmq3-dev libcjson-dev libssl-dev luarocks libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

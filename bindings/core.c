@@ -10,6 +10,7 @@ void lcb_open_cuda(lua_State *L) __attribute__((weak));
 void lcb_open_nn(lua_State *L) __attribute__((weak));
 void lcb_open_data(lua_State *L) __attribute__((weak));
 void lcb_open_image(lua_State *L) __attribute__((weak));
+void lcb_open_dist(lua_State *L) __attribute__((weak));
 
 int luaopen_luacnn_core(lua_State *L)
 {
@@ -22,7 +23,7 @@ int luaopen_luacnn_core(lua_State *L)
   lcb_open_create(L);
   lcb_open_ops(L);
   void (*areas[])(lua_State *) = {lcb_open_chart, lcb_open_cuda, lcb_open_nn, lcb_open_data,
-                                  lcb_open_image};
+                                  lcb_open_image, lcb_open_dist};
   for (size_t i = 0; i < sizeof areas / sizeof areas[0]; i++)
     if (areas[i]) areas[i](L);
   if (lcb_open_transform) lcb_open_transform(L);

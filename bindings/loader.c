@@ -8,7 +8,7 @@
  *   _loader.draw_seed() -> integer (from lc's generator: reproducible under lc.manual_seed)
  *   _loader.new{paths=, labels=, rows=, transform=, batch_size=, drop_last=, shuffle=, workers=,
  *               prefetch=, cache=, skip=, seed=, decode_scale=} -> loader userdata with :start(epoch), :next(),
- *               :stop(), :num_batches(), :workers(), :skipped(), :cache_bytes(), :sample_shape() */
+ *               :stop(), :shard(), :num_batches(), :workers(), :skipped(), :cache_bytes(), :sample_shape() */
 #include <stdlib.h>
 #include <string.h>
 
@@ -277,6 +277,18 @@ static int m_gc(lua_State *L)
   return 0;
 }
 
+/* h:shard(rank, count, pad, batch_size [, seed]): 0-based rank, as lc.dist numbers them */
+static int m_shard(lua_State *L)
+{
+  lc_loader *l = check_loader(L);
+  char err[256];
+  if (lc_loader_set_shard(l, (int)luaL_checkinteger(L, 2), (int)luaL_checkinteger(L, 3),
+                          lua_toboolean(L, 4), (int)luaL_checkinteger(L, 5), err, sizeof err) != 0)
+    return luaL_error(L, "%s", err);
+  if (!lua_isnoneornil(L, 6)) lc_loader_set_seed(l, (uint64_t)luaL_checkinteger(L, 6));
+  return 0;
+}
+
 static int m_num_batches(lua_State *L) { lua_pushinteger(L, lc_loader_num_batches(check_loader(L))); return 1; }
 static int m_workers(lua_State *L) { lua_pushinteger(L, lc_loader_workers(check_loader(L))); return 1; }
 static int m_skipped(lua_State *L) { lua_pushinteger(L, lc_loader_skipped(check_loader(L))); return 1; }
@@ -298,6 +310,7 @@ void lcb_open_loader(lua_State *L)
   if (luaL_newmetatable(L, LOADER_MT)) {
     static const luaL_Reg methods[] = {
       {"start", m_start}, {"next", m_next}, {"stop", m_stop}, {"num_batches", m_num_batches},
+      {"shard", m_shard},
       {"workers", m_workers}, {"skipped", m_skipped}, {"running", m_running},
       {"cache_bytes", m_cache_bytes}, {"sample_shape", m_sample_shape}, {NULL, NULL},
     };

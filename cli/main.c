@@ -69,6 +69,7 @@ static void usage(FILE *out) {
     "  -E        ignore environment variables (LUA_PATH, LUA_CPATH, LUACNN_LIB)\n"
     "  -W        turn warnings on\n"
     "  -h        show this help\n"
+    "  --nproc N script [args]   run the script as N data-parallel processes (mpirun)\n"
     "  --        stop handling options\n"
     "  -         run standard input as a script and stop handling options\n"
     "With no arguments, " CLI_NAME " starts the REPL. The global `lc` is luacnn in scripts,\n"
@@ -586,6 +587,8 @@ static int pmain(lua_State *L) {
  * convolutions and oneDNN on OpenMP, sleeping at once cost LeNet's step on 2 cores a quarter
  * (bench/RESULTS.md, issue 13). */
 int main(int argc, char **argv) {
+  if (argc > 1 && (strcmp(argv[1], "--nproc") == 0 || strncmp(argv[1], "--nproc=", 8) == 0))
+    return cli_nproc_main(argc, argv);
   lua_State *L = luaL_newstate();
   int status, ok;
   if (L == NULL) {

@@ -81,6 +81,14 @@ void lc_node_store_view(lc_node *n, const lc_tensor *view, const lc_tensor *base
 
 /* ---- the engine (runtime/backward.c) ---- */
 
+/* The grad-ready hook: called during lc_backward when a leaf that requires grad has received
+ * every gradient this pass sends it, so its .grad is complete (PyTorch's post-accumulate-grad
+ * hook; DistributedDataParallel starts reducing a bucket of gradients from it), then once
+ * with leaf NULL when the pass is over (PyTorch's queued engine callback: DDP waits for its
+ * reductions there). One per process; NULL removes it. It may raise (lc_error). */
+typedef void (*lc_grad_ready_fn)(lc_tensor *leaf, void *ctx);
+void lc_set_grad_ready_hook(lc_grad_ready_fn fn, void *ctx);
+
 /* Backpropagates from root. grad may be NULL for a one-element root. */
 void lc_backward(lc_tensor *root, lc_tensor *grad, bool retain_graph);
 

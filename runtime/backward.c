@@ -38,6 +38,15 @@ static void list_push(node_list *l, lc_node *node)
 
 static uint64_t visit_generation;
 
+static lc_grad_ready_fn grad_ready_hook;
+static void *grad_ready_ctx;
+
+void lc_set_grad_ready_hook(lc_grad_ready_fn fn, void *ctx)
+{
+  grad_ready_hook = fn;
+  grad_ready_ctx = fn ? ctx : NULL;
+}
+
 /* Counts, for each node reachable from root, how many edges lead into it, and lists
  * the nodes. A node is ready once every consumer has sent its gradient. */
 static node_list collect_graph(lc_node *root)
@@ -54,6 +63,14 @@ static node_list collect_graph(lc_node *root)
     lc_tensor_release(n->grad_accum);
     n->grad_accum = NULL;
     for (int i = 0; i < n->n_inputs; i++) {
+      lc_tensor *leaf = n->next[i].leaf;
+      if (leaf && grad_ready_hook) { /* edges into a leaf, for the grad-ready hook */
+        if (leaf->grad_pass != mark) {
+          leaf->grad_pass = mark;
+          leaf->grad_pending = 0;
+        }
+        leaf->grad_pending++;
+      }
       lc_node *child = n->next[i].node;
       if (!child) continue;
       if (child->visit_mark != mark) {
@@ -121,6 +138,12 @@ static void run_node(lc_node *n, bool retain_graph)
     }
     lc_tensor_release(gin[i]);
   }
+  /* leaves whose every edge of this pass has now delivered (a NULL gradient delivers too) */
+  for (int i = 0; i < n->n_inputs && grad_ready_hook; i++) {
+    lc_tensor *leaf = n->next[i].leaf;
+    if (leaf && leaf->grad_pass == visit_generation && --leaf->grad_pending == 0 && leaf->grad)
+      grad_ready_hook(leaf, grad_ready_ctx);
+  }
   if (!retain_graph) lc_node_release_saved(n);
 }
 
@@ -160,6 +183,10 @@ void lc_backward(lc_tensor *root, lc_tensor *grad, bool retain_graph)
     accumulate_leaf(root, seed);
     lc_tensor_release(seed);
     lc_set_grad_enabled(previous);
+    if (grad_ready_hook) {
+      grad_ready_hook(root, grad_ready_ctx);
+      grad_ready_hook(NULL, grad_ready_ctx);
+    }
     return;
   }
   node_list nodes = collect_graph(root->grad_fn);
@@ -188,6 +215,7 @@ void lc_backward(lc_tensor *root, lc_tensor *grad, bool retain_graph)
   free(nodes.items);
   free(ready.items);
   lc_set_grad_enabled(previous);
+  if (grad_ready_hook) grad_ready_hook(NULL, grad_ready_ctx); /* the pass is over */
 }
 
 /* ---- in-place writes ---- */

@@ -72,6 +72,9 @@ struct lc_loader {
   int oc, oh, ow, is_float;
   size_t sample_bytes;
   int64_t nbatches, total;
+  /* a data-parallel share (lc_loader_set_shard): count 0 when the loader takes every sample */
+  int shard_rank, shard_count, shard_pad;
+  int64_t shard_n, *full_order;
   cache_entry *cache_tab;
   size_t cache_bytes;
   int64_t skipped;
@@ -175,6 +178,7 @@ static void free_all(lc_loader *l)
     for (int k = 0; k < l->prefetch; k++) free(l->slots[k].ok);
   free(l->slots);
   free(l->order);
+  free(l->full_order);
   free(l->tids);
   if (l->tf) lc_transform_release(l->tf);
   pthread_mutex_destroy(&l->mu);
@@ -281,6 +285,33 @@ lc_loader *lc_loader_new(const lc_loader_config *cfg, char *err, size_t errlen)
   return l;
 }
 
+int lc_loader_set_shard(lc_loader *l, int rank, int count, int pad, int batch_size, char *err,
+                        size_t errlen)
+{
+  if (l->running) return lc_fail(err, errlen, "ImageLoader: cannot shard while an epoch runs");
+  if (count < 1 || rank < 0 || rank >= count)
+    return lc_fail(err, errlen, "ImageLoader: shard rank %d of %d is out of range", rank, count);
+  if (batch_size < 1 || batch_size > l->bs)
+    return lc_fail(err, errlen, "ImageLoader: a shard's batch_size must be in [1, %d], got %d",
+                   l->bs, batch_size);
+  if (count > 1 && !l->full_order) {
+    l->full_order = malloc((size_t)(l->n ? l->n : 1) * sizeof *l->full_order);
+    if (!l->full_order) return lc_fail(err, errlen, "ImageLoader: out of memory");
+  }
+  int64_t n = l->n, m = n;
+  if (count > 1) m = pad ? (n + count - 1) / count : n / count + (rank < n % count ? 1 : 0);
+  l->shard_rank = rank;
+  l->shard_count = count > 1 ? count : 0;
+  l->shard_pad = pad != 0;
+  l->shard_n = m;
+  l->bs = batch_size;
+  l->nbatches = l->drop_last ? m / l->bs : (m + l->bs - 1) / l->bs;
+  l->total = l->drop_last ? l->nbatches * l->bs : m;
+  return 0;
+}
+
+void lc_loader_set_seed(lc_loader *l, uint64_t seed) { l->seed = seed; }
+
 int64_t lc_loader_num_batches(const lc_loader *l) { return l->nbatches; }
 int lc_loader_workers(const lc_loader *l) { return l->workers; }
 int64_t lc_loader_skipped(const lc_loader *l) { return l->skipped; }
@@ -382,10 +413,14 @@ int lc_loader_start(lc_loader *l, uint64_t epoch, char *err, size_t errlen)
 {
   lc_loader_stop(l);
   l->epoch_seed = lc_loader_mix(l->seed, epoch);
+  int64_t *order = l->shard_count ? l->full_order : l->order;
   if (l->shuffle)
-    lc_loader_permutation(l->n, l->seed, epoch, l->order);
+    lc_loader_permutation(l->n, l->seed, epoch, order);
   else
-    for (int64_t i = 0; i < l->n; i++) l->order[i] = i;
+    for (int64_t i = 0; i < l->n; i++) order[i] = i;
+  /* this rank's positions of the epoch's order: rank, rank + count, ... (padding wraps) */
+  for (int64_t k = 0; l->shard_count && k < l->shard_n; k++)
+    l->order[k] = order[(l->shard_rank + k * l->shard_count) % l->n];
   l->next_pos = 0;
   l->consumed = 0;
   l->cancel = 0;

@@ -42,6 +42,15 @@ typedef struct lc_loader_config {
 lc_loader *lc_loader_new(const lc_loader_config *cfg, char *err, size_t errlen);
 void lc_loader_free(lc_loader *l); /* stops a running epoch first */
 
+/* A data-parallel run's share (lc.dist): this process takes positions rank, rank + count, ...
+ * of every epoch's order (the same order on every rank), padded from the order's start to
+ * ceil(n / count) samples when pad (equal batch counts for training), else n / count or one
+ * more (evaluation: each sample once). batch_size is the per-rank batch (at most the
+ * configured one). count 1 takes every sample again. Not while an epoch runs. */
+int lc_loader_set_shard(lc_loader *l, int rank, int count, int pad, int batch_size, char *err,
+                        size_t errlen);
+/* The seed of the next epochs' order and augmentation (a data-parallel run takes rank 0's). */
+void lc_loader_set_seed(lc_loader *l, uint64_t seed);
 int64_t lc_loader_num_batches(const lc_loader *l);
 int lc_loader_workers(const lc_loader *l);
 int64_t lc_loader_skipped(const lc_loader *l);      /* samples dropped so far (all epochs) */

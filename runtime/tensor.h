@@ -55,6 +55,10 @@ typedef struct lc_tensor {
    * stale and is remade from the base's before the view is used. */
   uint64_t history;
   int held_slot; /* 1 + index in this thread's record of creation references, or 0 */
+  /* A leaf during a backward pass with a grad-ready hook (runtime/autograd.h): the pass that
+   * counted it, and how many of its gradient edges have not delivered yet. */
+  uint64_t grad_pass;
+  int grad_pending;
 } lc_tensor;
 
 /* ---- dtypes and devices (runtime/geometry.c: no allocation, no backend) ---- */

@@ -213,6 +213,44 @@ describe('ImageLoader', function()
     end)
   end)
 
+  it('distribute: ranks share every epoch\'s order, disjoint, padded, the same bytes', function()
+    local whole = epoch(loader{shuffle = true, batch_size = 4, workers = 2})
+    local order = {}
+    for _, b in ipairs(whole) do for _, i in ipairs(b.index:totable()) do order[#order + 1] = i end end
+    local R, seen = 2, {}
+    for r = 0, R - 1 do
+      local l = loader{shuffle = true, batch_size = 4, workers = 2}
+      assert.equal(l, l:distribute{num_replicas = R, rank = r, split_batch = true})
+      assert.equal(2, l.batch_size)
+      assert.equal(6, #l)                       -- ceil(21 / 2) = 11 images, batches of 2
+      local got = epoch(l)
+      local k = 0
+      for _, b in ipairs(got) do
+        for j, i in ipairs(b.index:totable()) do
+          k = k + 1
+          local pos = (r + (k - 1) * R) % N + 1      -- position r+1, r+1+R, ... of the order
+          assert.equal(order[pos], i)
+          seen[i] = (seen[i] or 0) + 1
+          -- the same sample as in the whole epoch, augmented the same way
+          local wb, wj = (pos - 1) // 4 + 1, (pos - 1) % 4 + 1
+          assert.equal(0, (b.X[j] - whole[wb].X[wj]):abs():max():item())
+        end
+      end
+      assert.equal(11, k)
+    end
+    for i = 1, N do assert.is_truthy(seen[i], 'image ' .. i .. ' missing') end
+    -- evaluation shares: each image once
+    local total = 0
+    for r = 0, R - 1 do
+      local l = loader{batch_size = 4}:distribute{num_replicas = R, rank = r, eval = true}
+      for _, b in ipairs(epoch(l)) do total = total + b.index:numel() end
+    end
+    assert.equal(N, total)
+    assert.matches('does not split over 2 ranks', select(2, pcall(function()
+      loader{batch_size = 5}:distribute{num_replicas = 2, rank = 0, split_batch = true}
+    end)), 1, true)
+  end)
+
   it('checks its options', function()
     local function err_of(opts)
       local ok, e = pcall(loader, opts)

@@ -258,10 +258,13 @@ function d2l.evaluate_accuracy(net, data_iter, device)
       metric:add(d2l.correct(net(X), y), y:numel())
     end
   end)
-  if metric:get(2) == 0 then
+  local counts = metric:values()
+  -- in a data-parallel run each rank saw its share: the counts of all ranks make the accuracy
+  if lc.dist.world_size() > 1 then counts = lc.dist.all_reduce_numbers(counts, 'sum') end
+  if counts[2] == 0 then
     error('evaluate_accuracy: the data iterator gave no examples', 2)
   end
-  return metric[1] / metric[2]
+  return counts[1] / counts[2]
 end
 d2l.evaluate_accuracy_gpu = d2l.evaluate_accuracy
 
@@ -372,19 +375,42 @@ local function open_run(opts, num_epochs, lr, device)
   return run.start{settings = settings, script = opts.script, quiet = opts.quiet}
 end
 
+-- Under mpirun (or luacnn --nproc N) with N > 1 processes, the same call trains data-parallel:
+-- the net is wrapped in nn.DistributedDataParallel (rank 0's initial weights everywhere,
+-- gradients averaged), each lc.data.DataLoader gives its rank a share of every epoch
+-- (DataLoader:distribute; the batch size stays the global one, split over the ranks, so the
+-- run takes the single process's steps), metrics are summed over the ranks, and only rank 0
+-- prints, keeps the run folder and calls opts.on_epoch.
+local function distribute(net, train_iter, test_iter, opts)
+  local world = lc.dist.init()
+  if world == 1 then return net end
+  for _, it in ipairs{{train_iter, 'training'}, {test_iter, 'test'}} do
+    if type(it[1]) ~= 'table' or type(it[1].distribute) ~= 'function' then
+      error(string.format('train_ch6: with %d ranks the %s iterator must be an lc.data.DataLoader '
+                          .. '(each rank takes its share through DataLoader:distribute), got %s',
+                          world, it[2], type(it[1])), 0)
+    end
+  end
+  train_iter:distribute{split_batch = opts.split_batch ~= false}
+  if test_iter ~= train_iter then test_iter:distribute{eval = true} end
+  return lc.nn.DistributedDataParallel(net)
+end
+
 function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
   check_args(net, train_iter, test_iter, num_epochs, lr)
   opts = opts or {}
   device = d2l.device(device)
   local nn, optim = lc.nn, lc.optim
-  local quiet = opts.quiet
+  local world, main = lc.dist.init(), lc.dist.rank() == 0
+  local quiet = opts.quiet or not main
   local function say(...)
     if not quiet then io.stdout:write(...); io.stdout:flush() end
   end
 
   if opts.init ~= false then net:apply(d2l.init_weights) end
-  say('training on ', device, '\n')
+  say('training on ', device, world > 1 and string.format(' x %d ranks', world) or '', '\n')
   net:to(device)
+  local model = distribute(net, train_iter, test_iter, opts)
   local optimizer = opts.optimizer or optim.SGD(net:parameters(), {lr = lr})
   local loss = opts.loss or nn.CrossEntropyLoss()
   local num_batches = batch_count(train_iter)
@@ -395,7 +421,7 @@ function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
   if progress == nil or progress == 'auto' then progress = stdout_is_terminal() end
   if quiet then progress = false end
 
-  local r = open_run(opts, num_epochs, lr, device)
+  local r = open_run(opts, num_epochs, lr, device)   -- on ranks other than 0 it writes nothing
   local history = {}
   local train_time, examples = 0, 0
   local line_open = false           -- a progress line is on screen without its newline
@@ -445,7 +471,7 @@ function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
       batch_now = i
       X, y = X:to(device), y:to(device)
       optimizer:zero_grad()
-      local y_hat = net(X)
+      local y_hat = model(X)
       local l = loss(y_hat, y)
       l:backward()
       optimizer:step()
@@ -471,6 +497,10 @@ function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
     if opts.scheduler then opts.scheduler:step() end
     local sums = metric:values()   -- waits for the device: the epoch's time includes its work
     local dt = since(t0)
+    if world > 1 then   -- every rank's examples, and the slowest rank's time
+      sums = lc.dist.all_reduce_numbers(sums, 'sum')
+      dt = lc.dist.all_reduce_number(dt, 'max')
+    end
     return sums[1] / sums[3], sums[2] / sums[3], sums[3], dt, i
   end
 
@@ -478,7 +508,7 @@ function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
     for epoch = 1, num_epochs do
       local train_l, train_acc, n, dt, nb = train_epoch(epoch)
       train_time, examples = train_time + dt, examples + n
-      local test_acc = d2l.evaluate_accuracy(net, test_iter, device)
+      local test_acc = d2l.evaluate_accuracy(model, test_iter, device)
       local eps = n / dt
       local row = {epoch = epoch, train_loss = train_l, train_acc = train_acc, test_acc = test_acc,
                    examples_per_sec = eps, epoch_seconds = dt}
@@ -497,9 +527,9 @@ function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
         r:log_epoch(row)
         r:plot_curves()
       end
-      if opts.on_epoch then opts.on_epoch(row, net) end
+      if opts.on_epoch and main then opts.on_epoch(row, net) end
       -- the Jupyter kernel (lib/luacnn/jupyter.lua) redraws the curves inline
-      if d2l.on_epoch_display then d2l.on_epoch_display(row, history, r) end
+      if d2l.on_epoch_display and main then d2l.on_epoch_display(row, history, r) end
     end
   end
 

@@ -309,6 +309,94 @@ function TensorDataset:slice(start, count)
   return out
 end
 
+-- ---- DistributedSampler ----
+
+local DistributedSampler = {}
+DistributedSampler.__index = DistributedSampler
+DistributedSampler.__name = 'DistributedSampler'
+
+-- PyTorch's DistributedSampler over n examples: each rank gets its share of every epoch,
+-- disjoint from the other ranks'. opts: num_replicas and rank (default lc.dist's world size
+-- and rank), shuffle (true: epoch e's order is the Philox permutation of (seed, e), the one
+-- ImageLoader uses, the same on every rank), seed (default: rank 0's lc.initial_seed(), sent
+-- to all, so --seed N repeats a run), drop_last (false: the order is padded with its first
+-- examples to a multiple of num_replicas, so every rank has the same number of batches; true
+-- drops the tail instead), pad (true; false gives ranks shares that differ by at most one, for
+-- evaluation, where every example should count once). Rank r takes positions r+1,
+-- r+1+num_replicas, ... of the epoch's order. Each use (sampler:indices(), a DataLoader loop)
+-- is a new epoch unless sampler:set_epoch(e) names it.
+function data.DistributedSampler(n, opts)
+  opts = check_options('DistributedSampler', opts, {num_replicas = true, rank = true,
+                       shuffle = true, seed = true, drop_last = true, pad = true})
+  if math.type(n) ~= 'integer' or n < 0 then
+    error('DistributedSampler: n (the number of examples) must be an integer >= 0, got '
+          .. tostring(n), 2)
+  end
+  local dist = lc().dist
+  local replicas = opts.num_replicas or dist.init()   -- MPI starts here under a launcher
+  local rank = opts.rank or dist.rank()
+  if math.type(replicas) ~= 'integer' or replicas < 1 then
+    error('DistributedSampler: num_replicas must be an integer >= 1, got ' .. tostring(replicas), 2)
+  end
+  if math.type(rank) ~= 'integer' or rank < 0 or rank >= replicas then
+    error(string.format('DistributedSampler: rank must be an integer in [0, %d], got %s',
+                        replicas - 1, tostring(rank)), 2)
+  end
+  local seed = opts.seed
+  if seed ~= nil and math.type(seed) ~= 'integer' then
+    error('DistributedSampler: seed must be an integer, got ' .. tostring(seed), 2)
+  end
+  if seed == nil then seed = dist.broadcast_integer(lc().initial_seed(), 0) end
+  local drop_last, pad = opts.drop_last and true or false, opts.pad ~= false
+  local per_rank
+  if drop_last then per_rank = n // replicas
+  elseif pad then per_rank = (n + replicas - 1) // replicas
+  else per_rank = n // replicas + (rank < n % replicas and 1 or 0) end
+  return setmetatable({n = n, num_replicas = replicas, rank = rank, seed = seed,
+                       shuffle = opts.shuffle ~= false, drop_last = drop_last, pad = pad,
+                       num_samples = per_rank, epoch = 0}, DistributedSampler)
+end
+
+function DistributedSampler.__len(self) return self.num_samples end
+
+function DistributedSampler.__tostring(self)
+  return string.format('DistributedSampler(%d examples, rank %d of %d, %d each%s)', self.n,
+                       self.rank, self.num_replicas, self.num_samples,
+                       self.shuffle and ', shuffled' or '')
+end
+
+-- The epoch the next use gives (0, 1, ...).
+function DistributedSampler:set_epoch(e)
+  if math.type(e) ~= 'integer' or e < 0 then
+    error('DistributedSampler:set_epoch: expected an integer >= 0, got ' .. tostring(e), 2)
+  end
+  self.epoch = e
+end
+
+-- This rank's 1-based indices for the next epoch (a Lua list), and that epoch's number.
+function DistributedSampler:indices()
+  local e = self.epoch
+  self.epoch = e + 1
+  local n, R = self.n, self.num_replicas
+  local order
+  if self.shuffle then order = lc().core._loader.permutation(n, self.seed, e)
+  else
+    order = {}
+    for i = 1, n do order[i] = i end
+  end
+  local out, k = {}, 0
+  for pos = self.rank + 1, R * self.num_samples, R do
+    local i = pos
+    if i > n then
+      if self.drop_last or not self.pad then break end
+      i = (i - 1) % n + 1    -- padding: the order again from its start
+    end
+    k = k + 1
+    out[k] = order[i]
+  end
+  return out, e
+end
+
 local DataLoader = {}
 DataLoader.__index = DataLoader
 DataLoader.__name = 'DataLoader'
@@ -317,10 +405,11 @@ DataLoader.__name = 'DataLoader'
 -- PyTorch's DataLoader: opts.batch_size (1), opts.shuffle (false: a new permutation from
 -- lc.randperm at the start of each epoch, so lc.manual_seed makes epochs reproducible),
 -- opts.drop_last (false: the last, smaller batch is kept), opts.transform (a function applied
--- to the tensors of each batch, returning what the loop receives).
+-- to the tensors of each batch, returning what the loop receives), opts.sampler (a
+-- DistributedSampler: each epoch takes its order from it instead, see loader:set_sampler).
 function data.DataLoader(dataset, opts)
   opts = check_options('DataLoader', opts, {batch_size = true, shuffle = true, drop_last = true,
-                                            transform = true})
+                                            transform = true, sampler = true})
   if getmetatable(dataset) ~= TensorDataset then
     if type(dataset) ~= 'table' then
       error('DataLoader: expected a TensorDataset or a list of tensors, got ' .. type(dataset), 2)
@@ -333,13 +422,32 @@ function data.DataLoader(dataset, opts)
   end
   local n = #dataset
   local batches = opts.drop_last and n // batch_size or (n + batch_size - 1) // batch_size
-  return setmetatable({
+  local self = setmetatable({
     dataset = dataset, batch_size = batch_size, shuffle = opts.shuffle and true or false,
     drop_last = opts.drop_last and true or false, transform = opts.transform,
     num_batches = batches, num_examples = opts.drop_last and batches * batch_size or n,
     -- for-loop state: the cursor of the epoch each returned batch belongs to (see __call)
     cursors = setmetatable({}, {__mode = 'k'}),
   }, DataLoader)
+  if opts.sampler ~= nil then self:set_sampler(opts.sampler) end
+  return self
+end
+
+-- Takes each epoch's order from sampler (a DistributedSampler over #dataset examples; nil goes
+-- back to the loader's own order): the loader then yields this rank's share, in batches.
+function DataLoader:set_sampler(sampler)
+  if sampler ~= nil and getmetatable(sampler) ~= DistributedSampler then
+    error('DataLoader: sampler must be a DistributedSampler, got ' .. type(sampler), 2)
+  end
+  if sampler and sampler.n ~= #self.dataset then
+    error(string.format('DataLoader: the sampler covers %d examples but the data set has %d',
+                        sampler.n, #self.dataset), 2)
+  end
+  self.sampler = sampler
+  local n, bs = sampler and #sampler or #self.dataset, self.batch_size
+  self.num_batches = self.drop_last and n // bs or (n + bs - 1) // bs
+  self.num_examples = self.drop_last and self.num_batches * bs or n
+  return self
 end
 
 function DataLoader.__len(self) return self.num_batches end
@@ -349,10 +457,38 @@ function DataLoader.__tostring(self)
                        self.batch_size, self.num_batches, self.shuffle and ', shuffled' or '')
 end
 
+-- The loader of one rank of a data-parallel run (what d2l.train_ch6 does under mpirun): a
+-- DistributedSampler over the data set and, with opts.split_batch, batch_size / world_size
+-- per rank, so the ranks' batches together are the single process's batch (same steps per
+-- epoch, same learning rate). opts.eval: no shuffling and no padding, so every example counts
+-- once (ranks' shares then differ by at most one). Other opts go to the sampler (seed, ...).
+-- Returns the loader; with one process it is left as it is.
+function DataLoader:distribute(opts)
+  opts = opts or {}
+  local world = opts.num_replicas or lc().dist.init()
+  if world == 1 then return self end
+  local so = {num_replicas = world, rank = opts.rank, seed = opts.seed}
+  if opts.eval then so.shuffle, so.pad = false, false
+  else so.shuffle, so.drop_last = self.shuffle, self.drop_last end
+  if opts.split_batch then
+    if self.batch_size % world ~= 0 then
+      error(string.format('DataLoader:distribute: batch_size %d does not split over %d ranks; '
+                          .. 'choose a multiple of %d', self.batch_size, world, world), 2)
+    end
+    self.batch_size = self.batch_size // world
+  end
+  return self:set_sampler(data.DistributedSampler(#self.dataset, so))
+end
+
 -- A fresh epoch: a function returning the next batch's values, then nil.
 function DataLoader:iter()
   local n, bs, ds = #self.dataset, self.batch_size, self.dataset
   local order = self.shuffle and n > 0 and lc().randperm(n) or nil
+  if self.sampler then
+    local list = self.sampler:indices()
+    n = #list
+    order = n > 0 and lc().tensor(list, {dtype = 'int64'}) or nil
+  end
   local b, total, transform = 0, self.num_batches, self.transform
   return function()
     if b >= total then return nil end
@@ -857,6 +993,33 @@ function ImageLoader.__len(self) return self.handle:num_batches() end
 function ImageLoader.__tostring(self)
   return string.format('ImageLoader(%d images, batch_size=%d, %d batches, %d workers%s)', self.n,
                        self.batch_size, #self, self.handle:workers(), self.shuffle and ', shuffled' or '')
+end
+
+-- The loader of one rank of a data-parallel run, as DataLoader:distribute: every epoch's order
+-- (the same on every rank: it depends on the seed, which rank 0 sends to all, and the epoch)
+-- is shared out, rank r taking positions r+1, r+1+world_size, ...; padded from the order's
+-- start so ranks have equal batch counts, or, with opts.eval, each image once. opts.split_batch:
+-- batch_size / world_size per rank. With one process the loader is left as it is.
+function ImageLoader:distribute(opts)
+  opts = opts or {}
+  local dist = lc().dist
+  local world = opts.num_replicas or dist.init()
+  if world == 1 then return self end
+  local bs = self.batch_size
+  if opts.split_batch then
+    if bs % world ~= 0 then
+      error(string.format('ImageLoader:distribute: batch_size %d does not split over %d ranks; '
+                          .. 'choose a multiple of %d', bs, world, world), 2)
+    end
+    bs = bs // world
+  end
+  -- the order must be the same everywhere: rank 0's seed (the ranks' own may differ)
+  local seed = opts.seed or (opts.num_replicas == nil and dist.broadcast_integer(self.seed, 0))
+                         or self.seed
+  self.handle:shard(opts.rank or dist.rank(), world, not opts.eval, bs, seed)
+  self.seed = seed
+  self.batch_size = bs
+  return self
 end
 
 -- The epoch the next loop runs (0, 1, ... by default).

@@ -196,7 +196,7 @@ local submodules = { nn = 'luacnn.nn', F = 'luacnn.functional', optim = 'luacnn.
                      data = 'luacnn.data', d2l = 'luacnn.d2l', plot = 'luacnn.plot',
                      args = 'luacnn.args', run = 'luacnn.run', io = 'luacnn.io',
                      image = 'luacnn.image', transforms = 'luacnn.transforms',
-                     models = 'luacnn.models' }
+                     models = 'luacnn.models', dist = 'luacnn.dist' }
 -- A misspelt name is an error at the lookup with the nearest name ("lc has no field
 -- 'zeroes' (did you mean 'zeros'?)"), for lc and for lc.nn, lc.F and lc.optim (luacnn.suggest);
 -- probe optional names with rawget.

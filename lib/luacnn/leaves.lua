@@ -210,7 +210,8 @@ function leaves.write_csv(path, header, rows)
     for i, v in ipairs(r) do f[i] = csv_field(v) end
     out[#out + 1] = table.concat(f, ',')
   end
-  run.atomic_write(path, table.concat(out, '\n') .. '\n')
+  -- in a data-parallel job, rank 0 writes
+  if not lc.dist.is_secondary() then run.atomic_write(path, table.concat(out, '\n') .. '\n') end
   return path
 end
 
@@ -380,7 +381,9 @@ end
 
 function leaves.train(s)
   local device = resolve_device(s.device)
-  local say = function(...) io.stdout:write(...); io.stdout:flush() end
+  -- under mpirun: every rank trains its share (trainer.fit), rank 0 prints and writes
+  local main = lc.dist.init() == 1 or lc.dist.rank() == 0
+  local say = function(...) if main then io.stdout:write(...); io.stdout:flush() end end
   local root = s.data_root or assert(lc.data.leaves_root())
   local ds = lc.data.leaves{root = root, valid_ratio = s.full_train and 0 or s.valid_ratio,
                             seed = s.split_seed, limit = s.limit}
@@ -475,6 +478,7 @@ function leaves.train(s)
   local final = {best_valid_acc = result.best_acc, best_epoch = result.best_epoch}
   -- Ctrl-C or an error from here on still closes the run folder's summary
   r:guard(function()
+  if not main then return end   -- rank 0 alone predicts and writes the submission
   -- the best weights predict from here on
   local best_net = leaves.load_checkpoint(result.best_path, device)
   if valid_loader and s.tta then

@@ -294,8 +294,20 @@ function run.settings_label(settings, info)
   return table.concat(names, ' ')
 end
 
+-- In a data-parallel job (lc.dist under mpirun) only rank 0 writes: the other ranks get a
+-- Run of the same folder whose writes do nothing, so a script runs unchanged on every rank.
+local function dist_world()
+  local ok, lc = pcall(require, 'luacnn')
+  if not ok or type(lc) ~= 'table' or not rawget(lc, 'core') or not lc.core._dist then return nil end
+  if lc.dist.init() == 1 then return nil end
+  return lc.dist
+end
+
+local function secondary(self) return self.passive end
+
 function run.start(opts)
   opts = opts or {}
+  local dist = dist_world()
   local ok_args, args = pcall(require, 'luacnn.args')
   -- without explicit settings: the script's lc.args{...} (so --run_dir works for train_ch6)
   local settings = opts.settings or (ok_args and args.current) or {}
@@ -310,7 +322,9 @@ function run.start(opts)
   -- settings of its own (train_ch6 without opts.settings does)
   local current = ok_args and args.current or nil
   local dir = opts.dir or rawget(settings, 'run_dir') or (current and rawget(current, 'run_dir'))
-  if not dir then
+  if not dir and dist and dist.rank() ~= 0 then
+    dir = dist.broadcast_string('', 0)   -- rank 0's name for the folder
+  elseif not dir then
     local root = opts.root or 'runs'
     local base = string.format('%s/%s-%s', root, script, run.timestamp())
     dir = base
@@ -319,12 +333,15 @@ function run.start(opts)
       dir = string.format('%s-%d', base, k)
       k = k + 1
     end
+    if dist then dist.broadcast_string(dir, 0) end
   end
-  run.mkdir(dir)
+  local passive = dist ~= nil and dist.rank() ~= 0
+  if not passive then run.mkdir(dir) end
   local self = setmetatable({
     dir = dir, script = script, settings = settings, rows = {}, columns = nil,
     metric = opts.metric, higher_is_better = opts.higher_is_better,
     started = os.time(), clock0 = now(), status = 'running', quiet = opts.quiet,
+    passive = passive,
   }, Run)
   self.label = run.settings_label(settings, info)
   -- the generator's seed, drawn from the OS unless the script seeded it: `--seed` with it
@@ -333,6 +350,7 @@ function run.start(opts)
   if type(lc_loaded) == 'table' and type(rawget(lc_loaded, 'initial_seed')) == 'function' then
     self.seed = lc_loaded.initial_seed()
   end
+  if passive then return self end
   local plain = {}
   for k, v in pairs(settings) do plain[k] = v end
   run.write_json(self:path('config.json'), {
@@ -350,6 +368,7 @@ end
 
 -- Atomic write of any file of the run (checkpoints saved as bytes, notes, ...).
 function Run:write(name, bytes)
+  if secondary(self) then return self:path(name) end
   return run.atomic_write(self:path(name), bytes)
 end
 
@@ -390,6 +409,7 @@ function Run:log_epoch(row)
   r.epoch = r.epoch or #self.rows + 1
   if r.seconds == nil then r.seconds = now() - self.clock0 end
   self.rows[#self.rows + 1] = r
+  if secondary(self) then return r end
   run.write_csv(self:path('metrics.csv'), self:_columns(), self.rows)
   self:_write_summary()
   return r
@@ -413,6 +433,7 @@ local warned_plot = false
 -- missing plotting backend, so training goes on).
 function Run:plot_curves(opts)
   opts = opts or {}
+  if secondary(self) then return nil, 'rank 0 draws the curves' end
   local plot = require 'luacnn.plot'
   local ok, why = plot.available()
   if not ok then
@@ -479,6 +500,7 @@ function Run:_summary(extra)
 end
 
 function Run:_write_summary(extra)
+  if secondary(self) then return self:path('summary.json') end
   return run.write_json(self:path('summary.json'), self:_summary(extra))
 end
 

@@ -128,6 +128,8 @@ function trainer.evaluate(net, loader, device, loss_fn)
     end
   end)
   local sums = m:values()
+  -- a data-parallel run: each rank evaluated its share
+  if lc.dist.world_size() > 1 then sums = lc.dist.all_reduce_numbers(sums, 'sum') end
   if sums[2] == 0 then error('evaluate: the loader gave no examples', 2) end
   return sums[1] / sums[2], sums[3] / sums[2], sums[2]
 end
@@ -144,12 +146,21 @@ local function check(o)
   end
 end
 
+-- Under mpirun (or luacnn --nproc N) with N > 1 processes fit trains data-parallel, as
+-- d2l.train_ch6 does: the model is wrapped in nn.DistributedDataParallel, the loaders (an
+-- ImageLoader or a DataLoader) give each rank its share (the batch size stays the global one,
+-- split over the ranks, unless split_batch = false), metrics are summed over the ranks, and
+-- only rank 0 prints, writes the run folder and saves checkpoints (the others wait for each
+-- save, so all can read it). A checkpoint holds one copy of the (replicated) state, so a run
+-- resumes with any number of ranks.
 function trainer.fit(o)
   check(o)
   local net, opt, sched = o.model, o.optimizer, o.scheduler
   local per_iteration = (o.schedule_per or 'iteration') == 'iteration'
   local device = o.device or 'cpu'
-  local quiet = o.quiet
+  local world = lc.dist.init()
+  local main = lc.dist.rank() == 0
+  local quiet = o.quiet or not main
   local live = o.progress
   if live == nil or live == 'auto' then live = is_terminal() end
   if quiet then live = false end
@@ -206,11 +217,25 @@ function trainer.fit(o)
   end
 
   local function save(path, epoch)
+    if not main then return end
     lc.io.save_checkpoint(path, {model = net, optimizer = opt, scheduler = sched, extra = {
       epoch = epoch, best_acc = state.best_acc, best_epoch = state.best_epoch, rng = rng_state(),
       history = state.history, images = state.images, seconds = state.seconds, meta = o.meta,
       epochs = o.epochs, wall = state.wall,
     }})
+  end
+
+  local model = net
+  if world > 1 then
+    for _, k in ipairs{'train_loader', 'valid_loader'} do
+      if o[k] and type(o[k].distribute) ~= 'function' then
+        error(string.format('trainer.fit: with %d ranks the %s must be an lc.data.ImageLoader or '
+                            .. 'DataLoader (each rank takes its share through :distribute)', world, k), 2)
+      end
+    end
+    o.train_loader:distribute{split_batch = o.split_batch ~= false}
+    if o.valid_loader then o.valid_loader:distribute{eval = true} end
+    model = lc.nn.DistributedDataParallel(net)   -- after a resume: rank 0's loaded weights
   end
 
   local nb_total = batch_count(o.train_loader)
@@ -244,7 +269,7 @@ function trainer.fit(o)
       local input, target = X, y
       if o.batch_transform then input, target = o.batch_transform(X, y) end
       opt:zero_grad()
-      local logits = net(input)
+      local logits = model(input)
       local l = loss_fn(logits, target)
       l:backward()
       opt:step()
@@ -278,6 +303,10 @@ function trainer.fit(o)
     if sched and not per_iteration then sched:step() end
     local sums = m:values()
     local dt = math.max(now() - t0, 1e-6)
+    if world > 1 then   -- every rank's examples, and the slowest rank's time
+      sums = lc.dist.all_reduce_numbers(sums, 'sum')
+      dt = lc.dist.all_reduce_number(dt, 'max')
+    end
     if line_open then io.stdout:write('\r\27[K'); line_open = false end
     return sums[1] / sums[3], sums[2] / sums[3], sums[3], dt
   end
@@ -312,6 +341,7 @@ function trainer.fit(o)
         -- it is judged again after the second); the schedule follows through on_epochs
         local fit = epoch + math.floor(math.max(o.time_budget - state.wall, 0) / epoch_wall)
         fit = math.max(epoch, math.min(max_epochs, fit))
+        fit = lc.dist.broadcast_integer(fit, 0)   -- every rank runs rank 0's choice
         if fit ~= o.epochs then
           budget_note = string.format('time budget %s: an epoch takes %s, so %d epochs instead of %d\n',
                                       duration(o.time_budget), duration(epoch_wall), fit, o.epochs)
@@ -320,6 +350,7 @@ function trainer.fit(o)
       end
       save(last_path, epoch)
       if improved then save(best_path, epoch) end
+      if world > 1 then lc.dist.barrier() end   -- the checkpoints are on disk for every rank
       say(string.format('epoch %d/%d  loss %.4f  train acc %.3f%s  %.0f img/s  %s%s\n', epoch,
                         o.epochs, train_loss, train_acc,
                         row.valid_acc and string.format('  valid acc %.3f', row.valid_acc) or '',
@@ -329,7 +360,7 @@ function trainer.fit(o)
         r:log_epoch(row)
         r:plot_curves()
       end
-      if o.on_epoch then o.on_epoch(row, net) end
+      if o.on_epoch and main then o.on_epoch(row, net) end
       if o.stop_after_epoch and epoch == o.stop_after_epoch and epoch < o.epochs then
         error('interrupted!', 0)
       end

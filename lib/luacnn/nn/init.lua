@@ -19,6 +19,10 @@ end
 nn.class_name = module.class_name
 
 nn.init = require 'luacnn.nn.initializers'
+-- in lib/luacnn/dist.lua with the rest of lc.dist (loaded on first use)
+function nn.DistributedDataParallel(net, opts)
+  return require('luacnn.dist').DistributedDataParallel(net, opts)
+end
 nn.functional = require 'luacnn.functional'
 
 return nn
