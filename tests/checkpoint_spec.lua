@@ -190,6 +190,22 @@ describe('model checkpoints', function()
                  'Missing key(s) in state_dict: "3.weight", "3.bias"', 'size mismatch for 1.weight')
   end)
 
+  it('give every save its own checkpoint id, whatever math.random was seeded with', function()
+    -- ids once came from math.random, which `--seed N` seeds: two saves with one seed in one
+    -- second got one id, and a killed save's optimizer file could pass as the older model's
+    local net = nn.Linear(2, 2)
+    local opt = lc.optim.SGD(net:parameters(), {lr = 0.1, momentum = 0.9})
+    local ids = {}
+    for i = 1, 2 do
+      math.randomseed(7)
+      lc.io.save_checkpoint(path('ids.safetensors'), {model = net, optimizer = opt})
+      local _, meta = lc.load(path('ids.safetensors'))
+      ids[i] = meta['luacnn.checkpoint_id']
+    end
+    assert.is_string(ids[1])
+    assert.are_not.equal(ids[1], ids[2])
+  end)
+
   it('save and resume training with the optimizer and scheduler state', function()
     local function setup_run()
       lc.manual_seed(21)

@@ -25,6 +25,7 @@
 local lc = require 'luacnn'
 local core = require 'luacnn.core'
 local json = require 'luacnn.json'
+local unique = require 'luacnn.unique'
 
 local io_ = {}
 
@@ -99,7 +100,7 @@ end
 -- The bytes into a temporary file next to path (removed again on any error); returns its name.
 local function write_temp(path, chunks, who)
   if type(path) ~= 'string' or path == '' then fail('%s: expected a file path, got %s', who, tostring(path)) end
-  local tmp = string.format('%s.tmp-%d-%d', path, os.time(), math.random(1, 1 << 30))
+  local tmp = path .. '.tmp-' .. unique()
   local f, err = io.open(tmp, 'wb')
   if not f then fail("%s: cannot write '%s': %s", who, path, err) end
   local ok, werr = true, nil
@@ -319,7 +320,7 @@ function io_.save_checkpoint(path, what)
   -- the new optimizer state. Both carry the same checkpoint id; the previous optimizer file
   -- stays as PATH.optim.safetensors.prev until the model file (renamed last) completes the
   -- new checkpoint, and load_checkpoint takes whichever optimizer file matches the model's id.
-  local id = string.format('%x-%x-%x', os.time(), math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
+  local id = unique()
   meta['luacnn.checkpoint_id'] = id
   local osd = what.optimizer.state_dict and what.optimizer:state_dict() or what.optimizer
   local tensors, doc = encode_optimizer(osd, what.scheduler and what.scheduler:state_dict() or nil)

@@ -48,6 +48,7 @@
 -- run.load(dir) (config, summary and metrics of a finished or unfinished run),
 -- run.is_interrupt(err), run.shell_quote(s), run.timestamp().
 local json = require 'luacnn.json'
+local unique = require 'luacnn.unique'
 
 local run = {}
 local Run = {}
@@ -79,13 +80,10 @@ function run.mkdir(path)
   return path
 end
 
-local tmp_counter = 0
-
 -- Write bytes to path so that readers see the old file or the new one, never a part:
 -- write a temporary file in the same folder, flush it, then rename over path.
 function run.atomic_write(path, bytes)
-  tmp_counter = tmp_counter + 1
-  local tmp = string.format('%s.tmp-%d-%d', path, math.random(1, 1 << 30), tmp_counter)
+  local tmp = path .. '.tmp-' .. unique()
   local ok, err = pcall(function()
     local f, why = io.open(tmp, 'wb')
     if not f then error(why, 0) end

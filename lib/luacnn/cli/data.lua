@@ -12,6 +12,7 @@
 -- (any URL curl reads, file:// included: BASE .. file name is fetched).
 local cli = require 'luacnn.cli'
 local data = require 'luacnn.data'
+local unique = require 'luacnn.unique'
 
 local M = {}
 
@@ -141,7 +142,7 @@ local function curl(url, path)
 end
 
 local function temp_name(dir, name)
-  return string.format('%s/.%s.part-%d-%d', dir, name, os.time(), math.random(1, 1e9))
+  return string.format('%s/.%s.part-%s', dir, name, unique())
 end
 
 -- Fetches one file into dir from the first base URL that serves it with the right sum.
