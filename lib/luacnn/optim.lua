@@ -640,10 +640,9 @@ function StepLR.check_fields(f, who)
 end
 function StepLR.new(opt, opts)
   opts = opts or {}
-  positive_int(opts.step_size, 'StepLR', 'step_size')
+  StepLR.check_fields({step_size = opts.step_size, gamma = opts.gamma or 0.1}, 'StepLR')
   local self = Scheduler.new(StepLR, 'StepLR', opt, opts.last_epoch)
   self.step_size, self.gamma = opts.step_size, opts.gamma or 0.1
-  StepLR.check_fields(self, 'StepLR')
   self:_initial_step()
   return self
 end
@@ -671,11 +670,11 @@ function MultiStepLR.new(opt, opts)
   if type(opts.milestones) ~= 'table' then
     error('MultiStepLR: milestones must be a list of epochs, e.g. {30, 80}', 0)
   end
+  local fields = {milestones = copy(opts.milestones), gamma = opts.gamma or 0.1}
+  MultiStepLR.check_fields(fields, 'MultiStepLR')
+  table.sort(fields.milestones)
   local self = Scheduler.new(MultiStepLR, 'MultiStepLR', opt, opts.last_epoch)
-  self.milestones = copy(opts.milestones)
-  MultiStepLR.check_fields({milestones = self.milestones, gamma = opts.gamma or 0.1}, 'MultiStepLR')
-  table.sort(self.milestones)
-  self.gamma = opts.gamma or 0.1
+  for k, v in pairs(fields) do self[k] = v end
   self:_initial_step()
   return self
 end
@@ -696,10 +695,9 @@ function CosineAnnealingLR.check_fields(f, who)
 end
 function CosineAnnealingLR.new(opt, opts)
   opts = opts or {}
-  positive_int(opts.T_max, 'CosineAnnealingLR', 'T_max')
+  CosineAnnealingLR.check_fields({T_max = opts.T_max, eta_min = opts.eta_min or 0}, 'CosineAnnealingLR')
   local self = Scheduler.new(CosineAnnealingLR, 'CosineAnnealingLR', opt, opts.last_epoch)
   self.T_max, self.eta_min = opts.T_max, opts.eta_min or 0
-  CosineAnnealingLR.check_fields(self, 'CosineAnnealingLR')
   self:_initial_step()
   return self
 end
@@ -727,11 +725,11 @@ function LinearLR.check_fields(f, who)
 end
 function LinearLR.new(opt, opts)
   opts = opts or {}
+  local fields = {start_factor = opts.start_factor or 1 / 3, end_factor = opts.end_factor or 1,
+                  total_iters = opts.total_iters or 5}
+  LinearLR.check_fields(fields, 'LinearLR')
   local self = Scheduler.new(LinearLR, 'LinearLR', opt, opts.last_epoch)
-  self.start_factor = opts.start_factor or 1 / 3
-  self.end_factor = opts.end_factor or 1
-  self.total_iters = opts.total_iters or 5
-  LinearLR.check_fields(self, 'LinearLR')
+  for k, v in pairs(fields) do self[k] = v end
   self:_initial_step()
   return self
 end
