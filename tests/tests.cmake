@@ -43,7 +43,8 @@ endif()
 # The Jupyter kernel through the real Jupyter client (tests/jupyter/test_*.py): Python's
 # jupyter_client, nbclient and nbformat, from a venv the runner makes in the build tree when
 # no Python has them. Skipped (77) without Python, pip's network, or a kernel in the build;
-# test_lab also needs the jupyterlab package in that Python and Debian's chromium.
+# test_lab also needs JupyterLab (installed into that venv the same way) and Debian's chromium
+# (.ci/run installs it).
 find_program(BASH_PROGRAM bash)
 file(GLOB JUPYTER_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/jupyter/test_*.py)
 foreach(py ${JUPYTER_TESTS})
