@@ -58,7 +58,9 @@ local function shell_ok(cmd) return os.execute(cmd .. ' >/dev/null 2>&1') == tru
 local function torch_results()
   if args.torch then
     if shell_ok('python3 -c "import torch"') then
-      local cmd = string.format('python3 %s --threads %d --batch-size %d --min-time %s --out %s',
+      -- PyTorch runs with its own OpenMP default, not the spin count luacnn gave itself
+      local own_default = os.getenv('LUACNN_SET_GOMP_SPINCOUNT') and 'env -u GOMP_SPINCOUNT ' or ''
+      local cmd = own_default .. string.format('python3 %s --threads %d --batch-size %d --min-time %s --out %s',
                                 run.shell_quote(here .. 'lenet_cpu_torch.py'), args.threads,
                                 args.batch_size, args.min_time, run.shell_quote(args.torch_json))
       print('running PyTorch: ' .. cmd)

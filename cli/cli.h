@@ -28,4 +28,7 @@ int cli_kernel_main(lua_State *L, int argc, char **argv);
 /* launch.c: `luacnn --nproc N script [args]` execs mpirun; returns only on failure */
 int cli_nproc_main(int argc, char **argv);
 
+/* openmp_wait.c: restart with luacnn's OpenMP spin count unless the user set one */
+void cli_default_openmp_spin(char **argv);
+
 #endif

@@ -581,12 +581,8 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
-/* OpenMP's wait policy is left to libgomp (spin briefly, then sleep; less spinning when
- * threads outnumber cores) or to the user's OMP_WAIT_POLICY. luacnn once forced PASSIVE, when
- * OpenBLAS's own threads ran beside OpenMP's; with OpenBLAS single-threaded inside
- * convolutions and oneDNN on OpenMP, sleeping at once cost LeNet's step on 2 cores a quarter
- * (bench/RESULTS.md, issue 13). */
 int main(int argc, char **argv) {
+  cli_default_openmp_spin(argv);
   if (argc > 1 && (strcmp(argv[1], "--nproc") == 0 || strncmp(argv[1], "--nproc=", 8) == 0))
     return cli_nproc_main(argc, argv);
   lua_State *L = luaL_newstate();
