@@ -26,7 +26,7 @@ nets=${1:-lenet,alexnet,vgg,nin,googlenet,lenet_bn,resnet18,resnet18_leaves}
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(uname -n), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 echo "# $($exe --version 2>/dev/null | tr '\n' ' ')"
 echo "# PyTorch $(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || echo 'not installed')"
-echo "# threads $threads, steps >= $steps and >= $min_time s (after $warmup warm-up), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-(unset)}, LUACNN_CPU_CONV=${LUACNN_CPU_CONV-(unset: auto)}, LUACNN_CPU_GEMM=${LUACNN_CPU_GEMM-(unset)}, PyTorch OMP_WAIT_POLICY=${TORCH_OMP_WAIT_POLICY-${OMP_WAIT_POLICY-(default)}}, luacnn OMP_WAIT_POLICY=${OMP_WAIT_POLICY-(default)}"
+echo "# threads $threads, steps >= $steps and >= $min_time s (after $warmup warm-up), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-(unset)}, LUACNN_CPU_CONV=${LUACNN_CPU_CONV-(unset: auto)}, LUACNN_CPU_GEMM=${LUACNN_CPU_GEMM-(unset)}, PyTorch OMP_WAIT_POLICY=${TORCH_OMP_WAIT_POLICY-${OMP_WAIT_POLICY-(default)}}, luacnn OMP_WAIT_POLICY=${OMP_WAIT_POLICY-(unset)} GOMP_SPINCOUNT=${GOMP_SPINCOUNT-(unset: luacnn sets 10000)}"
 summary=()
 for round in $(seq "$rounds"); do
   for net in ${nets//,/ }; do

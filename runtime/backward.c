@@ -108,15 +108,31 @@ static void accumulate(lc_tensor **slot, lc_tensor *g)
   *slot = lc_unhold(sum); /* the node owns it */
 }
 
-/* Leaves keep their own .grad tensor; it is updated in place so optimizers holding
- * it see the new values. */
-static void accumulate_leaf(lc_tensor *leaf, lc_tensor *g)
+/* True when nothing but this pass can reach g's memory: g is held only by the caller's
+ * `frame_refs` references, it lays out its whole storage contiguously, and the storage's
+ * other reference, if any, is g's own base, which only g holds. */
+static bool exclusively_owned(const lc_tensor *g, int frame_refs)
 {
-  if (!leaf->grad) {
+  const lc_tensor *base = g->base;
+  size_t bytes = (size_t)lc_numel(g) * lc_dtype_size(g->dtype);
+  return g->refcount == frame_refs && !g->grad_fn && g->offset == 0 && lc_is_contiguous(g) &&
+         g->storage->nbytes == bytes && g->storage->refcount == 1 + (base != NULL) &&
+         (!base || (base->refcount == 1 && !base->grad_fn));
+}
+
+/* Leaves keep their own .grad tensor; it is updated in place so optimizers holding
+ * it see the new values. A first gradient the pass owns outright becomes .grad as it is
+ * (a new header over its storage), as PyTorch steals it: no copy of every weight's gradient
+ * each step. */
+static void accumulate_leaf(lc_tensor *leaf, lc_tensor *g, int frame_refs)
+{
+  if (leaf->grad) {
+    lc_add_(leaf->grad, g);
+  } else if (g->dtype == leaf->dtype && exclusively_owned(g, frame_refs)) {
+    leaf->grad = lc_unhold(lc_alias(g, g->ndim, g->sizes, g->strides, 0)); /* the leaf owns it */
+  } else {
     leaf->grad = lc_unhold(lc_contiguous_copy(g)); /* the leaf owns it */
-    return;
   }
-  lc_add_(leaf->grad, g);
 }
 
 static void run_node(lc_node *n, bool retain_graph)
@@ -133,7 +149,7 @@ static void run_node(lc_node *n, bool retain_graph)
     if (e->node || e->leaf) {
       lc_tensor *g = fit_gradient(gin[i], e);
       if (e->node) accumulate(&e->node->grad_accum, g);
-      else accumulate_leaf(e->leaf, g);
+      else accumulate_leaf(e->leaf, g, g == gin[i] ? 2 : 1);
       lc_tensor_release(g);
     }
     lc_tensor_release(gin[i]);
@@ -180,7 +196,7 @@ void lc_backward(lc_tensor *root, lc_tensor *grad, bool retain_graph)
   }
   if (!root->grad_fn) {
     bool previous = lc_set_grad_enabled(false);
-    accumulate_leaf(root, seed);
+    accumulate_leaf(root, seed, 1);
     lc_tensor_release(seed);
     lc_set_grad_enabled(previous);
     if (grad_ready_hook) {

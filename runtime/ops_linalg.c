@@ -24,18 +24,40 @@ static lc_tensor *blas_ready(lc_tensor *t, int r)
 
 static lc_tensor *mm_primitive(lc_tensor *a, lc_tensor *b);
 
+/* A matrix stored column by column, as a transposed view of a contiguous one is: nn.Linear's
+ * weight enters its product as w:t(). */
+static bool column_major(const lc_tensor *t, int r)
+{
+  return t->sizes[r] > 1 && t->sizes[r + 1] > 1 && t->strides[r] == 1 && t->strides[r + 1] != 1;
+}
+
+/* x y, stored column-major as (y^T x^T)^T when the gradient should have its input's layout:
+ * then the transpose that input came through hands its leaf a contiguous gradient, which the
+ * leaf keeps instead of copying it transposed (AlexNet's 26M-weight layer, every step). */
+static lc_tensor *product(lc_tensor *x, lc_tensor *y, int r, bool as_column_major)
+{
+  if (!as_column_major) return mm_primitive(x, y);
+  lc_tensor *xt = lc_transpose(x, r, r + 1), *yt = lc_transpose(y, r, r + 1);
+  lc_tensor *p = mm_primitive(yt, xt);
+  lc_tensor *out = lc_transpose(p, r, r + 1);
+  lc_tensor_release(p);
+  lc_tensor_release(yt);
+  lc_tensor_release(xt);
+  return out;
+}
+
 static void mm_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
 {
   lc_tensor *a = lc_node_saved(n, 0), *b = lc_node_saved(n, 1);
   int r = a->ndim - 2;
   if (lc_node_needs(n, 0)) {
     lc_tensor *bt = lc_transpose(b, r, r + 1);
-    gin[0] = mm_primitive(g, bt);
+    gin[0] = product(g, bt, r, column_major(a, r));
     lc_tensor_release(bt);
   }
   if (lc_node_needs(n, 1)) {
     lc_tensor *at = lc_transpose(a, r, r + 1);
-    gin[1] = mm_primitive(at, g);
+    gin[1] = product(at, g, r, column_major(b, r));
     lc_tensor_release(at);
   }
 }

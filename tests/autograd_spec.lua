@@ -391,6 +391,43 @@ describe('the autograd engine', function()
     check.raises(function() (x * 2):backward(F64 { 1, 2 }) end, 'backward', '(2)', '(3)')
   end)
 
+  it("a weight used through :t() gets a contiguous gradient, x^T g, in its own layout", function()
+    -- nn.Linear's product: the gradient is computed column-major so that the transpose hands
+    -- the weight a contiguous one (kept without a copy)
+    for _, shape in ipairs { { 5, 3, 4 }, { 1, 3, 4 }, { 5, 1, 4 } } do
+      local n, k, m = shape[1], shape[2], shape[3]
+      local x, w = randleaf(n, k), randleaf(m, k)
+      local g = lc.randn(n, m, { dtype = 'float64' })
+      x:matmul(w:t()):backward(g)
+      assert.is_true(w.grad:is_contiguous())
+      assert.are.same({ m, k }, { w.grad:size(1), w.grad:size(2) })
+      check.close(w.grad, g:t():matmul(x:detach()), 1e-12)
+      check.close(x.grad, g:matmul(w:detach()), 1e-12)
+    end
+    gradcheck(function(a, b) return a:t():matmul(b:t()) end, { randleaf(3, 4), randleaf(2, 3) })
+    gradcheck(function(a, b) return a:transpose(2, 3):matmul(b) end, { randleaf(2, 3, 4), randleaf(2, 3, 2) })
+  end)
+
+  it("a leaf's gradient never shares memory with a tensor the user holds", function()
+    local x = leaf { 1, 2, 3 }
+    local g = F64 { 1, 1, 1 }
+    x:backward(g)                       -- the root is the leaf: the seed is the user's g
+    x.grad:add_(1)
+    assert.are.same({ 1, 1, 1 }, g:totable())
+    local y = leaf { 1, 2, 3 }
+    local h = F64 { 1, 1, 1 }
+    y:view(3):backward(h)               -- a view passes h's storage straight through
+    y.grad:mul_(5)
+    assert.are.same({ 1, 1, 1 }, h:totable())
+    local z = leaf { 1, 2 }
+    local s = z * 1
+    s:backward(F64 { 2, 3 })
+    local first = z.grad
+    ;(z * 1):backward(F64 { 1, 1 })     -- the second pass adds into the same .grad
+    assert.are.equal(first, z.grad)
+    assert.are.same({ 3, 4 }, z.grad:totable())
+  end)
+
   it('backward from a leaf seeds its gradient', function()
     local x = leaf(5)
     x:backward()
