@@ -16,6 +16,7 @@ static void raise_in_lua(const char *message)
   lua_State *L = current_state;
   lc_release_held();
   lc_backward_unwind();
+  lc_autocast_unwind();
   lua_pushstring(L, message);
   lua_error(L);
 }

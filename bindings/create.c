@@ -233,6 +233,32 @@ static int l_set_grad_enabled(lua_State *L)
   return 1;
 }
 
+static void push_autocast_dtype(lua_State *L, lc_dtype dtype)
+{
+  if (dtype == LC_NUM_DTYPES) lua_pushnil(L);
+  else lua_pushstring(L, lc_dtype_name(dtype));
+}
+
+/* set_autocast('bfloat16' | nil) -> the previous setting (a dtype name or nil) */
+static int l_set_autocast(lua_State *L)
+{
+  lc_dtype dtype = LC_NUM_DTYPES;
+  if (!lua_isnoneornil(L, 1)) {
+    dtype = lcb_check_dtype(L, 1, "autocast");
+    if (dtype != LC_BFLOAT16)
+      return luaL_error(L, "autocast: dtype must be bfloat16, got %s (float16 is not supported)",
+                        lc_dtype_name(dtype));
+  }
+  push_autocast_dtype(L, lc_set_autocast(dtype));
+  return 1;
+}
+
+static int l_autocast_dtype(lua_State *L)
+{
+  push_autocast_dtype(L, lc_autocast_dtype());
+  return 1;
+}
+
 /* Monotonic wall-clock seconds (os.clock is CPU time, os.time whole seconds). */
 static int l_clock(lua_State *L)
 {
@@ -330,7 +356,8 @@ void lcb_open_create(lua_State *L)
     {"arange", l_arange}, {"linspace", l_linspace}, {"eye", l_eye},
     {"manual_seed", l_manual_seed}, {"get_rng_state", l_get_rng_state},
     {"set_rng_state", l_set_rng_state}, {"is_grad_enabled", l_is_grad_enabled},
-    {"set_grad_enabled", l_set_grad_enabled}, {"live_bytes", l_live_bytes}, {"_fail_alloc_after", l_fail_alloc_after}, {"_live_tensors", l_live_tensors}, {"_malloc_trim", l_malloc_trim}, {"clock", l_clock},
+    {"set_grad_enabled", l_set_grad_enabled}, {"set_autocast", l_set_autocast},
+    {"autocast_dtype", l_autocast_dtype}, {"live_bytes", l_live_bytes}, {"_fail_alloc_after", l_fail_alloc_after}, {"_live_tensors", l_live_tensors}, {"_malloc_trim", l_malloc_trim}, {"clock", l_clock},
     {"cat", l_cat}, {"stack", l_stack}, {"where", l_where}, {NULL, NULL},
   };
   lcb_register(L, functions);

@@ -55,6 +55,12 @@ static int m_stride(lua_State *L)
   return 1;
 }
 
+static int m_is_floating_point(lua_State *L)
+{
+  lua_pushboolean(L, lc_dtype_is_float(lcb_check_tensor(L, 1, "is_floating_point")->dtype));
+  return 1;
+}
+
 static int m_is_contiguous(lua_State *L)
 {
   lua_pushboolean(L, lc_is_contiguous(lcb_check_tensor(L, 1, "is_contiguous")));
@@ -100,7 +106,8 @@ static int m_totable(lua_State *L)
 {
   lc_tensor *t = lcb_check_tensor(L, 1, "totable");
   lc_tensor *host = lc_to_device(t, LC_DEVICE_CPU);
-  lc_tensor *c = lc_contiguous_copy(host);
+  /* bfloat16 values are read as the float32 they widen to exactly */
+  lc_tensor *c = host->dtype == LC_BFLOAT16 ? lc_to_dtype(host, LC_FLOAT32) : lc_contiguous_copy(host);
   lc_tensor_release(host);
   luaL_checkstack(L, c->ndim + 4, "totable");
   push_values(L, c, lc_data(c), 0, 0);
@@ -557,7 +564,8 @@ void lcb_open_ops(lua_State *L)
 {
   static const luaL_Reg methods[] = {
     {"dim", m_dim}, {"numel", m_numel}, {"shape", m_shape}, {"size", m_size},
-    {"stride", m_stride}, {"is_contiguous", m_is_contiguous}, {"item", m_item},
+    {"stride", m_stride}, {"is_contiguous", m_is_contiguous},
+    {"is_floating_point", m_is_floating_point}, {"item", m_item},
     {"totable", m_totable}, {"view", m_view}, {"reshape", m_reshape}, {"expand", m_expand},
     {"transpose", m_transpose}, {"t", m_transpose}, {"permute", m_permute},
     {"narrow", m_narrow}, {"select", m_select}, {"squeeze", m_squeeze},

@@ -42,6 +42,15 @@ static lc_cpu_operand operand(const lc_tensor *t)
   return op;
 }
 
+/* The runtime widens bfloat16 to float32 around every op (lc_widen_bf16); one reaching a
+ * computing kernel here is a runtime bug, refused rather than misread as float64. */
+static const lc_tensor *computable(const char *op, const lc_tensor *t)
+{
+  if (t && t->dtype == LC_BFLOAT16)
+    lc_error("%s: internal error: a bfloat16 tensor reached a CPU kernel unwidened", op);
+  return t;
+}
+
 static void cpu_copy(lc_tensor *dst, const lc_tensor *src)
 {
   lc_cpu_copy(dst->dtype, src->dtype, dst->ndim, dst->sizes, operand(dst), operand(src));
@@ -54,27 +63,33 @@ static void cpu_fill(lc_tensor *dst, double value)
 
 static void cpu_unary(lc_unary_op op, lc_tensor *out, const lc_tensor *a, double s0, double s1)
 {
+  computable("unary op", a);
   lc_cpu_unary(op, a->dtype, out->ndim, out->sizes, operand(out), operand(a), s0, s1);
 }
 
 static void cpu_binary(lc_binary_op op, lc_tensor *out, const lc_tensor *a, const lc_tensor *b)
 {
+  computable("binary op", a);
+  computable("binary op", b);
   lc_cpu_binary(op, a->dtype, out->ndim, out->sizes, operand(out), operand(a), operand(b));
 }
 
 static void cpu_where(lc_tensor *out, const lc_tensor *cond, const lc_tensor *a, const lc_tensor *b)
 {
+  computable("where", out);
   lc_cpu_where(out->dtype, out->ndim, out->sizes, operand(out), operand(cond), operand(a), operand(b));
 }
 
 static void cpu_reduce(lc_reduce_op op, lc_tensor *out, lc_tensor *indices, const lc_tensor *a, int nred)
 {
+  computable("reduction", a);
   lc_cpu_reduce(op, a->dtype, a->ndim, a->sizes, a->strides, nred, lc_data(a), lc_data(out),
                 indices ? (int64_t *)lc_data(indices) : NULL);
 }
 
 static void cpu_matmul(lc_tensor *c, const lc_tensor *a, const lc_tensor *b)
 {
+  computable("matmul", c);
   int batched = a->ndim == 3;
   int64_t batch = batched ? a->sizes[0] : 1;
   int r = batched ? 1 : 0;
@@ -137,7 +152,7 @@ static void cpu_from_host(lc_tensor *dst, const void *host, size_t nbytes)
 /* ---- neural-network layers: tensors unpacked for kernels/cpu ---- */
 
 #define F32(t) ((float *)lc_data(t))
-#define F64(t) ((double *)lc_data(t))
+#define F64(t) ((double *)lc_data(computable("layer kernel", t)))
 #define OPT_F32(t) ((t) ? F32(t) : NULL)
 #define OPT_F64(t) ((t) ? F64(t) : NULL)
 #define I64(t) ((int64_t *)lc_data(t))

@@ -19,11 +19,15 @@ static const struct {
   [LC_FLOAT64] = {"float64", 8},
   [LC_INT64] = {"int64", 8},
   [LC_UINT8] = {"uint8", 1},
+  [LC_BFLOAT16] = {"bfloat16", 2},
 };
 
 size_t lc_dtype_size(lc_dtype dtype) { return dtype_info[dtype].size; }
 const char *lc_dtype_name(lc_dtype dtype) { return dtype_info[dtype].name; }
-bool lc_dtype_is_float(lc_dtype dtype) { return dtype == LC_FLOAT32 || dtype == LC_FLOAT64; }
+bool lc_dtype_is_float(lc_dtype dtype)
+{
+  return dtype == LC_FLOAT32 || dtype == LC_FLOAT64 || dtype == LC_BFLOAT16;
+}
 
 bool lc_dtype_from_name(const char *name, lc_dtype *out)
 {
@@ -31,6 +35,7 @@ bool lc_dtype_from_name(const char *name, lc_dtype *out)
     {"float32", LC_FLOAT32}, {"float", LC_FLOAT32}, {"float64", LC_FLOAT64},
     {"double", LC_FLOAT64}, {"int64", LC_INT64}, {"long", LC_INT64},
     {"uint8", LC_UINT8}, {"byte", LC_UINT8}, {"bool", LC_UINT8},
+    {"bfloat16", LC_BFLOAT16}, {"bf16", LC_BFLOAT16},
   };
   for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
     if (strcmp(name, aliases[i].alias) == 0) {
@@ -40,12 +45,14 @@ bool lc_dtype_from_name(const char *name, lc_dtype *out)
   return false;
 }
 
-/* PyTorch's rule for tensor-tensor ops: floats win, the wider float wins. */
+/* PyTorch's rule for tensor-tensor ops: floats win, the wider float wins (bfloat16 is the
+ * narrowest float). */
 lc_dtype lc_promote(lc_dtype a, lc_dtype b)
 {
   if (a == b) return a;
   if (a == LC_FLOAT64 || b == LC_FLOAT64) return LC_FLOAT64;
   if (a == LC_FLOAT32 || b == LC_FLOAT32) return LC_FLOAT32;
+  if (a == LC_BFLOAT16 || b == LC_BFLOAT16) return LC_BFLOAT16;
   return LC_INT64;
 }
 

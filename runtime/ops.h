@@ -4,6 +4,7 @@
 #ifndef LC_OPS_H
 #define LC_OPS_H
 
+#include "runtime/autocast.h"
 #include "runtime/autograd.h"
 #include "runtime/backend.h"
 #include "runtime/tensor.h"
@@ -26,6 +27,15 @@ void lc_normal_(lc_tensor *t, double mean, double std);
 
 /* ---- conversions and copies ---- */
 lc_tensor *lc_to_dtype(const lc_tensor *t, lc_dtype dtype);
+/* bfloat16: no kernel computes in it. An op given bfloat16 widens it to float32, computes,
+ * and rounds its result back (as PyTorch's CPU kernels do); both steps are differentiable. */
+lc_tensor *lc_widen_bf16(lc_tensor *t);     /* float32 when t is bfloat16, else t (retained) */
+lc_tensor *lc_narrow_to_bf16(lc_tensor *t); /* t as bfloat16, releasing t */
+/* Autocast's cast for the ops that run narrow: a float32 t in autocast's dtype, else t
+ * (retained); NULL stays NULL. */
+lc_tensor *lc_autocast_narrow(lc_tensor *t);
+/* Whether an op of the float32 list (autocast.h) given t answers in float32 instead. */
+bool lc_autocast_widens(const lc_tensor *t);
 lc_tensor *lc_to_device(const lc_tensor *t, lc_device device);
 lc_tensor *lc_contiguous(lc_tensor *t);      /* t itself (retained) when already contiguous */
 lc_tensor *lc_contiguous_copy(const lc_tensor *t); /* always a fresh contiguous copy, no history */

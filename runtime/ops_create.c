@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/common/bf16.h"
 #include "runtime/ops.h"
 #include "runtime/random.h"
 
@@ -80,7 +81,8 @@ lc_tensor *lc_eye(int64_t n, int64_t m, lc_dtype dtype, lc_device device)
 static void require_float(const char *op, lc_dtype dtype)
 {
   if (!lc_dtype_is_float(dtype))
-    lc_error("%s: a floating dtype (float32 or float64) was expected, got %s", op, lc_dtype_name(dtype));
+    lc_error("%s: a floating dtype (float32, float64 or bfloat16) was expected, got %s", op,
+             lc_dtype_name(dtype));
 }
 
 /* The largest value of t's dtype below hi. A draw lo + (hi - lo) * u with u < 1 can still
@@ -88,14 +90,32 @@ static void require_float(const char *op, lc_dtype dtype)
 static double below(double hi, lc_dtype dtype)
 {
   if (dtype == LC_FLOAT64) return nextafter(hi, -INFINITY);
+  if (dtype == LC_BFLOAT16) {
+    uint16_t b = lc_bf16_from_float((float)hi);
+    float v = lc_bf16_to_float(b);
+    while (v >= hi) { /* one bfloat16 step down at a time: at most two */
+      b = v > 0 ? (uint16_t)(b - 1) : v == 0 ? 0x8001 : (uint16_t)(b + 1);
+      v = lc_bf16_to_float(b);
+    }
+    return v;
+  }
   float h = (float)hi;
   return (double)h >= hi ? nextafterf(h, -INFINITY) : h;
+}
+
+/* Where random draws are made: t itself when it is contiguous, else a contiguous copy of its
+ * shape, float32 for bfloat16 (the generators write float32 or float64). */
+static lc_tensor *draw_buffer(lc_tensor *t)
+{
+  if (t->dtype == LC_BFLOAT16)
+    return lc_empty(t->ndim, t->sizes, LC_FLOAT32, t->storage->device);
+  return lc_is_contiguous(t) ? lc_tensor_retain(t) : lc_empty_like(t);
 }
 
 void lc_uniform_(lc_tensor *t, double lo, double hi)
 {
   require_float("uniform_", t->dtype);
-  lc_tensor *tmp = lc_is_contiguous(t) ? lc_tensor_retain(t) : lc_empty_like(t);
+  lc_tensor *tmp = draw_buffer(t);
   backend_of(t)->uniform(tmp, lc_initial_seed(), lc_random_reserve(lc_numel(t)), lo, hi);
   if (hi > lo && lc_numel(tmp)) backend_of(t)->unary(LC_UN_CLAMP, tmp, tmp, -INFINITY, below(hi, t->dtype));
   if (tmp != t) lc_copy_(t, tmp);
@@ -106,7 +126,7 @@ void lc_uniform_(lc_tensor *t, double lo, double hi)
 void lc_normal_(lc_tensor *t, double mean, double std)
 {
   require_float("normal_", t->dtype);
-  lc_tensor *tmp = lc_is_contiguous(t) ? lc_tensor_retain(t) : lc_empty_like(t);
+  lc_tensor *tmp = draw_buffer(t);
   backend_of(t)->normal(tmp, lc_initial_seed(), lc_random_reserve(lc_numel(t)), mean, std);
   if (tmp != t) lc_copy_(t, tmp);
   lc_tensor_release(tmp);
@@ -183,6 +203,31 @@ lc_tensor *lc_to_dtype(const lc_tensor *t, lc_dtype dtype)
     lc_attach(out, lc_node_new("ToDtype", to_dtype_backward, 1, in));
   }
   return out;
+}
+
+lc_tensor *lc_widen_bf16(lc_tensor *t)
+{
+  return t->dtype == LC_BFLOAT16 ? lc_to_dtype(t, LC_FLOAT32) : lc_tensor_retain(t);
+}
+
+lc_tensor *lc_narrow_to_bf16(lc_tensor *t)
+{
+  lc_tensor *out = lc_to_dtype(t, LC_BFLOAT16);
+  lc_tensor_release(t);
+  return out;
+}
+
+lc_tensor *lc_autocast_narrow(lc_tensor *t)
+{
+  if (!t) return NULL;
+  lc_dtype narrow = lc_autocast_dtype();
+  if (t->dtype == LC_FLOAT32 && narrow != LC_NUM_DTYPES) return lc_to_dtype(t, narrow);
+  return lc_tensor_retain(t);
+}
+
+bool lc_autocast_widens(const lc_tensor *t)
+{
+  return t->dtype == LC_BFLOAT16 && lc_autocast_active();
 }
 
 static void to_device_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
@@ -284,7 +329,15 @@ void lc_add_(lc_tensor *dst, const lc_tensor *src)
   lc_tensor *e = lc_expand_alias(src, dst->ndim, dst->sizes);
   lc_tensor *s = e->dtype == dst->dtype ? lc_tensor_retain(e) : lc_to_dtype(e, dst->dtype);
   bool previous = lc_set_grad_enabled(false);
-  if (lc_numel(dst)) backend_of(dst)->binary(LC_BIN_ADD, dst, dst, s);
+  if (lc_numel(dst) && dst->dtype == LC_BFLOAT16) { /* summed in float32, rounded once */
+    lc_tensor *sum = lc_to_dtype(dst, LC_FLOAT32), *wide = lc_to_dtype(s, LC_FLOAT32);
+    backend_of(dst)->binary(LC_BIN_ADD, sum, sum, wide);
+    backend_of(dst)->copy(dst, sum);
+    lc_tensor_release(sum);
+    lc_tensor_release(wide);
+  } else if (lc_numel(dst)) {
+    backend_of(dst)->binary(LC_BIN_ADD, dst, dst, s);
+  }
   lc_set_grad_enabled(previous);
   lc_tensor_release(s);
   lc_tensor_release(e);

@@ -115,8 +115,24 @@ static void check_operands(const lc_tensor *a, const lc_tensor *b)
 
 lc_tensor *lc_matmul(lc_tensor *a, lc_tensor *b)
 {
+  if (lc_autocast_active()) { /* autocast: runs narrow */
+    lc_autocast_suspend();
+    lc_tensor *na = lc_autocast_narrow(a), *nb = lc_autocast_narrow(b);
+    lc_tensor *out = lc_matmul(na, nb);
+    lc_autocast_resume();
+    lc_tensor_release(na);
+    lc_tensor_release(nb);
+    return out;
+  }
   check_operands(a, b);
   lc_dtype dtype = lc_promote(a->dtype, b->dtype);
+  if (dtype == LC_BFLOAT16) { /* products accumulate in float32 and round once */
+    lc_tensor *wa = lc_widen_bf16(a), *wb = lc_widen_bf16(b);
+    lc_tensor *out = lc_matmul(wa, wb);
+    lc_tensor_release(wa);
+    lc_tensor_release(wb);
+    return lc_narrow_to_bf16(out);
+  }
   lc_tensor *ca = a->dtype == dtype ? lc_tensor_retain(a) : lc_to_dtype(a, dtype);
   lc_tensor *cb = b->dtype == dtype ? lc_tensor_retain(b) : lc_to_dtype(b, dtype);
   lc_tensor *a2 = ca->ndim == 1 ? lc_unsqueeze(ca, 0) : lc_tensor_retain(ca);

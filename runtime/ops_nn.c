@@ -81,6 +81,11 @@ static lc_tensor *dense(const lc_tensor *t)
 
 /* ---- convolution ---- */
 
+/* bfloat16 in: the op runs on float32 copies and its result is rounded back
+ * (lc_widen_bf16). t may be NULL. */
+static bool is_bf16(const lc_tensor *t) { return t && t->dtype == LC_BFLOAT16; }
+static lc_tensor *widen(lc_tensor *t) { return t ? lc_widen_bf16(t) : NULL; }
+
 static void conv_shape(lc_conv2d_shape *s, const lc_node *n)
 {
   memcpy(s, &n->i[0], sizeof *s);
@@ -195,6 +200,24 @@ static lc_tensor *conv2d_batch(lc_tensor *x, lc_tensor *w, lc_tensor *bias,
 
 lc_tensor *lc_conv2d(lc_tensor *x, lc_tensor *w, lc_tensor *bias, const lc_conv2d_options *o)
 {
+  if (lc_autocast_active()) { /* autocast: runs narrow */
+    lc_autocast_suspend();
+    lc_tensor *nx = lc_autocast_narrow(x), *nw = lc_autocast_narrow(w), *nb = lc_autocast_narrow(bias);
+    lc_tensor *y = lc_conv2d(nx, nw, nb, o);
+    lc_autocast_resume();
+    lc_tensor_release(nx);
+    lc_tensor_release(nw);
+    lc_tensor_release(nb);
+    return y;
+  }
+  if (is_bf16(x) && is_bf16(w) && (!bias || is_bf16(bias))) {
+    lc_tensor *wx = widen(x), *ww = widen(w), *wb = widen(bias);
+    lc_tensor *y = lc_conv2d(wx, ww, wb, o);
+    lc_tensor_release(wx);
+    lc_tensor_release(ww);
+    lc_tensor_release(wb);
+    return lc_narrow_to_bf16(y);
+  }
   bool unbatched;
   lc_tensor *x4 = batched("conv2d", x, &unbatched);
   lc_tensor *y = conv2d_batch(x4, w, bias, o, x);
@@ -351,6 +374,12 @@ static lc_tensor *adaptive_avg_pool2d_batch(lc_tensor *x, int64_t out_h, int64_t
 lc_tensor *lc_max_pool2d(lc_tensor *x, const int64_t kernel[2], const int64_t stride[2],
                          const int64_t padding[2], const int64_t dilation[2], bool ceil_mode)
 {
+  if (is_bf16(x)) {
+    lc_tensor *wx = widen(x);
+    lc_tensor *y = lc_max_pool2d(wx, kernel, stride, padding, dilation, ceil_mode);
+    lc_tensor_release(wx);
+    return lc_narrow_to_bf16(y);
+  }
   bool unbatched;
   lc_tensor *x4 = batched("max_pool2d", x, &unbatched);
   lc_tensor *y = max_pool2d_batch(x4, kernel, stride, padding, dilation, ceil_mode, x);
@@ -362,6 +391,13 @@ lc_tensor *lc_avg_pool2d(lc_tensor *x, const int64_t kernel[2], const int64_t st
                          const int64_t padding[2], bool ceil_mode, bool count_include_pad,
                          int64_t divisor_override)
 {
+  if (is_bf16(x)) {
+    lc_tensor *wx = widen(x);
+    lc_tensor *y = lc_avg_pool2d(wx, kernel, stride, padding, ceil_mode, count_include_pad,
+                                 divisor_override);
+    lc_tensor_release(wx);
+    return lc_narrow_to_bf16(y);
+  }
   bool unbatched;
   lc_tensor *x4 = batched("avg_pool2d", x, &unbatched);
   lc_tensor *y = avg_pool2d_batch(x4, kernel, stride, padding, ceil_mode, count_include_pad,
@@ -372,6 +408,12 @@ lc_tensor *lc_avg_pool2d(lc_tensor *x, const int64_t kernel[2], const int64_t st
 
 lc_tensor *lc_adaptive_avg_pool2d(lc_tensor *x, int64_t out_h, int64_t out_w)
 {
+  if (is_bf16(x)) {
+    lc_tensor *wx = widen(x);
+    lc_tensor *y = lc_adaptive_avg_pool2d(wx, out_h, out_w);
+    lc_tensor_release(wx);
+    return lc_narrow_to_bf16(y);
+  }
   bool unbatched;
   lc_tensor *x4 = batched("adaptive_avg_pool2d", x, &unbatched);
   lc_tensor *y = adaptive_avg_pool2d_batch(x4, out_h, out_w, x);
@@ -417,6 +459,17 @@ lc_tensor *lc_batch_norm(lc_tensor *x, lc_tensor *running_mean, lc_tensor *runni
                          double eps)
 {
   const char *op = "batch_norm";
+  if (is_bf16(x)) { /* float32 statistics and parameters, as PyTorch's CPU batch norm keeps */
+    if (is_bf16(running_mean) || is_bf16(running_var))
+      lc_error("%s: running statistics must be float32 for a bfloat16 input (they are updated "
+               "in place)", op);
+    lc_tensor *wx = widen(x), *ww = widen(weight), *wb = widen(bias);
+    lc_tensor *y = lc_batch_norm(wx, running_mean, running_var, ww, wb, training, momentum, eps);
+    lc_tensor_release(wx);
+    lc_tensor_release(ww);
+    lc_tensor_release(wb);
+    return lc_narrow_to_bf16(y);
+  }
   require_float(op, x, "input");
   if (x->ndim < 2 || x->ndim > 4)
     lc_error("%s: expected an input of shape (N, C), (N, C, L) or (N, C, H, W), got %s", op,
@@ -497,6 +550,13 @@ static lc_tensor *log_softmax_rows(lc_tensor *x)
 /* Any dim: move it last, flatten to rows, and undo; the views carry the gradient. */
 lc_tensor *lc_log_softmax(lc_tensor *x, int dim)
 {
+  if (is_bf16(x)) { /* on autocast's float32 list */
+    bool answer_float32 = lc_autocast_widens(x);
+    lc_tensor *wx = widen(x);
+    lc_tensor *y = lc_log_softmax(wx, dim);
+    lc_tensor_release(wx);
+    return answer_float32 ? y : lc_narrow_to_bf16(y);
+  }
   require_float("log_softmax", x, "input");
   if (x->ndim == 0) lc_error("log_softmax: expected at least 1 dim");
   dim = lc_wrap_dim("log_softmax", dim, x->ndim);
@@ -533,6 +593,13 @@ lc_tensor *lc_cross_entropy(lc_tensor *logits, lc_tensor *targets, lc_reduction 
                             double label_smoothing)
 {
   const char *op = "cross_entropy";
+  if (is_bf16(logits)) { /* on autocast's float32 list */
+    bool answer_float32 = lc_autocast_widens(logits);
+    lc_tensor *wl = widen(logits);
+    lc_tensor *loss = lc_cross_entropy(wl, targets, reduction, label_smoothing);
+    lc_tensor_release(wl);
+    return answer_float32 ? loss : lc_narrow_to_bf16(loss);
+  }
   require_ndim(op, logits, 2, "input of logits (N, C)");
   require_float(op, logits, "logits");
   if (targets->dtype != LC_INT64)
@@ -576,6 +643,24 @@ lc_tensor *lc_cross_entropy(lc_tensor *logits, lc_tensor *targets, lc_reduction 
 lc_tensor *lc_linear(lc_tensor *x, lc_tensor *w, lc_tensor *bias)
 {
   const char *op = "linear";
+  if (lc_autocast_active()) { /* autocast: runs narrow */
+    lc_autocast_suspend();
+    lc_tensor *nx = lc_autocast_narrow(x), *nw = lc_autocast_narrow(w), *nb = lc_autocast_narrow(bias);
+    lc_tensor *y = lc_linear(nx, nw, nb);
+    lc_autocast_resume();
+    lc_tensor_release(nx);
+    lc_tensor_release(nw);
+    lc_tensor_release(nb);
+    return y;
+  }
+  if (is_bf16(x) && is_bf16(w) && (!bias || is_bf16(bias))) { /* one rounding, as addmm's */
+    lc_tensor *wx = widen(x), *ww = widen(w), *wb = widen(bias);
+    lc_tensor *y = lc_linear(wx, ww, wb);
+    lc_tensor_release(wx);
+    lc_tensor_release(ww);
+    lc_tensor_release(wb);
+    return lc_narrow_to_bf16(y);
+  }
   require_float(op, x, "input");
   require_ndim(op, w, 2, "weight (out_features, in_features)");
   require_same(op, x, w, "weight");
@@ -603,6 +688,12 @@ lc_tensor *lc_dropout(lc_tensor *x, double p, bool training)
 {
   if (p < 0 || p > 1) lc_error("dropout: probability must be in [0, 1], got %g", p);
   if (!training || p == 0) return lc_tensor_retain(x);
+  if (is_bf16(x)) {
+    lc_tensor *wx = widen(x);
+    lc_tensor *y = lc_dropout(wx, p, training);
+    lc_tensor_release(wx);
+    return lc_narrow_to_bf16(y);
+  }
   require_float("dropout", x, "input");
   if (p == 1) {
     lc_tensor *zero = lc_zeros(0, NULL, x->dtype, x->storage->device);
@@ -641,6 +732,9 @@ static void check_step_lists(const char *op, int n, lc_tensor *const *params, lc
   for (int i = 0; i < n; i++) {
     lc_tensor *p = params[i], *g = grads[i];
     require_float(op, p, "parameter");
+    if (is_bf16(p))
+      lc_error("%s: parameter %d is bfloat16; the optimizers update float32 parameters: keep "
+               "them float32 and compute in bfloat16 under lc.autocast", op, i + 1);
     if (!lc_same_shape(p, g) || p->dtype != g->dtype)
       lc_error("%s: gradient %d has shape %s (%s) but its parameter has %s (%s)", op, i + 1,
                lc_shape_str(g), lc_dtype_name(g->dtype), lc_shape_str(p), lc_dtype_name(p->dtype));

@@ -122,8 +122,22 @@ static int unary_saves(lc_unary_op op)
   }
 }
 
+/* Autocast's float32 list among the unary ops (runtime/autocast.h). */
+static bool unary_needs_float32(lc_unary_op op)
+{
+  return op == LC_UN_EXP || op == LC_UN_LOG || op == LC_UN_RECIPROCAL || op == LC_UN_RDIV_SCALAR ||
+         op == LC_UN_POW_SCALAR || op == LC_UN_RPOW_SCALAR;
+}
+
 lc_tensor *lc_unary(lc_unary_op op, lc_tensor *a, double s0, double s1)
 {
+  if (a->dtype == LC_BFLOAT16) {
+    bool answer_float32 = LC_UN_IS_COMPARISON(op) || (unary_needs_float32(op) && lc_autocast_widens(a));
+    lc_tensor *wide = lc_widen_bf16(a);
+    lc_tensor *out = lc_unary(op, wide, s0, s1);
+    lc_tensor_release(wide);
+    return answer_float32 ? out : lc_narrow_to_bf16(out);
+  }
   lc_dtype dtype = unary_compute_dtype(op, a->dtype, s0, s1);
   lc_tensor *x = dtype == a->dtype ? lc_tensor_retain(a) : lc_to_dtype(a, dtype);
   lc_tensor *out = lc_empty(x->ndim, x->sizes, LC_UN_IS_COMPARISON(op) ? LC_UINT8 : dtype,
@@ -243,6 +257,15 @@ lc_tensor *lc_binary(lc_binary_op op, lc_tensor *a, lc_tensor *b)
   int nd = lc_broadcast_shape(name, a, b, sizes);
   lc_dtype dtype = result_dtype(a, b);
   if (op == LC_BIN_DIV && !lc_dtype_is_float(dtype)) dtype = LC_FLOAT32;
+  if (dtype == LC_BFLOAT16) {
+    bool answer_float32 = LC_BIN_IS_COMPARISON(op) ||
+                          (op == LC_BIN_POW && lc_autocast_active()); /* autocast's float32 list */
+    lc_tensor *wa = lc_widen_bf16(a), *wb = lc_widen_bf16(b);
+    lc_tensor *out = lc_binary(op, wa, wb);
+    lc_tensor_release(wa);
+    lc_tensor_release(wb);
+    return answer_float32 ? out : lc_narrow_to_bf16(out);
+  }
   lc_tensor *ca = a->dtype == dtype ? lc_tensor_retain(a) : lc_to_dtype(a, dtype);
   lc_tensor *cb = b->dtype == dtype ? lc_tensor_retain(b) : lc_to_dtype(b, dtype);
   lc_tensor *out = lc_empty(nd, sizes, LC_BIN_IS_COMPARISON(op) ? LC_UINT8 : dtype,
@@ -296,6 +319,13 @@ lc_tensor *lc_where(lc_tensor *cond, lc_tensor *a, lc_tensor *b)
   shape_ab.ndim = lc_broadcast_shape("where", a, b, shape_ab.sizes);
   int nd = lc_broadcast_shape("where", cond, &shape_ab, sizes);
   lc_dtype dtype = lc_promote(a->dtype, b->dtype);
+  if (dtype == LC_BFLOAT16) {
+    lc_tensor *wa = lc_widen_bf16(a), *wb = lc_widen_bf16(b);
+    lc_tensor *out = lc_where(cond, wa, wb);
+    lc_tensor_release(wa);
+    lc_tensor_release(wb);
+    return lc_narrow_to_bf16(out);
+  }
   lc_tensor *ca = a->dtype == dtype ? lc_tensor_retain(a) : lc_to_dtype(a, dtype);
   lc_tensor *cb = b->dtype == dtype ? lc_tensor_retain(b) : lc_to_dtype(b, dtype);
   lc_tensor *cc = cond->dtype == LC_UINT8 ? lc_tensor_retain(cond) : lc_unary(LC_UN_NE_SCALAR, cond, 0, 0);

@@ -68,8 +68,19 @@ static lc_tensor *reduce(const char *name, lc_reduce_op op, lc_tensor *a, const 
   return out;
 }
 
+/* A bfloat16 reduction accumulates in float32 (call, on `wide`) and rounds once; sum and
+ * prod, on autocast's float32 list, answer in float32 while autocast is on. */
+#define RETURN_IN_FLOAT32(call, keep_float32)                                                \
+  do {                                                                                     \
+    lc_tensor *wide = lc_widen_bf16(a);                                                    \
+    lc_tensor *result_ = (call);                                                           \
+    lc_tensor_release(wide);                                                               \
+    return (keep_float32) ? result_ : lc_narrow_to_bf16(result_);                          \
+  } while (0)
+
 lc_tensor *lc_sum(lc_tensor *a, const bool *dims, bool keepdim)
 {
+  if (a->dtype == LC_BFLOAT16) RETURN_IN_FLOAT32(lc_sum(wide, dims, keepdim), lc_autocast_widens(a));
   lc_tensor *out = reduce("sum", LC_RED_SUM, a, dims, keepdim);
   lc_tensor *in[1] = {a};
   lc_node *node = lc_node_new("Sum", sum_backward, 1, in);
@@ -90,6 +101,7 @@ static int64_t reduced_count(const lc_tensor *a, const bool *dims)
 
 lc_tensor *lc_mean(lc_tensor *a, const bool *dims, bool keepdim)
 {
+  if (a->dtype == LC_BFLOAT16) RETURN_IN_FLOAT32(lc_mean(wide, dims, keepdim), false);
   if (!lc_dtype_is_float(a->dtype))
     lc_error("mean: a floating dtype was expected, got %s (convert with :float())", lc_dtype_name(a->dtype));
   lc_tensor *s = lc_sum(a, dims, keepdim);
@@ -101,6 +113,7 @@ lc_tensor *lc_mean(lc_tensor *a, const bool *dims, bool keepdim)
 
 lc_tensor *lc_var(lc_tensor *a, const bool *dims, bool keepdim, double correction)
 {
+  if (a->dtype == LC_BFLOAT16) RETURN_IN_FLOAT32(lc_var(wide, dims, keepdim, correction), false);
   if (!lc_dtype_is_float(a->dtype))
     lc_error("var: a floating dtype was expected, got %s", lc_dtype_name(a->dtype));
   lc_tensor *m = lc_mean(a, dims, true);
@@ -149,6 +162,7 @@ static void prod_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
 
 lc_tensor *lc_prod(lc_tensor *a, const bool *dims, bool keepdim)
 {
+  if (a->dtype == LC_BFLOAT16) RETURN_IN_FLOAT32(lc_prod(wide, dims, keepdim), lc_autocast_widens(a));
   lc_tensor *out = reduce("prod", LC_RED_PROD, a, dims, keepdim);
   lc_tensor *in[1] = {a};
   lc_node *node = lc_node_new("Prod", prod_backward, 1, in);
@@ -183,6 +197,13 @@ static void max_backward(lc_node *n, lc_tensor *g, lc_tensor **gin)
 
 void lc_max(lc_tensor *a, int dim, bool keepdim, bool is_min, lc_tensor **values, lc_tensor **indices)
 {
+  if (a->dtype == LC_BFLOAT16) { /* exact: the values are the inputs' */
+    lc_tensor *wide = lc_widen_bf16(a), *v;
+    lc_max(wide, dim, keepdim, is_min, &v, indices);
+    lc_tensor_release(wide);
+    *values = lc_narrow_to_bf16(v);
+    return;
+  }
   const char *name = is_min ? "min" : "max";
   if (dim < 0 && dim != -LC_ALL_DIMS) dim = lc_wrap_dim(name, dim, a->ndim);
   if (dim == -LC_ALL_DIMS) { /* over everything: flatten, then reduce dim 0 */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/common/bf16.h"
 #include "runtime/autograd.h"
 #include "runtime/backend.h"
 
@@ -283,6 +284,9 @@ lc_tensor *lc_empty(int ndim, const int64_t *sizes, lc_dtype dtype, lc_device de
       lc_error("tensor: %s elements is too many", lc_format_sizes((char[128]){0}, 128, ndim, sizes));
     numel *= sizes[d];
   }
+  if (dtype == LC_BFLOAT16 && device.type != LC_CPU)
+    lc_error("tensor: bfloat16 tensors are CPU-only in this version (the GPU's bfloat16 kernels "
+             "are not written yet); keep float32 on the GPU");
   lc_tensor *t = tensor_header(); /* first: recorded, so a failing storage leaks nothing */
   t->storage = lc_storage_new((size_t)numel * lc_dtype_size(dtype), device);
   t->ndim = ndim;
@@ -361,7 +365,7 @@ double lc_item(const lc_tensor *t)
 {
   if (lc_numel(t) != 1)
     lc_error("item: a tensor with one element was expected, got shape %s", lc_shape_str(t));
-  union { float f; double d; int64_t i; uint8_t u; } v;
+  union { float f; double d; int64_t i; uint8_t u; uint16_t h; } v;
   const lc_backend *backend = lc_backend_for(t->storage->device);
   if (t->storage->device.type == LC_CPU)
     memcpy(&v, lc_data(t), lc_dtype_size(t->dtype));
@@ -371,6 +375,7 @@ double lc_item(const lc_tensor *t)
   case LC_FLOAT32: return v.f;
   case LC_FLOAT64: return v.d;
   case LC_INT64: return (double)v.i;
+  case LC_BFLOAT16: return lc_bf16_to_float(v.h);
   default: return v.u;
   }
 }

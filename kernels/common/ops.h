@@ -3,7 +3,9 @@
 #ifndef LC_KERNEL_OPS_H
 #define LC_KERNEL_OPS_H
 
-typedef enum { LC_FLOAT32, LC_FLOAT64, LC_INT64, LC_UINT8, LC_NUM_DTYPES } lc_dtype;
+/* LC_BFLOAT16: the upper half of a float32 (8-bit exponent, 7-bit mantissa), stored as uint16.
+ * The CPU kernels do not compute in it: the runtime widens it to float32 around every op. */
+typedef enum { LC_FLOAT32, LC_FLOAT64, LC_INT64, LC_UINT8, LC_BFLOAT16, LC_NUM_DTYPES } lc_dtype;
 
 typedef enum {
   LC_UN_NEG, LC_UN_EXP, LC_UN_LOG, LC_UN_SQRT, LC_UN_ABS, LC_UN_SIGMOID, LC_UN_TANH,

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/common/bf16.h"
 #include "kernels/cpu/fastmath.h"
 #include "kernels/cpu/strided.h"
 
@@ -55,7 +56,7 @@
 #undef acc
 #undef SUF
 
-static const int64_t element_size[LC_NUM_DTYPES] = {4, 8, 8, 1};
+static const int64_t element_size[LC_NUM_DTYPES] = {4, 8, 8, 1, 2};
 
 /* Work below this many elements stays on one thread: forking costs more. */
 #define PARALLEL_GRAIN 32768
@@ -184,18 +185,30 @@ void lc_cpu_fill(lc_dtype dtype, int ndim, const int64_t *sizes, lc_cpu_operand 
   lc_cpu_iter it;
   lc_cpu_iter_init(&it, ndim, sizes, 1, strides);
   int64_t so = lc_cpu_iter_run_stride(&it, 0);
+  if (dtype == LC_BFLOAT16) {
+    uint16_t bits = lc_bf16_from_float((float)value);
+    FOR_EACH_RUN(it, 1, {
+      uint16_t *o = (uint16_t *)dst.data + off[0];
+      for (int64_t i = 0; i < len_; i++) o[i * so] = bits;
+    });
+    return;
+  }
 #define DISPATCH(T, SFX) FOR_EACH_RUN(it, 1, fill_run_##SFX(len_, (T *)dst.data + off[0], so, value))
   FOR_EACH_DTYPE(dtype, DISPATCH);
 #undef DISPATCH
 }
 
-/* Conversions go through one loop per (destination, source) pair of types. */
-#define CONVERT_RUN(TD, TS)                                                                 \
+/* Conversions go through one loop per (destination, source) pair of types; bfloat16 goes
+ * through float32 both ways. */
+#define CONVERT_RUN_AS(TD, TS, EXPR)                                                        \
   FOR_EACH_RUN(it, 2, {                                                                     \
     TD *o = (TD *)dst.data + off[0];                                                        \
     const TS *x = (const TS *)src.data + off[1];                                            \
-    for (int64_t i = 0; i < len_; i++) o[i * sd] = (TD)x[i * ss];                           \
+    for (int64_t i = 0; i < len_; i++) o[i * sd] = EXPR(x[i * ss]);                         \
   })
+#define CONVERT_RUN(TD, TS) CONVERT_RUN_AS(TD, TS, (TD))
+#define WIDEN_BF16(v) lc_bf16_to_float(v)
+#define NARROW_TO_BF16(v) lc_bf16_from_float((float)(v))
 
 #define CONVERT_FROM(TD)                                                                    \
   switch (src_dtype) {                                                                      \
@@ -203,6 +216,17 @@ void lc_cpu_fill(lc_dtype dtype, int ndim, const int64_t *sizes, lc_cpu_operand 
   case LC_FLOAT64: CONVERT_RUN(TD, double); break;                                          \
   case LC_INT64: CONVERT_RUN(TD, int64_t); break;                                           \
   case LC_UINT8: CONVERT_RUN(TD, uint8_t); break;                                           \
+  case LC_BFLOAT16: CONVERT_RUN_AS(TD, uint16_t, (TD)WIDEN_BF16); break;                    \
+  default: break;                                                                           \
+  }
+
+#define CONVERT_TO_BF16                                                                     \
+  switch (src_dtype) {                                                                      \
+  case LC_FLOAT32: CONVERT_RUN_AS(uint16_t, float, NARROW_TO_BF16); break;                  \
+  case LC_FLOAT64: CONVERT_RUN_AS(uint16_t, double, NARROW_TO_BF16); break;                 \
+  case LC_INT64: CONVERT_RUN_AS(uint16_t, int64_t, NARROW_TO_BF16); break;                  \
+  case LC_UINT8: CONVERT_RUN_AS(uint16_t, uint8_t, NARROW_TO_BF16); break;                  \
+  case LC_BFLOAT16: CONVERT_RUN(uint16_t, uint16_t); break;                                 \
   default: break;                                                                           \
   }
 
@@ -225,6 +249,7 @@ void lc_cpu_copy(lc_dtype dst_dtype, lc_dtype src_dtype, int ndim, const int64_t
   case LC_FLOAT64: CONVERT_FROM(double); break;
   case LC_INT64: CONVERT_FROM(int64_t); break;
   case LC_UINT8: CONVERT_FROM(uint8_t); break;
+  case LC_BFLOAT16: CONVERT_TO_BF16; break;
   default: break;
   }
 }

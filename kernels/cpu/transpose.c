@@ -32,6 +32,7 @@ int lc_cpu_copy_transposed(lc_dtype dst_dtype, lc_dtype src_dtype, int ndim, con
   case LC_FLOAT32: TRANSPOSE(float); return 1;
   case LC_FLOAT64: TRANSPOSE(double); return 1;
   case LC_INT64: TRANSPOSE(int64_t); return 1;
+  case LC_BFLOAT16: TRANSPOSE(uint16_t); return 1;
   default: return 0;
   }
 }

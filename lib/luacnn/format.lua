@@ -115,7 +115,7 @@ local function render(data, fmt, indent, width, ndim)
 end
 
 function format.tensor(t)
-  local is_float = t.dtype == 'float32' or t.dtype == 'float64'
+  local is_float = t:is_floating_point()
   local summarise = t:numel() > THRESHOLD
   local body = '[]'
   if t:numel() > 0 then

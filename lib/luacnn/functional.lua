@@ -67,7 +67,7 @@ local function check_same_kind(x, t, who, what)
 end
 
 local function check_float_input(x, who)
-  if x.dtype ~= 'float32' and x.dtype ~= 'float64' then
+  if not x:is_floating_point() then
     error(string.format('%s: expected a float input, got %s (convert with :float())', who, x.dtype), 0)
   end
 end
@@ -228,7 +228,7 @@ function F.cross_entropy(logits, target, opts)
     error(string.format('%s: expected logits of shape (N, C) or (C), got %s', who, shape_str(logits)), 0)
   end
   local N, C = logits:size(1), logits:size(2)
-  if target.dtype == 'float32' or target.dtype == 'float64' then
+  if target:is_floating_point() then
     if unbatched then target = target:unsqueeze(1) end
     if not (target:shape() == logits:shape()) then
       error(string.format('%s: class-probability targets must have the shape of the logits %s, got %s ' ..
@@ -276,8 +276,12 @@ function F.mse_loss(input, target, opts)
                         'y:reshape(%s))', who, shape_str(input), shape_str(target),
                         shape_str(input):sub(2, -2)), 0)
   end
+  if lc.autocast_dtype() then  -- on autocast's float32 list
+    if input.dtype == 'bfloat16' then input = input:float() end
+    if target.dtype == 'bfloat16' then target = target:float() end
+  end
   local diff = input - target
-  if diff.dtype ~= 'float32' and diff.dtype ~= 'float64' then
+  if not diff:is_floating_point() then
     -- as PyTorch: a mean squared error of integers is refused (it was reported by 'mean')
     error(string.format('%s: expected a float input or target, got %s and %s (convert with :float())', who,
                         input.dtype, target.dtype), 0)

@@ -12,6 +12,7 @@ lc.core = core
 
 -- dtypes as constants and strings alike
 lc.float32, lc.float64, lc.int64, lc.uint8 = 'float32', 'float64', 'int64', 'uint8'
+lc.bfloat16 = 'bfloat16'
 lc.float, lc.double, lc.long = 'float32', 'float64', 'int64'
 
 function lc.is_tensor(x) return getmetatable(x) == core.Tensor_mt end
@@ -47,6 +48,7 @@ function Tensor.float(t) return t:to('float32') end
 function Tensor.double(t) return t:to('float64') end
 function Tensor.long(t) return t:to('int64') end
 function Tensor.byte(t) return t:to('uint8') end
+function Tensor.bfloat16(t) return t:to('bfloat16') end
 function Tensor.cuda(t, index) return t:to(index and ('cuda:' .. index) or 'cuda') end
 function Tensor.cpu(t) return t:to('cpu') end
 function Tensor.type_as(t, other) return t:to(other.dtype) end
@@ -54,7 +56,7 @@ function Tensor.std(t, dims, opts)
   -- checked here so that errors name std, not the var it is computed with
   if getmetatable(t) ~= core.Tensor_mt then
     error('std: expected a tensor as argument 1, got ' .. type(t), 2)
-  elseif t.dtype ~= 'float32' and t.dtype ~= 'float64' then
+  elseif not t:is_floating_point() then
     error('std: a floating dtype was expected, got ' .. t.dtype, 2)
   end
   return t:var(dims, opts):sqrt()
@@ -164,6 +166,33 @@ function lc.enable_grad(fn, ...)
   if not results[1] then error(results[2], 0) end
   return table.unpack(results, 2, results.n)
 end
+
+-- lc.autocast([opts,] fn, ...): runs fn in mixed precision and returns its results. conv2d,
+-- linear and matmul compute in bfloat16; losses, log_softmax, exp, log, pow, sum and prod in
+-- float32; other ops follow their inputs (runtime/autocast.h). Parameters stay float32 and get
+-- float32 gradients. opts: {dtype = 'bfloat16', enabled = true}. As torch.autocast('cpu',
+-- dtype=torch.bfloat16); the previous setting comes back even when fn raises.
+function lc.autocast(opts, fn, ...)
+  if type(opts) == 'function' then return lc.autocast({}, opts, fn, ...) end
+  if type(opts) ~= 'table' or type(fn) ~= 'function' then
+    error('autocast: expected (options table, function) or (function), got (' .. type(opts) ..
+          ', ' .. type(fn) .. ')', 2)
+  end
+  for k in pairs(opts) do
+    if k ~= 'dtype' and k ~= 'enabled' then
+      error("autocast: unknown option '" .. tostring(k) .. "' (known: dtype, enabled)", 2)
+    end
+  end
+  local ok, previous = pcall(core.set_autocast, opts.enabled ~= false and (opts.dtype or 'bfloat16') or nil)
+  if not ok then error(previous, 2) end
+  local results = table.pack(pcall(fn, ...))
+  core.set_autocast(previous)
+  if not results[1] then error(results[2], 0) end
+  return table.unpack(results, 2, results.n)
+end
+
+-- The dtype autocast is computing in now ('bfloat16'), or nil when it is off.
+function lc.autocast_dtype() return core.autocast_dtype() end
 
 -- ---- devices ----
 lc.cuda = lc.cuda or core.cuda or {}

@@ -5,7 +5,7 @@
 --            "data_offsets": [begin, end]}, ..., "__metadata__": {"key": "string", ...}},
 --            padded with spaces to a multiple of 8
 --   the raw little-endian data of every tensor, row-major, at [begin, end) from here.
--- dtypes: float32 F32, float64 F64, int64 I64, uint8 U8.
+-- dtypes: float32 F32, float64 F64, int64 I64, uint8 U8, bfloat16 BF16.
 --
 --   lc.save(path, state_dict [, metadata])     metadata: a table string -> string
 --   lc.load(path [, {device = 'cuda'}]) -> state_dict (ordered as saved), metadata
@@ -29,9 +29,9 @@ local unique = require 'luacnn.unique'
 
 local io_ = {}
 
-local dtype_codes = {float32 = 'F32', float64 = 'F64', int64 = 'I64', uint8 = 'U8'}
-local code_dtypes = {F32 = 'float32', F64 = 'float64', I64 = 'int64', U8 = 'uint8'}
-local dtype_sizes = {F32 = 4, F64 = 8, I64 = 8, U8 = 1}
+local dtype_codes = {float32 = 'F32', float64 = 'F64', int64 = 'I64', uint8 = 'U8', bfloat16 = 'BF16'}
+local code_dtypes = {F32 = 'float32', F64 = 'float64', I64 = 'int64', U8 = 'uint8', BF16 = 'bfloat16'}
+local dtype_sizes = {F32 = 4, F64 = 8, I64 = 8, U8 = 1, BF16 = 2}
 local MAX_HEADER = 100 * 1024 * 1024  -- as the reference implementation
 
 if string.pack('=i4', 1) ~= string.pack('<i4', 1) then
@@ -182,7 +182,7 @@ local function parse(data, path, who)
   for name, e in pairs(header) do
     if type(e) ~= 'table' then bad("entry '%s' is not an object", name) end
     local size = dtype_sizes[e.dtype]
-    if not size then bad("tensor '%s' has dtype %s (supported: F32, F64, I64, U8)", name, tostring(e.dtype)) end
+    if not size then bad("tensor '%s' has dtype %s (supported: F32, F64, I64, U8, BF16)", name, tostring(e.dtype)) end
     if not is_int_list(e.shape) then bad("tensor '%s' has a bad shape", name) end
     if not is_int_list(e.data_offsets) or #e.data_offsets ~= 2 then bad("tensor '%s' has bad data_offsets", name) end
     local b, en = e.data_offsets[1], e.data_offsets[2]

@@ -25,7 +25,7 @@ local function fused(name)
   return f
 end
 
-local function is_float(t) return t.dtype == 'float32' or t.dtype == 'float64' end
+local function is_float(t) return t:is_floating_point() end
 
 -- ---- the base class ----
 

@@ -260,7 +260,7 @@ function plot.image_grid(images, opts)
   end
   x = x:cpu()
   if x.dtype ~= 'uint8' then
-    if x.dtype ~= 'float32' and x.dtype ~= 'float64' then
+    if not x:is_floating_point() then
       grid_error('expected uint8 or float images, got %s', x.dtype)
     end
     x = x:float()

@@ -340,7 +340,7 @@ local function check_batch(who, X, y, K)
   if not lc.is_tensor(X) or X:dim() ~= 4 then
     err(who, 'expected a batch X of shape (B, C, H, W), got %s', lc.is_tensor(X) and tostring(X:shape()) or type(X))
   end
-  if X.dtype ~= 'float32' and X.dtype ~= 'float64' then
+  if not X:is_floating_point() then
     err(who, 'expected a float batch X, got %s (apply ToTensor first)', X.dtype)
   end
   if not lc.is_tensor(y) or y.dtype ~= 'int64' or y:dim() ~= 1 or y:size(1) ~= X:size(1) then

@@ -11,7 +11,7 @@ local function check_float(t, who)
   if not lc.is_tensor(t) then
     error(string.format('nn.init.%s: expected a tensor, got %s', who, type(t)), 3)
   end
-  if t.dtype ~= 'float32' and t.dtype ~= 'float64' then
+  if not t:is_floating_point() then
     error(string.format('nn.init.%s: expected a float tensor, got %s', who, t.dtype), 3)
   end
 end

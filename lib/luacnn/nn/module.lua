@@ -109,7 +109,7 @@ local function assign_parameter(self, k, v)
                           "lc.no_grad(function() self.%s:copy_(t) end)",
                           class_name(self), v.grad_fn, k, k), 3)
     end
-    M.Parameter(v, lc.is_tensor(v) and (v.dtype == 'float32' or v.dtype == 'float64'))
+    M.Parameter(v, lc.is_tensor(v) and v:is_floating_point())
   end
   self._buffers.vals[k], self._modules.vals[k], self._attrs[k] = nil, nil, nil
   reg_remove(self._buffers, k); reg_remove(self._modules, k)
@@ -451,7 +451,7 @@ function Module:apply(fn)
   return self
 end
 
-local function is_float(t) return t.dtype == 'float32' or t.dtype == 'float64' end
+local function is_float(t) return t:is_floating_point() end
 
 -- to('cuda'), to('float64'), to('cuda', 'float64'), to(tensor). Parameters keep their
 -- registration (the new tensors are parameters under the same names, with the same
@@ -464,7 +464,7 @@ local function convert(t, device, dtype)
   return lc.no_grad(function() return t:to(table.unpack(args)) end)
 end
 
-local dtypes = {float32 = true, float64 = true, int64 = true, uint8 = true}
+local dtypes = {float32 = true, float64 = true, int64 = true, uint8 = true, bfloat16 = true}
 
 function Module:to(a, b)
   local device, dtype
