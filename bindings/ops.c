@@ -50,6 +50,14 @@ static int m_size(lua_State *L)
 static int m_stride(lua_State *L)
 {
   lc_tensor *t = lcb_check_tensor(L, 1, "stride");
+  if (lua_isnoneornil(L, 2)) { /* every stride, as PyTorch's x.stride() */
+    lua_createtable(L, t->ndim, 0);
+    for (int d = 0; d < t->ndim; d++) {
+      lua_pushinteger(L, t->strides[d]);
+      lua_rawseti(L, -2, d + 1);
+    }
+    return 1;
+  }
   int d = lc_wrap_dim("stride", lcb_check_dim(L, 2, "stride"), t->ndim);
   lua_pushinteger(L, t->strides[d]);
   return 1;
@@ -61,9 +69,28 @@ static int m_is_floating_point(lua_State *L)
   return 1;
 }
 
+/* A memory format argument: 'contiguous_format' (the default), 'channels_last', or a table
+ * {memory_format = ...} as PyTorch's keyword. */
+static lc_memory_format opt_memory_format(lua_State *L, int idx, const char *op)
+{
+  static const char *const names[] = {"contiguous_format", "channels_last", NULL};
+  if (lua_istable(L, idx)) {
+    lua_getfield(L, idx, "memory_format");
+    lua_replace(L, idx);
+  }
+  if (lua_isnoneornil(L, idx)) return LC_CONTIGUOUS_FORMAT;
+  const char *name = luaL_checkstring(L, idx);
+  for (int i = 0; names[i]; i++)
+    if (strcmp(name, names[i]) == 0) return (lc_memory_format)i;
+  return (lc_memory_format)luaL_error(L, "%s: unknown memory format '%s' (known: "
+                                      "contiguous_format, channels_last)", op, name);
+}
+
 static int m_is_contiguous(lua_State *L)
 {
-  lua_pushboolean(L, lc_is_contiguous(lcb_check_tensor(L, 1, "is_contiguous")));
+  lc_tensor *t = lcb_check_tensor(L, 1, "is_contiguous");
+  lc_memory_format format = opt_memory_format(L, 2, "is_contiguous");
+  lua_pushboolean(L, format == LC_CHANNELS_LAST ? lc_is_channels_last(t) : lc_is_contiguous(t));
   return 1;
 }
 
@@ -227,7 +254,8 @@ static int m_flatten(lua_State *L)
 
 static int m_contiguous(lua_State *L)
 {
-  push(L, lc_contiguous(lcb_check_tensor(L, 1, "contiguous")));
+  lc_tensor *t = lcb_check_tensor(L, 1, "contiguous");
+  push(L, lc_contiguous_as(t, opt_memory_format(L, 2, "contiguous")));
   return 1;
 }
 

@@ -130,6 +130,32 @@ bool lc_is_contiguous(const lc_tensor *t)
   return true;
 }
 
+void lc_channels_last_strides(const int64_t sizes[4], int64_t strides[4])
+{
+  int64_t c = sizes[1] > 1 ? sizes[1] : 1, w = sizes[3] > 1 ? sizes[3] : 1,
+          h = sizes[2] > 1 ? sizes[2] : 1;
+  strides[1] = 1;
+  strides[3] = c;
+  strides[2] = c * w;
+  strides[0] = c * w * h;
+}
+
+bool lc_is_channels_last(const lc_tensor *t)
+{
+  if (t->ndim != 4) return false;
+  for (int d = 0; d < 4; d++)
+    if (t->sizes[d] == 0) return true;
+  static const int inner_to_outer[4] = {1, 3, 2, 0}; /* C, W, H, N */
+  int64_t expected = 1;
+  for (int k = 0; k < 4; k++) {
+    int d = inner_to_outer[k];
+    if (t->sizes[d] == 1) continue;
+    if (t->strides[d] != expected) return false;
+    expected *= t->sizes[d];
+  }
+  return true;
+}
+
 bool lc_same_shape(const lc_tensor *a, const lc_tensor *b)
 {
   if (a->ndim != b->ndim) return false;

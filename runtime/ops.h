@@ -38,6 +38,8 @@ lc_tensor *lc_autocast_narrow(lc_tensor *t);
 bool lc_autocast_widens(const lc_tensor *t);
 lc_tensor *lc_to_device(const lc_tensor *t, lc_device device);
 lc_tensor *lc_contiguous(lc_tensor *t);      /* t itself (retained) when already contiguous */
+/* t laid out in `format` (t itself, retained, when it already is); differentiable. */
+lc_tensor *lc_contiguous_as(lc_tensor *t, lc_memory_format format);
 lc_tensor *lc_contiguous_copy(const lc_tensor *t); /* always a fresh contiguous copy, no history */
 lc_tensor *lc_clone(lc_tensor *t);
 /* dst = src (broadcast to dst, dtype converted, same device); records nothing. */

@@ -293,6 +293,21 @@ lc_tensor *lc_contiguous(lc_tensor *t)
   return lc_clone(t);
 }
 
+lc_tensor *lc_contiguous_as(lc_tensor *t, lc_memory_format format)
+{
+  if (format == LC_CONTIGUOUS_FORMAT) return lc_contiguous(t);
+  if (t->ndim != 4)
+    lc_error("contiguous: channels_last needs a 4-D (N, C, H, W) tensor, got shape %s",
+             lc_shape_str(t));
+  if (lc_is_channels_last(t)) return lc_tensor_retain(t);
+  lc_tensor *out = lc_empty(4, t->sizes, t->dtype, t->storage->device);
+  lc_channels_last_strides(t->sizes, out->strides);
+  if (lc_numel(t)) backend_of(t)->copy(out, t);
+  lc_tensor *in[1] = {t};
+  lc_attach(out, lc_node_new("ToChannelsLast", identity_backward, 1, in));
+  return out;
+}
+
 /* copy_'s rule: src broadcasts to dst's shape */
 static void require_broadcasts_to(const char *op, const lc_tensor *dst, const lc_tensor *src)
 {

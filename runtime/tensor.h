@@ -132,6 +132,11 @@ lc_tensor *lc_detach(const lc_tensor *t);
 int64_t lc_numel(const lc_tensor *t);
 bool lc_is_contiguous(const lc_tensor *t);
 void lc_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides);
+/* Channels-last: a 4-D (N, C, H, W) tensor laid out as (N, H, W, C) in memory, the layout
+ * cuDNN's and oneDNN's fastest convolutions read. */
+typedef enum { LC_CONTIGUOUS_FORMAT, LC_CHANNELS_LAST } lc_memory_format;
+bool lc_is_channels_last(const lc_tensor *t);
+void lc_channels_last_strides(const int64_t sizes[4], int64_t strides[4]);
 bool lc_same_shape(const lc_tensor *a, const lc_tensor *b);
 /* Element pointer of the first element (host pointer on the CPU, device pointer on a GPU). */
 void *lc_data(const lc_tensor *t);

@@ -619,3 +619,39 @@ describe('random chains of views', function()
     end
   end)
 end)
+
+describe('channels-last (issue 16)', function()
+  it('lays (N, C, H, W) out as (N, H, W, C) with the same values, and says which layout it has', function()
+    local x = lc.randn(2, 3, 4, 5)
+    local y = x:contiguous(lc.channels_last)
+    assert.are.same({ 60, 1, 15, 3 }, y:stride())
+    assert.is_true(y:is_contiguous('channels_last'))
+    assert.is_false(y:is_contiguous())
+    assert.is_false(x:is_contiguous { memory_format = 'channels_last' })
+    assert.are.same(x:tolist(), y:tolist())
+    assert.equal(y, y:contiguous('channels_last'))      -- already so: the same tensor
+    assert.are.same({ 60, 20, 5, 1 }, y:contiguous():stride())
+    -- size-1 dims do not decide the layout, as PyTorch's rule
+    assert.is_true(lc.randn(1, 3, 1, 1):is_contiguous('channels_last'))
+  end)
+
+  it('every layer gives the same result and gradient for either layout', function()
+    lc.manual_seed(4)
+    local x = lc.randn(2, 3, 8, 8, { requires_grad = true })
+    local net = lc.nn.Sequential(lc.nn.Conv2d(3, 4, 3, { padding = 1 }), lc.nn.BatchNorm2d(4),
+                                 lc.nn.ReLU(), lc.nn.MaxPool2d(2), lc.nn.AvgPool2d(2))
+    local a = net(x)
+    a:sum():backward()
+    local gx = x.grad:clone()
+    x.grad = nil
+    local b = net(x:contiguous('channels_last'))
+    b:sum():backward()
+    check.close(b, a, 1e-6)
+    check.close(x.grad, gx, 1e-6)
+  end)
+
+  it('refuses what it cannot lay out', function()
+    check.raises(function() lc.randn(3, 4):contiguous('channels_last') end, 'contiguous', '4-D', '(3, 4)')
+    check.raises(function() lc.randn(1, 1, 2, 2):contiguous('nhwc') end, 'contiguous', 'nhwc', 'channels_last')
+  end)
+end)

@@ -13,6 +13,8 @@ lc.core = core
 -- dtypes as constants and strings alike
 lc.float32, lc.float64, lc.int64, lc.uint8 = 'float32', 'float64', 'int64', 'uint8'
 lc.bfloat16 = 'bfloat16'
+-- memory formats, for x:contiguous(lc.channels_last) and x:is_contiguous(lc.channels_last)
+lc.contiguous_format, lc.channels_last = 'contiguous_format', 'channels_last'
 lc.float, lc.double, lc.long = 'float32', 'float64', 'int64'
 
 function lc.is_tensor(x) return getmetatable(x) == core.Tensor_mt end
