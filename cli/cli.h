@@ -24,6 +24,8 @@ int cli_completion_collect(lua_State *L);
 
 /* kernel.c: `luacnn kernel ...` (the Jupyter kernel); the exit status */
 int cli_kernel_main(lua_State *L, int argc, char **argv);
+/* kernel_install.c: `luacnn kernel install ...` (argv[2] is "install") */
+int cli_kernel_install(int argc, char **argv);
 
 /* launch.c: `luacnn --nproc N script [args]` execs mpirun; returns only on failure */
 int cli_nproc_main(int argc, char **argv);
