@@ -7,8 +7,15 @@ sigmoid and average pooling, AlexNet, VGG-11 with a quarter of the channels, NiN
 BN-LeNet with max pooling and BatchNorm1d after the dense layers, ResNet-18), 1-channel
 inputs and 10 classes; resnet18_leaves is ResNet-18 on RGB 64x64, batch 128, 176 classes.
 Same step and same report line as the Lua script (see its header).
+
+For the GPU table (issue 16; bench/gpu_nets.sh): --device cuda, --mode fp32 (TF32 off) | tf32 |
+bf16 (autocast to bfloat16, channels-last model and input), cuDNN's benchmark mode on,
+--compile MODE (torch.compile; the compile time is reported), --preset gpu (the issue's batch
+sizes), --json FILE (one object per network, with the step's FLOPs counted by PyTorch's
+FlopCounterMode, which the driver uses for both libraries' TFLOP/s).
 """
 import argparse
+import json
 import time
 
 import torch
@@ -146,24 +153,68 @@ NETS = {
     'resnet18_leaves': (lambda: resnet18(3, 176), 64, 128, 3, 176),
 }
 ORDER = ['lenet', 'alexnet', 'vgg', 'nin', 'googlenet', 'lenet_bn', 'resnet18', 'resnet18_leaves']
+# name -> (batch, input size): issue 16's GPU table
+GPU_PRESET = {'lenet': (256, 28), 'lenet_bn': (256, 28), 'alexnet': (128, 224), 'vgg': (128, 224),
+              'nin': (128, 224), 'googlenet': (128, 96), 'resnet18': (256, 96),
+              'resnet18_leaves': (64, 224)}
+
+
+def sync(device):
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def step_flops(net, loss_fn, X, y):
+    """FLOPs of one forward + backward, as PyTorch's FlopCounterMode counts them (None if absent)."""
+    try:
+        from torch.utils.flop_counter import FlopCounterMode
+    except ImportError:
+        return None
+    counter = FlopCounterMode(display=False)
+    with counter:
+        loss_fn(net(X), y).backward()
+    net.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
 
 
 def measure(name, args):
     make, size, batch, cin, classes = NETS[name]
-    batch = batch or args.batch_size
+    batch = batch or 32
+    if args.preset == 'gpu':
+        batch, size = GPU_PRESET[name]
+    if args.batch_size > 0:
+        batch = args.batch_size
+    dev = args.device
     torch.manual_seed(0)
-    net = make()
-    opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9)
+    net = make().to(dev)
     loss_fn = nn.CrossEntropyLoss()
-    X = torch.randn(batch, cin, size, size)
-    y = torch.randint(0, classes, (batch,))
+    X = torch.randn(batch, cin, size, size, device=dev)
+    y = torch.randint(0, classes, (batch,), device=dev)
+    bf16 = args.mode == 'bf16'
+    if bf16:
+        net = net.to(memory_format=torch.channels_last)
+        X = X.contiguous(memory_format=torch.channels_last)
+    flops = step_flops(net, loss_fn, X, y) if args.json else None
+    opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9)
+    model = net
+    compile_s = None
+    if args.compile:
+        t0 = time.perf_counter()
+        model = torch.compile(net, mode=args.compile)
+    device_type = 'cuda' if dev.startswith('cuda') else 'cpu'
 
     def step():
         opt.zero_grad()
-        loss = loss_fn(net(X), y)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+            loss = loss_fn(model(X), y)
         loss.backward()
         opt.step()
         return loss.item()
+
+    if args.compile:
+        step()
+        sync(dev)
+        compile_s = time.perf_counter() - t0
 
     for _ in range(args.warmup):
         step()
@@ -178,19 +229,37 @@ def measure(name, args):
     print('%-16s batch %4d size %4d  ms best %9.1f median %9.1f  ex/s best %9.1f median %9.1f  steps %d'
           % (name, batch, size, best * 1e3, median * 1e3, batch / best, batch / median, len(times)),
           flush=True)
+    if args.json:
+        with open(args.json, 'a') as f:
+            f.write(json.dumps({'library': 'pytorch', 'net': name, 'device': dev, 'mode': args.mode,
+                                'compile': args.compile or None, 'compile_seconds': compile_s,
+                                'batch': batch, 'size': size, 'ms_best': best * 1e3,
+                                'ms_median': median * 1e3, 'examples_per_sec': batch / best,
+                                'examples_per_sec_median': batch / median, 'steps': len(times),
+                                'flops_per_step': flops}) + '\n')
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--nets', default=','.join(ORDER))
     p.add_argument('--threads', type=int, default=2)
-    p.add_argument('--batch-size', type=int, default=32)
+    p.add_argument('--batch-size', type=int, default=0, help="0: the preset's")
     p.add_argument('--steps', type=int, default=5)
     p.add_argument('--min-time', type=float, default=3.0)
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--lr', type=float, default=0.01)
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--mode', choices=['fp32', 'tf32', 'bf16'], default='fp32')
+    p.add_argument('--preset', choices=['cpu', 'gpu'], default='cpu')
+    p.add_argument('--compile', default='', help='a torch.compile mode, e.g. max-autotune-no-cudagraphs')
+    p.add_argument('--json', default='')
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.device.startswith('cuda'):
+        torch.backends.cudnn.benchmark = True
+        tf32 = args.mode == 'tf32'
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
     for name in args.nets.split(','):
         if name.strip():
             measure(name.strip(), args)
