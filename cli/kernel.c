@@ -24,6 +24,7 @@
 ** The Lua side (lib/luacnn/jupyter.lua) turns a cell into a chunk (top-level locals become
 ** globals, the last expression is returned), builds the MIME bundles of results and
 ** `lc.display`, and answers inspection; the C module `luacnn.kernel` below publishes.
+** The wire (framing, signatures, the log) is kernel_wire.c; the kernelspec, kernel_install.c.
 */
 #define _GNU_SOURCE
 
@@ -31,12 +32,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,24 +68,16 @@ int cli_kernel_main(lua_State *L, int argc, char **argv) {
 #include <pthread.h>
 
 #include <cJSON.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <zmq.h>
 
-#define PROTOCOL_VERSION "5.3"
-#define DELIM "<IDS|MSG>"
+#include "kernel_wire.h"
+
 
 /* ---- the kernel's state ---------------------------------------------------------- */
 
-typedef struct kmsg_ref kmsg_ref;   /* a kmsg, declared below */
-
 static struct {
   void *ctx, *shell, *control, *stdin_sock, *iopub, *hb;
-  unsigned char key[512];
-  size_t keylen;
-  char session[40];
   lua_State *L;
   pthread_mutex_t iopub_lock;   /* the iopub socket and `parent` */
   pthread_mutex_t run_lock;     /* `running` and the interrupt hook */
@@ -94,89 +85,15 @@ static struct {
   cJSON *parent;                /* header of the request being handled: output belongs to it */
   volatile int running;         /* a cell's Lua code is running */
   volatile sig_atomic_t stop;   /* shutdown asked for */
-  int log_fd;                   /* the kernel's own stderr (logs) */
   int out_pipe[2], err_pipe[2], wake_pipe[2];
   int exec_count;
   int jupyter_ref;              /* lib/luacnn/jupyter.lua, LUA_NOREF if it did not load */
   char **history;               /* the cells run, history[i] is cell i + 1 */
   int nhistory;
-  kmsg_ref *cell;               /* the execute_request running (for input requests) */
+  kmsg *cell;                   /* the execute_request running (for input requests) */
 } K = {.jupyter_ref = LUA_NOREF};
 
-static void klog(const char *fmt, ...) {
-  char buf[1024];
-  int n;
-  va_list ap;
-  va_start(ap, fmt);
-  n = snprintf(buf, sizeof buf, "luacnn kernel: ");
-  n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
-  va_end(ap);
-  if (n >= (int)sizeof buf) n = (int)sizeof buf - 1;
-  buf[n++] = '\n';
-  if (write(K.log_fd >= 0 ? K.log_fd : 2, buf, (size_t)n) < 0) { /* nowhere to say it */ }
-}
-
 /* ---- small helpers ---------------------------------------------------------------- */
-
-static void new_uuid(char out[37]) {
-  unsigned char b[16];
-  if (RAND_bytes(b, sizeof b) != 1) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    srand((unsigned)(tv.tv_usec ^ tv.tv_sec ^ getpid()));
-    for (int i = 0; i < 16; i++) b[i] = (unsigned char)rand();
-  }
-  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-           b[13], b[14], b[15]);
-}
-
-static void iso_now(char out[40]) {
-  struct timeval tv;
-  struct tm tm;
-  char base[32];
-  gettimeofday(&tv, NULL);
-  gmtime_r(&tv.tv_sec, &tm);
-  strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(out, 40, "%s.%06ldZ", base, (long)tv.tv_usec);
-}
-
-/* Valid UTF-8 of `s` (invalid bytes become U+FFFD), malloc'd. JSON needs it, and a cell
-   may print any bytes. */
-static char *utf8_clean(const char *s, size_t n) {
-  char *out = malloc(3 * n + 1), *o = out;
-  size_t i = 0;
-  if (out == NULL) return NULL;
-  while (i < n) {
-    unsigned char c = (unsigned char)s[i];
-    size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-               : (c & 0xf8) == 0xf0 ? 4 : 0;
-    int ok = len > 0 && i + len <= n && !(len == 2 && c < 0xc2) && !(c > 0xf4);
-    for (size_t k = 1; ok && k < len; k++)
-      if (((unsigned char)s[i + k] & 0xc0) != 0x80) ok = 0;
-    if (ok && len == 1 && c == 0) ok = 0;   /* NUL: cJSON strings are C strings */
-    if (ok) {
-      memcpy(o, s + i, len);
-      o += len;
-      i += len;
-    } else {
-      memcpy(o, "\xef\xbf\xbd", 3);
-      o += 3;
-      i++;
-    }
-  }
-  *o = '\0';
-  return out;
-}
-
-static cJSON *json_string_n(const char *s, size_t n) {
-  char *clean = utf8_clean(s, n);
-  cJSON *j = cJSON_CreateString(clean ? clean : "");
-  free(clean);
-  return j;
-}
 
 /* Byte offset of code point `cp` in the UTF-8 string s (Jupyter counts cursor positions in
    code points), and back. */
@@ -197,167 +114,7 @@ static size_t byte_to_cp(const char *s, size_t b) {
   return cp;
 }
 
-/* ---- signing ------------------------------------------------------------------------ */
-
-/* The hex HMAC-SHA256 of the parts, into out (65 bytes); "" without a key. */
-static void sign_parts(const char *const parts[4], const size_t lens[4], char out[65]) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int maclen = 0;
-  size_t total = 0, off = 0;
-  unsigned char *buf;
-  out[0] = '\0';
-  if (K.keylen == 0) return;
-  for (int i = 0; i < 4; i++) total += lens[i];
-  buf = malloc(total ? total : 1);
-  if (buf == NULL) return;
-  for (int i = 0; i < 4; i++) {
-    memcpy(buf + off, parts[i], lens[i]);
-    off += lens[i];
-  }
-  HMAC(EVP_sha256(), K.key, (int)K.keylen, buf, total, mac, &maclen);
-  free(buf);
-  for (unsigned int i = 0; i < maclen && i < 32; i++) snprintf(out + 2 * i, 3, "%02x", mac[i]);
-}
-
-/* ---- messages -------------------------------------------------------------------------- */
-
-typedef struct kmsg_ref {
-  zmq_msg_t *ids;     /* routing identities (copied back on replies) */
-  int nids;
-  cJSON *header, *parent, *metadata, *content;
-  const char *msg_type;
-} kmsg;
-
-static void kmsg_free(kmsg *m) {
-  for (int i = 0; i < m->nids; i++) zmq_msg_close(&m->ids[i]);
-  free(m->ids);
-  cJSON_Delete(m->header);
-  cJSON_Delete(m->parent);
-  cJSON_Delete(m->metadata);
-  cJSON_Delete(m->content);
-  memset(m, 0, sizeof *m);
-}
-
-/* Receives one multipart message. 1 with *m filled; 0 when it was refused (bad signature
-   or malformed: logged); -1 on a socket error. */
-static int recv_msg(void *sock, kmsg *m) {
-  /* zmq_msg_t may not be moved once initialised, so the frames live in a fixed array; a
-     message has its identities, the delimiter, the signature, 4 parts and a few buffers */
-  enum { MAX_FRAMES = 64 };
-  zmq_msg_t frames[MAX_FRAMES];
-  int n = 0, more = 1, delim = -1, result = 0, dropped = 0;
-  memset(m, 0, sizeof *m);
-  while (more) {
-    size_t sz = sizeof more;
-    zmq_msg_t *f = &frames[n < MAX_FRAMES ? n : MAX_FRAMES - 1];
-    if (n >= MAX_FRAMES) {   /* too many: drain the rest into the last slot */
-      zmq_msg_close(f);
-      dropped = 1;
-    }
-    zmq_msg_init(f);
-    int rc;
-    do rc = zmq_msg_recv(f, sock, 0);   /* a SIGINT (an interrupt) may cut a receive short */
-    while (rc < 0 && zmq_errno() == EINTR);
-    if (rc < 0) {
-      zmq_msg_close(f);
-      if (n >= MAX_FRAMES) zmq_msg_init(f);   /* closed once more below */
-      result = -1;
-      break;
-    }
-    if (!dropped && delim < 0 && zmq_msg_size(f) == sizeof DELIM - 1 &&
-        memcmp(zmq_msg_data(f), DELIM, sizeof DELIM - 1) == 0)
-      delim = n;
-    if (n < MAX_FRAMES) n++;
-    zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz);
-  }
-  if (result == 0 && dropped) {
-    klog("refused a message of more than %d frames", MAX_FRAMES);
-    result = 0;
-    delim = -2;
-  }
-  if (delim == -2) {
-    /* refused above */
-  } else if (result == 0 && (delim < 0 || n < delim + 6)) {
-    klog("refused a malformed message (%d frames, %s delimiter)", n, delim < 0 ? "no" : "a");
-  } else if (result == 0) {
-    const char *parts[4];
-    size_t lens[4];
-    char expect[65];
-    const char *sig = zmq_msg_data(&frames[delim + 1]);
-    size_t siglen = zmq_msg_size(&frames[delim + 1]);
-    for (int i = 0; i < 4; i++) {
-      parts[i] = zmq_msg_data(&frames[delim + 2 + i]);
-      lens[i] = zmq_msg_size(&frames[delim + 2 + i]);
-    }
-    sign_parts(parts, lens, expect);
-    if (K.keylen > 0 && (siglen != 64 || CRYPTO_memcmp(sig, expect, 64) != 0)) {
-      klog("refused a message with a %s signature (%zu bytes of header): not run",
-           siglen == 0 ? "missing" : "bad", lens[0]);
-    } else {
-      cJSON **dst[4] = {&m->header, &m->parent, &m->metadata, &m->content};
-      for (int i = 0; i < 4; i++)
-        *dst[i] = cJSON_ParseWithLength(parts[i], lens[i]);
-      m->msg_type = cJSON_GetStringValue(cJSON_GetObjectItem(m->header, "msg_type"));
-      if (!m->header || !m->parent || !m->metadata || !m->content || !m->msg_type) {
-        klog("refused a signed message whose JSON could not be read");
-        kmsg_free(m);
-      } else {
-        m->nids = delim;
-        m->ids = malloc((size_t)(delim ? delim : 1) * sizeof *m->ids);
-        for (int i = 0; i < delim; i++) {
-          zmq_msg_init(&m->ids[i]);
-          zmq_msg_copy(&m->ids[i], &frames[i]);
-        }
-        result = 1;
-      }
-    }
-  }
-  for (int i = 0; i < n; i++) zmq_msg_close(&frames[i]);
-  return result;
-}
-
-/* Sends a message of type msg_type with content (consumed) in reply to parent (may be
-   NULL), to the identities ids (or, on iopub, the topic). */
-static void send_msg(void *sock, zmq_msg_t *ids, int nids, const char *topic,
-                     const char *msg_type, const cJSON *parent, cJSON *content, cJSON *metadata) {
-  char id[37], date[40], sig[65];
-  cJSON *header = cJSON_CreateObject();
-  char *parts[4];
-  size_t lens[4];
-  new_uuid(id);
-  iso_now(date);
-  cJSON_AddStringToObject(header, "msg_id", id);
-  cJSON_AddStringToObject(header, "session", K.session);
-  cJSON_AddStringToObject(header, "username", "kernel");
-  cJSON_AddStringToObject(header, "date", date);
-  cJSON_AddStringToObject(header, "msg_type", msg_type);
-  cJSON_AddStringToObject(header, "version", PROTOCOL_VERSION);
-  parts[0] = cJSON_PrintUnformatted(header);
-  parts[1] = parent ? cJSON_PrintUnformatted(parent) : strdup("{}");
-  parts[2] = metadata ? cJSON_PrintUnformatted(metadata) : strdup("{}");
-  parts[3] = content ? cJSON_PrintUnformatted(content) : strdup("{}");
-  for (int i = 0; i < 4; i++) lens[i] = parts[i] ? strlen(parts[i]) : 0;
-  if (parts[0] && parts[1] && parts[2] && parts[3]) {
-    sign_parts((const char *const *)parts, lens, sig);
-    if (topic) {
-      zmq_send(sock, topic, strlen(topic), ZMQ_SNDMORE);
-    } else {
-      for (int i = 0; i < nids; i++) {
-        zmq_msg_t copy;
-        zmq_msg_init(&copy);
-        zmq_msg_copy(&copy, &ids[i]);
-        if (zmq_msg_send(&copy, sock, ZMQ_SNDMORE) < 0) zmq_msg_close(&copy);
-      }
-    }
-    zmq_send(sock, DELIM, sizeof DELIM - 1, ZMQ_SNDMORE);
-    zmq_send(sock, sig, strlen(sig), ZMQ_SNDMORE);
-    for (int i = 0; i < 4; i++) zmq_send(sock, parts[i], lens[i], i < 3 ? ZMQ_SNDMORE : 0);
-  }
-  for (int i = 0; i < 4; i++) cJSON_free(parts[i]);
-  cJSON_Delete(header);
-  cJSON_Delete(content);
-  cJSON_Delete(metadata);
-}
+/* ---- messages (the wire itself: kernel_wire.c) ---------------------------------------- */
 
 static void reply(void *sock, kmsg *req, const char *msg_type, cJSON *content) {
   send_msg(sock, req->ids, req->nids, NULL, msg_type, req->header, content, NULL);
@@ -366,7 +123,7 @@ static void reply(void *sock, kmsg *req, const char *msg_type, cJSON *content) {
 /* On iopub, with the current parent unless `parent` is given. Thread-safe. */
 static void publish(const char *msg_type, cJSON *content, cJSON *metadata, const cJSON *parent) {
   char topic[96];
-  snprintf(topic, sizeof topic, "kernel.%s.%s", K.session, msg_type);
+  snprintf(topic, sizeof topic, "kernel.%s.%s", kernel_session(), msg_type);
   pthread_mutex_lock(&K.iopub_lock);
   send_msg(K.iopub, NULL, 0, topic, msg_type, parent ? parent : K.parent, content, metadata);
   pthread_mutex_unlock(&K.iopub_lock);
@@ -663,7 +420,7 @@ static cJSON *values_bundle(lua_State *L, int n) {
       lua_settop(L, base);
       return data;
     }
-    klog("jupyter.bundle failed: %s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+    kernel_log("jupyter.bundle failed: %s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
     lua_settop(L, base);
     lua_pushliteral(L, "(the value could not be shown)");
     n = 1;
@@ -754,7 +511,7 @@ static int l_input(lua_State *L) {
       kmsg_free(&m);
       return 1;
     }
-    klog("ignored a %s on the stdin channel", m.msg_type);
+    kernel_log("ignored a %s on the stdin channel", m.msg_type);
     kmsg_free(&m);
   }
 }
@@ -782,13 +539,13 @@ static void setup_lua(lua_State *L) {
   if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
     K.jupyter_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   } else {
-    klog("lib/luacnn/jupyter.lua did not load (%s): plain text only",
+    kernel_log("lib/luacnn/jupyter.lua did not load (%s): plain text only",
          lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
     lua_pop(L, 1);
   }
   if (get_jupyter(L, "setup")) {
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
-      klog("setting up luacnn failed: %s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+      kernel_log("setting up luacnn failed: %s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
       lua_pop(L, 1);
     }
   }
@@ -1021,7 +778,7 @@ static cJSON *ask_lua(const char *fn, const char *code, size_t cursor, int detai
         lua_pop(L, 1);
       }
     } else {
-      klog("jupyter.%s failed: %s", fn, lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+      kernel_log("jupyter.%s failed: %s", fn, lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
     }
   }
   lua_settop(L, top);
@@ -1095,7 +852,7 @@ static void do_shutdown(void *sock, kmsg *req) {
   cJSON_AddStringToObject(c, "status", "ok");
   cJSON_AddBoolToObject(c, "restart", restart);
   reply(sock, req, "shutdown_reply", c);
-  klog("shutdown%s requested", restart ? " (restart)" : "");
+  kernel_log("shutdown%s requested", restart ? " (restart)" : "");
   K.stop = 1;
 }
 
@@ -1124,7 +881,7 @@ static int handle_shell(kmsg *m) {
     cJSON_AddItemToObject(c, "data", cJSON_CreateObject());
     publish("comm_close", c, NULL, NULL);
   } else if (strncmp(t, "comm_", 5) != 0) {
-    klog("ignored a %s on the shell channel", t);
+    kernel_log("ignored a %s on the shell channel", t);
   }
   publish_status("idle", NULL);
   return failed;
@@ -1152,7 +909,7 @@ static void *control_thread(void *arg) {
     } else if (strcmp(m.msg_type, "kernel_info_request") == 0) {
       reply(K.control, &m, "kernel_info_reply", kernel_info());
     } else {
-      klog("ignored a %s on the control channel", m.msg_type);
+      kernel_log("ignored a %s on the control channel", m.msg_type);
     }
     kmsg_free(&m);
   }
@@ -1209,7 +966,7 @@ static void *bind_socket(int type, const char *transport, const char *ip, int po
   if (strcmp(transport, "ipc") == 0) snprintf(addr, sizeof addr, "ipc://%s-%d", ip, port);
   else snprintf(addr, sizeof addr, "%s://%s:%d", transport, ip, port);
   if (zmq_bind(s, addr) != 0) {
-    klog("cannot bind the %s socket to %s: %s", what, addr, zmq_strerror(zmq_errno()));
+    kernel_log("cannot bind the %s socket to %s: %s", what, addr, zmq_strerror(zmq_errno()));
     zmq_close(s);
     return NULL;
   }
@@ -1220,7 +977,7 @@ static int run_kernel(lua_State *L, const char *connection_file) {
   char *text = read_file(connection_file), msg[512];
   cJSON *conn;
   pthread_t control_tid, hb_tid, out_tid;
-  K.log_fd = dup(2);
+  kernel_log_to(dup(2));
   if (text == NULL) {
     snprintf(msg, sizeof msg, "kernel: cannot read the connection file '%.300s': %s",
              connection_file, strerror(errno));
@@ -1263,15 +1020,12 @@ static int run_kernel(lua_State *L, const char *connection_file) {
     cJSON_Delete(conn);
     return EXIT_FAILURE;
   }
-  K.keylen = key ? strlen(key) : 0;
-  if (K.keylen >= sizeof K.key) {
+  if (kernel_wire_start(key ? key : "") != 0) {
     cli_message("kernel: the signing key is too long");
     cJSON_Delete(conn);
     return EXIT_FAILURE;
   }
-  memcpy(K.key, key ? key : "", K.keylen);
-  if (K.keylen == 0) klog("warning: the connection file has no key: messages are not signed");
-  new_uuid(K.session);
+  if (!key || !*key) kernel_log("warning: the connection file has no key: messages are not signed");
   K.L = L;
   pthread_mutex_init(&K.iopub_lock, NULL);
   pthread_mutex_init(&K.run_lock, NULL);
@@ -1288,7 +1042,7 @@ static int run_kernel(lua_State *L, const char *connection_file) {
 
   setup_lua(L);
   if (redirect_output() != 0) {
-    klog("cannot redirect output: %s", strerror(errno));
+    kernel_log("cannot redirect output: %s", strerror(errno));
     return EXIT_FAILURE;
   }
   struct sigaction sa;
@@ -1302,7 +1056,7 @@ static int run_kernel(lua_State *L, const char *connection_file) {
   pthread_create(&hb_tid, NULL, heartbeat_thread, NULL);
   pthread_create(&control_tid, NULL, control_thread, NULL);
   pthread_create(&out_tid, NULL, output_thread, NULL);
-  klog("started (pid %d, session %s)", (int)getpid(), K.session);
+  kernel_log("started (pid %d, session %s)", (int)getpid(), kernel_session());
   publish_status("starting", NULL);
 
   /* Started by a notebook server (which sets JPY_PARENT_PID): stop when it is gone, rather
@@ -1313,7 +1067,7 @@ static int run_kernel(lua_State *L, const char *connection_file) {
     zmq_pollitem_t it = {K.shell, 0, ZMQ_POLLIN, 0};
     kmsg m;
     if (parent && getppid() != parent) {
-      klog("the process that started the kernel is gone: stopping");
+      kernel_log("the process that started the kernel is gone: stopping");
       break;
     }
     int r = zmq_poll(&it, 1, 100);
@@ -1341,7 +1095,7 @@ static int run_kernel(lua_State *L, const char *connection_file) {
   zmq_ctx_shutdown(K.ctx);
   pthread_join(hb_tid, NULL);
   zmq_ctx_term(K.ctx);
-  klog("stopped");
+  kernel_log("stopped");
   return EXIT_SUCCESS;
 }
 
