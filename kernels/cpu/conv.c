@@ -3,6 +3,7 @@
  * the work plan (tile sizes, thread count) and the scratch layout; the shape checks are in
  * kernels/common/conv.c. */
 #include "kernels/cpu/conv.h"
+#include "kernels/cpu/conv_direct.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -269,6 +270,40 @@ static int conv_im2col_fast_f32(const lc_conv2d_shape *s, const float *x, int64_
   return 0;
 }
 #endif
+
+/* float32 layers with few input channels and stride 1 go to the direct kernels
+ * (conv_direct.h); these return 1 when they served the call, its result in *rc. */
+static int conv_forward_direct_f32(const lc_conv2d_shape *s, const float *x, const float *w,
+                                   const float *bias, float *y, int *rc)
+{
+  if (!lc_conv2d_direct_fits(s)) return 0;
+  int threads = conv_threads_wanted(s, s->n * s->out_h, omp_get_max_threads());
+  *rc = lc_conv2d_direct_forward_f32(s, x, w, bias, y, threads);
+  return 1;
+}
+
+static int conv_backward_weight_direct_f32(const lc_conv2d_shape *s, const float *x,
+                                           const float *dy, float *dw, float *dbias, int *rc)
+{
+  if (!lc_conv2d_direct_fits(s)) return 0;
+  int threads = conv_threads_wanted(s, s->n, omp_get_max_threads());
+  *rc = lc_conv2d_direct_backward_weight_f32(s, x, dy, dw, dbias, threads);
+  return 1;
+}
+
+static int conv_forward_direct_f64(const lc_conv2d_shape *s, const double *x, const double *w,
+                                   const double *bias, double *y, int *rc)
+{
+  (void)s, (void)x, (void)w, (void)bias, (void)y, (void)rc;
+  return 0;
+}
+
+static int conv_backward_weight_direct_f64(const lc_conv2d_shape *s, const double *x,
+                                           const double *dy, double *dw, double *dbias, int *rc)
+{
+  (void)s, (void)x, (void)dy, (void)dw, (void)dbias, (void)rc;
+  return 0;
+}
 
 /* float64 serves gradient checks, not speed: the portable loop only. */
 static int conv_im2col_fast_f64(const lc_conv2d_shape *s, const double *x, int64_t nc,

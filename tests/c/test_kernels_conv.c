@@ -1,8 +1,10 @@
 /* Convolution kernels: forward against a direct 7-loop convolution (float32 and float64, random
  * shapes with padding, stride, dilation, groups, odd sizes, batch 1), the three backward
  * results against central finite differences in float64, thread-count independence, scratch
- * handling and shape errors. */
+ * handling and shape errors; the direct kernels for few input channels (conv_direct.h) on the
+ * shapes they serve. */
 #include "kernels/cpu/conv.h"
+#include "kernels/cpu/conv_direct.h"
 #include "test_kernels_check.h"
 
 #include <omp.h>
@@ -290,6 +292,107 @@ static void test_shapes(void)
   check(lc_conv2d_forward_f64(&s, NULL, w, NULL, NULL, NULL, 0) == 0, "batch 0: forward no-op");
 }
 
+/* A shape the direct kernels serve: stride 1, 1 to 4 input channels, kernel width 3, 5 or 7,
+ * rows of 1 to 3 vector chunks, output channels across several register blocks. */
+static lc_conv2d_shape random_direct_shape(void)
+{
+  static const int64_t widths[3] = {3, 5, 7};
+  lc_conv2d_shape s;
+  for (;;) {
+    s = (lc_conv2d_shape){.n = rng_int(1, 3), .c_in = rng_int(1, 4), .c_out = rng_int(1, 17),
+                          .kh = rng_int(1, 7), .kw = widths[rng_int(0, 2)], .stride_h = 1,
+                          .stride_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1};
+    s.pad_h = rng_int(0, 3);
+    s.pad_w = rng_int(0, 3);
+    s.h = rng_int(1, 12);
+    s.w = rng_int(1, 45);
+    if (lc_conv2d_shape_finish(&s) == LC_CONV_OK) return s;
+  }
+}
+
+/* The direct kernels against the definition (forward) and against the float64 general path
+ * (backward_weight, which the float64 entry point always takes), through the public entry
+ * points and called directly with 1, 2 and 3 threads: forward bit-identical across them. */
+static void test_direct(const lc_conv2d_shape *s)
+{
+  char d[200];
+  describe(s, d, sizeof d);
+  check(lc_conv2d_direct_fits(s), "direct kernels serve %s", d);
+  int64_t nx = numel_x(s), nw = numel_w(s), ny = numel_y(s);
+  double *x = rng_array(nx, -1, 1), *w = rng_array(nw, -1, 1), *b = rng_array(s->c_out, -1, 1);
+  double *dy = rng_array(ny, -1, 1), *want = malloc(sizeof(double) * ny);
+  double *dw = malloc(sizeof(double) * nw), *db = malloc(sizeof(double) * s->c_out);
+  naive_conv(s, x, w, b, want);
+  lc_conv2d_backward_weight_f64(s, x, dy, dw, db, NULL, 0);
+  float *xf = to_f32(x, nx), *wf = to_f32(w, nw), *bf = to_f32(b, s->c_out), *dyf = to_f32(dy, ny);
+  float *y[3], *dwf = malloc(sizeof(float) * nw), *dbf = malloc(sizeof(float) * s->c_out);
+  for (int t = 0; t < 3; t++) {
+    y[t] = malloc(sizeof(float) * ny);
+    for (int64_t i = 0; i < ny; i++) y[t][i] = NAN;  /* every output must be written */
+    int rc = t == 0 ? lc_conv2d_forward_f32(s, xf, wf, bf, y[t], NULL, 0)
+                    : lc_conv2d_direct_forward_f32(s, xf, wf, bf, y[t], t + 1);
+    double *yd = to_f64(y[t], ny);
+    check(rc == 0, "direct forward rc %d", rc);
+    check_close(yd, want, ny, 1e-5, 1e-5, "direct forward %s, %s", d,
+                t == 0 ? "public entry" : t == 1 ? "2 threads" : "3 threads");
+    if (t > 0) check(!memcmp(y[0], y[t], sizeof(float) * ny), "direct forward identical, %d threads %s", t + 1, d);
+    free(yd);
+    for (int64_t i = 0; i < nw; i++) dwf[i] = NAN;
+    for (int64_t i = 0; i < s->c_out; i++) dbf[i] = NAN;
+    rc = t == 0 ? lc_conv2d_backward_weight_f32(s, xf, dyf, dwf, dbf, NULL, 0)
+                : lc_conv2d_direct_backward_weight_f32(s, xf, dyf, dwf, dbf, t + 1);
+    double *a = to_f64(dwf, nw), *c = to_f64(dbf, s->c_out);
+    check(rc == 0, "direct backward_weight rc %d", rc);
+    check_close(a, dw, nw, 1e-4, 1e-4, "direct backward_weight %s (%d threads)", d, t + 1);
+    check_close(c, db, s->c_out, 1e-4, 1e-4, "direct backward bias %s (%d threads)", d, t + 1);
+    free(a); free(c);
+  }
+  /* no bias: forward starts from zero, and a NULL dbias is not written */
+  lc_conv2d_direct_forward_f32(s, xf, wf, NULL, y[1], 2);
+  naive_conv(s, x, w, NULL, want);
+  double *yd = to_f64(y[1], ny);
+  check_close(yd, want, ny, 1e-5, 1e-5, "direct forward without bias %s", d);
+  check(lc_conv2d_direct_backward_weight_f32(s, xf, dyf, dwf, NULL, 2) == 0,
+        "direct backward_weight without bias %s", d);
+  free(yd);
+  for (int t = 0; t < 3; t++) free(y[t]);
+  free(x); free(w); free(b); free(dy); free(want); free(dw); free(db); free(xf); free(wf);
+  free(bf); free(dyf); free(dwf); free(dbf);
+}
+
+static void test_direct_paths(void)
+{
+  lc_conv2d_shape lenet = {1, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1, 0, 0};
+  lc_conv2d_shape_finish(&lenet);
+  if (!lc_conv2d_direct_fits(&lenet)) {
+    /* the kernels need AVX-512: say loudly that this machine did not run them */
+    fprintf(stderr, "SKIPPED: the direct convolution kernels need AVX-512, which this "
+                    "processor lacks; the general path served every shape\n");
+    return;
+  }
+  lenet.n = 5;
+  test_direct(&lenet);
+  lc_conv2d_shape vgg = {2, 1, 40, 37, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+  lc_conv2d_shape_finish(&vgg);
+  test_direct(&vgg);
+  for (int i = 0; i < 40; i++) {
+    lc_conv2d_shape s = random_direct_shape();
+    test_direct(&s);
+  }
+  /* what it does not serve */
+  lc_conv2d_shape other[] = {
+    {1, 5, 9, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},  /* 5 input channels */
+    {1, 2, 9, 9, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0},  /* stride 2 */
+    {1, 2, 9, 9, 4, 3, 4, 1, 1, 1, 1, 1, 1, 1, 0, 0},  /* kernel width 4 */
+    {1, 2, 9, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 0},  /* groups */
+    {1, 1, 9, 300, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0}, /* rows over 256 columns */
+  };
+  for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+    lc_conv2d_shape_finish(&other[i]);
+    check(!lc_conv2d_direct_fits(&other[i]), "direct kernels decline case %zu", i);
+  }
+}
+
 int main(void)
 {
   rng_seed(42);
@@ -320,5 +423,6 @@ int main(void)
   test_threads_and_scratch(3);
   test_threads_and_scratch(1);
   test_batch_one();
+  test_direct_paths();
   return check_done("test_kernels_conv");
 }
