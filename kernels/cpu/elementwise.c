@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/common/bf16.h"
+#include "kernels/cpu/elementwise_contig.h"
 #include "kernels/cpu/fastmath.h"
 #include "kernels/cpu/strided.h"
 
@@ -138,6 +139,26 @@ void lc_cpu_binary(lc_binary_op op, lc_dtype dtype, int ndim, const int64_t *siz
   int64_t so = lc_cpu_iter_run_stride(&it, 0), sa = lc_cpu_iter_run_stride(&it, 1),
           sb = lc_cpu_iter_run_stride(&it, 2);
   const int compare = LC_BIN_IS_COMPARISON(op);
+  if (dtype == LC_FLOAT32 && so == 1 && sa == 1 && sb == 1 && !compare &&
+      lc_cpu_binary_contig_f32(op, 0, NULL, NULL, NULL)) {
+    float *o = out.data;
+    const float *x = a.data, *y = b.data;
+    if (lc_cpu_iter_runs(&it) == 1)
+      CHUNKED_RUN(it, lc_cpu_binary_contig_f32(op, n, o + start, x + start, y + start));
+    else
+      FOR_EACH_RUN(it, 3, lc_cpu_binary_contig_f32(op, len_, o + off[0], x + off[1], y + off[2]));
+    return;
+  }
+  if (dtype == LC_FLOAT32 && so == 1 && sa == 1 && sb == 0 && !compare &&
+      lc_cpu_binary_scalar_f32(op, 0, NULL, NULL, 0)) {
+    float *o = out.data;
+    const float *x = a.data, *y = b.data;
+    if (lc_cpu_iter_runs(&it) == 1)
+      CHUNKED_RUN(it, lc_cpu_binary_scalar_f32(op, n, o + start, x + start, *y));
+    else
+      FOR_EACH_RUN(it, 3, lc_cpu_binary_scalar_f32(op, len_, o + off[0], x + off[1], y[off[2]]));
+    return;
+  }
 #define DISPATCH(T, SFX)                                                                   \
   if (compare) {                                                                           \
     if (lc_cpu_iter_runs(&it) == 1)                                                        \
@@ -242,6 +263,11 @@ void lc_cpu_copy(lc_dtype dst_dtype, lc_dtype src_dtype, int ndim, const int64_t
     int64_t esize = element_size[dst_dtype], len = lc_cpu_iter_run_length(&it);
     FOR_EACH_RUN(it, 2, memcpy((char *)dst.data + off[0] * esize,
                                (const char *)src.data + off[1] * esize, len * esize));
+    return;
+  }
+  if (dst_dtype == LC_FLOAT32 && src_dtype == LC_UINT8 && sd == 1 && ss == 1) {
+    FOR_EACH_RUN(it, 2, lc_cpu_u8_to_f32(len_, (float *)dst.data + off[0],
+                                         (const uint8_t *)src.data + off[1]));
     return;
   }
   switch (dst_dtype) {
