@@ -1,8 +1,11 @@
--- lc.F: the functional forms of the layers, as torch.nn.functional, with options tables.
+-- lc.F: the functional forms of the layers, as torch.nn.functional, with options tables or
+-- PyTorch's positional order (luacnn.options; a misspelt option name is an error).
 --
 --   F.conv2d(x, w, b, {stride = 1, padding = 0, dilation = 1, groups = 1})
---   F.max_pool2d(x, 3, {stride = 2, padding = 1})      F.avg_pool2d(x, 2)
---   F.cross_entropy(logits, y, {reduction = 'mean', label_smoothing = 0.1})
+--   F.conv2d(x, w, b, 1, 1)                            -- stride, padding, dilation, groups
+--   F.max_pool2d(x, 3, {stride = 2, padding = 1})      F.max_pool2d(x, 3, 2, 1)
+--   F.avg_pool2d(x, 2)                                 F.avg_pool2d(x, 2, 2)
+--   F.cross_entropy(logits, y, {reduction = 'mean', label_smoothing = 0.1})  -- by name only
 --
 -- Sizes such as kernel, stride, padding and dilation are a number or a {h, w} pair. This file
 -- only turns option tables into the positional arguments of core._F's C functions, which
@@ -11,6 +14,7 @@
 -- that a value is a tensor, that a size is an integer or a {h, w} pair.
 local lc = require 'luacnn'
 local core = require 'luacnn.core'
+local options = require 'luacnn.options'
 
 local F = {}
 
@@ -74,12 +78,15 @@ end
 
 -- ---- convolution ----
 
+local conv2d_options = options.parser('conv2d', {'input', 'weight', 'bias'},
+                                      {'stride', 'padding', 'dilation', 'groups'})
+
 -- padding: a size, a pair, 'valid' (none) or 'same' (the output keeps the input's size).
-function F.conv2d(x, w, b, opts)
+function F.conv2d(x, w, b, ...)
   local who = 'conv2d'
   check_tensor(x, who, 'input'); check_tensor(w, who, 'weight')
   if b ~= nil then check_tensor(b, who, 'bias') end
-  opts = opts or {}
+  local opts = conv2d_options(...)
   local sh, sw = pair(opts.stride or 1, who, 'stride')
   local dh, dw = pair(opts.dilation or 1, who, 'dilation')
   local padding, ph, pw = opts.padding or 0, 0, 0
@@ -99,19 +106,27 @@ local function pool_args(kernel, opts, who)
 end
 F._pool_args = pool_args
 
+local max_pool2d_options = options.parser('max_pool2d', {'input', 'kernel_size'},
+  {'stride', 'padding', 'dilation', 'ceil_mode', 'return_indices'}, {return_indices = false})
+
 -- F.max_pool2d(x, kernel, {stride = kernel, padding = 0, dilation = 1, ceil_mode = false})
-function F.max_pool2d(x, kernel, opts)
+-- or F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode, return_indices)
+function F.max_pool2d(x, kernel, ...)
   check_tensor(x, 'max_pool2d', 'input')
-  opts = opts or {}
+  local opts = max_pool2d_options(...)
   local kh, kw, sh, sw, ph, pw, dh, dw = pool_args(kernel, opts, 'max_pool2d')
   return cfn('max_pool2d')(x, kh, kw, sh, sw, ph, pw, dh, dw, opts.ceil_mode and true or false)
 end
 
+local avg_pool2d_options = options.parser('avg_pool2d', {'input', 'kernel_size'},
+  {'stride', 'padding', 'ceil_mode', 'count_include_pad', 'divisor_override'})
+
 -- F.avg_pool2d(x, kernel, {stride = kernel, padding = 0, ceil_mode = false,
 --                          count_include_pad = true, divisor_override = nil})
-function F.avg_pool2d(x, kernel, opts)
+-- or F.avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)
+function F.avg_pool2d(x, kernel, ...)
   check_tensor(x, 'avg_pool2d', 'input')
-  opts = opts or {}
+  local opts = avg_pool2d_options(...)
   local kh, kw, sh, sw, ph, pw = pool_args(kernel, {stride = opts.stride, padding = opts.padding},
                                            'avg_pool2d')
   return cfn('avg_pool2d')(x, kh, kw, sh, sw, ph, pw, opts.ceil_mode and true or false,
@@ -127,15 +142,16 @@ end
 
 -- ---- normalisation ----
 
+local batch_norm_options = options.parser('batch_norm', {'input', 'running_mean', 'running_var'},
+  {'weight', 'bias', 'training', 'momentum', 'eps'})
+
 -- F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps), as
 -- PyTorch, or F.batch_norm(x, running_mean, running_var, {weight, bias, training = false,
 -- momentum = 0.1, eps = 1e-5}). Running statistics are updated in place when training.
-function F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
+function F.batch_norm(x, running_mean, running_var, ...)
   local who = 'batch_norm'
-  if type(weight) == 'table' and not lc.is_tensor(weight) then
-    local o = weight
-    weight, bias, training, momentum, eps = o.weight, o.bias, o.training, o.momentum, o.eps
-  end
+  local o = batch_norm_options(...)
+  local weight, bias, training, momentum, eps = o.weight, o.bias, o.training, o.momentum, o.eps
   check_tensor(x, who, 'input')
   for _, e in ipairs{{running_mean, 'running_mean'}, {running_var, 'running_var'},
                      {weight, 'weight'}, {bias, 'bias'}} do
@@ -154,10 +170,14 @@ function F.linear(x, w, b)
   return cfn('linear')(x, w, b)
 end
 
--- F.dropout(x, p = 0.5, training = true): zeroes each value with probability p and scales
--- the others by 1 / (1 - p); the identity when not training.
-function F.dropout(x, p, training)
+local dropout_options = options.parser('dropout', {'input'}, {'p', 'training', 'inplace'})
+
+-- F.dropout(x, p = 0.5, training = true) (or {p = ..., training = ...}): zeroes each value
+-- with probability p and scales the others by 1 / (1 - p); the identity when not training.
+function F.dropout(x, ...)
   check_tensor(x, 'dropout', 'input')
+  local opts = dropout_options(...)
+  local p, training = opts.p, opts.training
   p = p == nil and 0.5 or p
   if type(p) ~= 'number' or p < 0 or p > 1 then
     error('dropout: probability has to be between 0 and 1, but got ' .. tostring(p), 0)
@@ -210,11 +230,14 @@ local function reduce(loss, reduction)
   return loss
 end
 
+local cross_entropy_options = options.parser('cross_entropy', {'input', 'target'},
+                                             {reduction = true, label_smoothing = true})
+
 -- F.cross_entropy(logits (N, C), target, {reduction = 'mean', label_smoothing = 0}).
 -- target: class labels 1..C as int64 (N), or class probabilities of logits' shape.
-function F.cross_entropy(logits, target, opts)
+function F.cross_entropy(logits, target, ...)
   local who = 'cross_entropy'
-  opts = opts or {}
+  local opts = cross_entropy_options(...)
   check_tensor(logits, who, 'input'); check_tensor(target, who, 'target')
   check_float_input(logits, who)
   local reduction = check_reduction(opts.reduction, who)
@@ -265,12 +288,14 @@ function F.cross_entropy(logits, target, opts)
   return loss
 end
 
+local mse_loss_options = options.parser('mse_loss', {'input', 'target'}, {reduction = true})
+
 -- F.mse_loss(input, target, {reduction = 'mean'}). The shapes must match: PyTorch would
 -- broadcast (N) against (N, 1) into (N, N) with only a warning.
-function F.mse_loss(input, target, opts)
+function F.mse_loss(input, target, ...)
   local who = 'mse_loss'
   check_tensor(input, who, 'input'); check_tensor(target, who, 'target')
-  local reduction = check_reduction(opts and opts.reduction, who)
+  local reduction = check_reduction(mse_loss_options(...).reduction, who)
   if not (input:shape() == target:shape()) then
     error(string.format('%s: input %s and target %s have different shapes (reshape one, e.g. ' ..
                         'y:reshape(%s))', who, shape_str(input), shape_str(target),

@@ -2,7 +2,11 @@
 -- PyTorch's closed forms and state dicts.
 --
 --   local sched = lc.optim.lr_scheduler.CosineAnnealingLR(opt, {T_max = 100}); sched:step()
+--   local sched = lc.optim.StepLR(opt, 30, 0.1)        -- PyTorch's order: step_size, gamma
+--
+-- Options as a table or in PyTorch's order (luacnn.options); a misspelt name is an error.
 local values = require 'luacnn.optim_values'
+local options = require 'luacnn.options'
 local copy, show_value, check_number = values.copy, values.show, values.check_number
 
 -- Each keeps last_epoch (the number of step() calls, 0 after construction, as PyTorch) and
@@ -141,8 +145,9 @@ function StepLR.check_fields(f, who)
   positive_int(f.step_size, who, 'step_size')
   check_number(f.gamma, who, 'gamma', 0)
 end
-function StepLR.new(opt, opts)
-  opts = opts or {}
+local step_options = options.parser('StepLR', {'optimizer'}, {'step_size', 'gamma', 'last_epoch'})
+function StepLR.new(opt, ...)
+  local opts = step_options(...)
   StepLR.check_fields({step_size = opts.step_size, gamma = opts.gamma or 0.1}, 'StepLR')
   local self = Scheduler.new(StepLR, 'StepLR', opt, opts.last_epoch)
   self.step_size, self.gamma = opts.step_size, opts.gamma or 0.1
@@ -168,8 +173,10 @@ function MultiStepLR.check_fields(f, who)
   end
   check_number(f.gamma, who, 'gamma', 0)
 end
-function MultiStepLR.new(opt, opts)
-  opts = opts or {}
+local multistep_options = options.parser('MultiStepLR', {'optimizer'},
+                                         {'milestones', 'gamma', 'last_epoch'})
+function MultiStepLR.new(opt, ...)
+  local opts = multistep_options(...)
   if type(opts.milestones) ~= 'table' then
     error('MultiStepLR: milestones must be a list of epochs, e.g. {30, 80}', 0)
   end
@@ -196,8 +203,10 @@ function CosineAnnealingLR.check_fields(f, who)
   positive_int(f.T_max, who, 'T_max')
   check_number(f.eta_min, who, 'eta_min', 0)
 end
-function CosineAnnealingLR.new(opt, opts)
-  opts = opts or {}
+local cosine_options = options.parser('CosineAnnealingLR', {'optimizer'},
+                                      {'T_max', 'eta_min', 'last_epoch'})
+function CosineAnnealingLR.new(opt, ...)
+  local opts = cosine_options(...)
   CosineAnnealingLR.check_fields({T_max = opts.T_max, eta_min = opts.eta_min or 0}, 'CosineAnnealingLR')
   local self = Scheduler.new(CosineAnnealingLR, 'CosineAnnealingLR', opt, opts.last_epoch)
   self.T_max, self.eta_min = opts.T_max, opts.eta_min or 0
@@ -226,8 +235,10 @@ function LinearLR.check_fields(f, who)
   end
   positive_int(f.total_iters, who, 'total_iters')
 end
-function LinearLR.new(opt, opts)
-  opts = opts or {}
+local linear_options = options.parser('LinearLR', {'optimizer'},
+                                      {'start_factor', 'end_factor', 'total_iters', 'last_epoch'})
+function LinearLR.new(opt, ...)
+  local opts = linear_options(...)
   local fields = {start_factor = opts.start_factor or 1 / 3, end_factor = opts.end_factor or 1,
                   total_iters = opts.total_iters or 5}
   LinearLR.check_fields(fields, 'LinearLR')
@@ -244,11 +255,13 @@ function LinearLR:get_lr()
   return out
 end
 
--- LambdaLR(opt, fn): lr = base_lr * fn(epoch). Its state dict leaves fn out.
+-- LambdaLR(opt, fn [, last_epoch | {last_epoch}]): lr = base_lr * fn(epoch). Its state dict
+-- leaves fn out.
 local LambdaLR = scheduler_class('LambdaLR')
-function LambdaLR.new(opt, fn, opts)
+local lambda_options = options.parser('LambdaLR', {'optimizer', 'lr_lambda'}, {'last_epoch'})
+function LambdaLR.new(opt, fn, ...)
   if type(fn) ~= 'function' then error('LambdaLR: expected a function epoch -> factor', 0) end
-  local self = Scheduler.new(LambdaLR, 'LambdaLR', opt, opts and opts.last_epoch)
+  local self = Scheduler.new(LambdaLR, 'LambdaLR', opt, lambda_options(...).last_epoch)
   self.lr_lambda = fn
   self:_initial_step()
   return self
@@ -266,6 +279,10 @@ end
 -- pct_start of the steps, then falls to initial_lr / final_div_factor; momentum (or Adam's
 -- beta1) moves the opposite way between max_momentum and base_momentum.
 local OneCycleLR = scheduler_class('OneCycleLR')
+local one_cycle_options = options.parser('OneCycleLR', {'optimizer'},
+  {'max_lr', 'total_steps', 'epochs', 'steps_per_epoch', 'pct_start', 'anneal_strategy',
+   'cycle_momentum', 'base_momentum', 'max_momentum', 'div_factor', 'final_div_factor',
+   'three_phase', 'last_epoch'})
 
 local function per_group(v, n, who, what)
   if type(v) == 'table' then
@@ -295,10 +312,10 @@ function OneCycleLR.check_fields(f, who)
   end
 end
 
-function OneCycleLR.new(opt, opts)
+function OneCycleLR.new(opt, ...)
   local who = 'OneCycleLR'
   check_optimizer(opt, who)
-  opts = opts or {}
+  local opts = one_cycle_options(...)
   if opts.max_lr == nil then error(who .. ': max_lr is required', 0) end
   local total = opts.total_steps
   if total == nil then

@@ -2,6 +2,7 @@
 -- schedulers (lc.optim.lr_scheduler, also reachable as lc.optim.StepLR, ...).
 --
 --   local opt = lc.optim.SGD(net:parameters(), {lr = 0.1, momentum = 0.9, weight_decay = 5e-4})
+--   local opt = lc.optim.SGD(net:parameters(), 0.1, 0.9)   -- PyTorch's order: lr, momentum, ...
 --   local opt = lc.optim.AdamW({{params = body, lr = 1e-4}, {params = head}}, {lr = 1e-3})
 --   opt:zero_grad(); loss:backward(); opt:step()
 --   opt.param_groups[1].lr = 0.01                      -- takes effect at the next step
@@ -15,6 +16,7 @@
 local lc = require 'luacnn'
 local core = require 'luacnn.core'
 local values = require 'luacnn.optim_values'
+local options = require 'luacnn.options'
 local copy, show_value, check_number = values.copy, values.show, values.check_number
 
 local optim = {}
@@ -354,11 +356,14 @@ SGD.__index = SGD
 optim.SGD = SGD
 
 
+local sgd_options = options.parser('SGD', {'params'},
+                                   {'lr', 'momentum', 'dampening', 'weight_decay', 'nesterov'})
+
 -- SGD(params, {lr = 1e-3, momentum = 0, dampening = 0, weight_decay = 0, nesterov = false})
--- or SGD(params, lr).
-function SGD.new(params, opts)
-  if type(opts) == 'number' then opts = {lr = opts} end
-  opts = opts or {}
+-- or in PyTorch's order SGD(params, lr, momentum, dampening, weight_decay, nesterov). The
+-- options table is checked (a misspelt name is an error); parameter groups may hold any key.
+function SGD.new(params, ...)
+  local opts = sgd_options(...)
   local defaults = {lr = opts.lr or 1e-3, momentum = opts.momentum or 0,
                     dampening = opts.dampening or 0, weight_decay = opts.weight_decay or 0,
                     nesterov = opts.nesterov or false}
@@ -414,10 +419,12 @@ setmetatable(SGD, {__index = Optimizer, __call = function(_, ...) return SGD.new
 local function make_adam(name, decoupled, default_wd)
   local cls = {}
   cls.__index = cls
+  local parse = options.parser(name, {'params'}, {'lr', 'betas', 'eps', 'weight_decay', 'amsgrad'})
+
   -- name(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay, amsgrad = false})
-  function cls.new(params, opts)
-    if type(opts) == 'number' then opts = {lr = opts} end
-    opts = opts or {}
+  -- or name(params, lr, betas, eps, weight_decay, amsgrad)
+  function cls.new(params, ...)
+    local opts = parse(...)
     local defaults = {lr = opts.lr or 1e-3, betas = opts.betas or {0.9, 0.999},
                       eps = opts.eps or 1e-8, weight_decay = opts.weight_decay or default_wd,
                       amsgrad = opts.amsgrad or false}

@@ -1,16 +1,18 @@
 -- Activations and dropout: nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Softmax(dim), nn.LogSoftmax(dim),
--- nn.Dropout(p).
+-- nn.Dropout(p); each option also by name ({dim = 2}, {p = 0.5}, {inplace = true}).
 local module = require 'luacnn.nn.module'
 local F = require 'luacnn.functional'
+local options = require 'luacnn.options'
 local Module = module.Module
 
 local M = {}
 
 local function simple(name, fn)
   local cls = Module:extend(name)
-  function cls:init(opts)
+  local parse = options.parser(name, {}, {'inplace'})
+  function cls:init(...)
     -- inplace = true is accepted for PyTorch compatibility; the result is out of place
-    self.inplace = type(opts) == 'table' and opts.inplace or nil
+    self.inplace = parse(...).inplace or nil
   end
   cls.forward = function(_, x) return fn(x) end
   M[name] = cls
@@ -23,8 +25,9 @@ simple('Tanh', F.tanh)
 
 local function dim_module(name, fn)
   local cls = Module:extend(name)
-  function cls:init(dim)
-    if type(dim) == 'table' then dim = dim.dim end
+  local parse = options.parser(name, {}, {'dim'})
+  function cls:init(...)
+    local dim = parse(...).dim
     if math.type(dim) == 'float' then dim = math.tointeger(dim) or dim end
     if math.type(dim) ~= 'integer' or dim == 0 then
       error(string.format('%s: expected the dim to normalise over (1-based, -1 for the last; ' ..
@@ -40,12 +43,14 @@ end
 dim_module('Softmax', F.softmax)
 dim_module('LogSoftmax', F.log_softmax)
 
--- nn.Dropout(p = 0.5): active in training mode only.
+-- nn.Dropout(p = 0.5) or nn.Dropout({p = 0.5}): active in training mode only.
 local Dropout = Module:extend 'Dropout'
 M.Dropout = Dropout
+local dropout_options = options.parser('Dropout', {}, {'p', 'inplace'})
 
-function Dropout:init(p)
-  if type(p) == 'table' then p = p.p end
+function Dropout:init(...)
+  local opts = dropout_options(...)
+  local p = opts.p
   if p == nil then p = 0.5 end
   if type(p) ~= 'number' or p < 0 or p > 1 then
     error('Dropout: probability has to be between 0 and 1, but got ' .. tostring(p), 0)

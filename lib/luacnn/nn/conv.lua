@@ -1,11 +1,14 @@
 -- nn.Conv2d(in_channels, out_channels, kernel_size, {stride = 1, padding = 0, dilation = 1,
--- groups = 1, bias = true}): sizes a number or an {h, w} pair; padding may also be 'valid'
--- or 'same'. Initialised as PyTorch's layer.
+-- groups = 1, bias = true, dtype, device}), or the options in PyTorch's order:
+-- nn.Conv2d(1, 6, 5, 1, 2) is nn.Conv2d(1, 6, 5, {stride = 1, padding = 2}). Sizes are a
+-- number or an {h, w} pair; padding may also be 'valid' or 'same'; padding_mode is 'zeros'
+-- only. Initialised as PyTorch's layer.
 local lc = require 'luacnn'
 local module = require 'luacnn.nn.module'
 local init = require 'luacnn.nn.initializers'
 local F = require 'luacnn.functional'
 local core = require 'luacnn.core'
+local options = require 'luacnn.options'
 
 local Conv2d = module.Module:extend 'Conv2d'
 
@@ -20,9 +23,13 @@ end
 
 local function pair_table(h, w) return {h, w} end
 
+local conv_options = options.parser('Conv2d', {'in_channels', 'out_channels', 'kernel_size'},
+  {'stride', 'padding', 'dilation', 'groups', 'bias', 'padding_mode', 'device', 'dtype'},
+  {padding_mode = 'zeros'})
+
 -- The options' types are checked here, their values by the runtime's conv2d (its words).
-function Conv2d:init(in_channels, out_channels, kernel_size, opts)
-  opts = opts or {}
+function Conv2d:init(in_channels, out_channels, kernel_size, ...)
+  local opts = conv_options(...)
   in_channels = positive_int(in_channels, 'in_channels')
   out_channels = positive_int(out_channels, 'out_channels')
   local function checked_pair(v, what)
@@ -63,7 +70,7 @@ function Conv2d:reset_parameters()
 end
 
 function Conv2d:forward(x)
-  return F.conv2d(x, self.weight, self.bias, self)
+  return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 end
 
 local function pair_str(p) return '(' .. p[1] .. ', ' .. p[2] .. ')' end

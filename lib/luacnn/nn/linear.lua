@@ -3,6 +3,7 @@ local lc = require 'luacnn'
 local module = require 'luacnn.nn.module'
 local init = require 'luacnn.nn.initializers'
 local F = require 'luacnn.functional'
+local options = require 'luacnn.options'
 local Module = module.Module
 
 local M = {}
@@ -21,12 +22,16 @@ local function integer_value(v)
   return v
 end
 
--- nn.Linear(in_features, out_features, {bias = true}): y = x w^T + b over the last dim.
+-- nn.Linear(in_features, out_features, {bias = true, dtype, device}), or PyTorch's order
+-- nn.Linear(in_features, out_features, bias): y = x w^T + b over the last dim.
 local Linear = Module:extend 'Linear'
 M.Linear = Linear
 
-function Linear:init(in_features, out_features, opts)
-  opts = opts or {}
+local linear_options = options.parser('Linear', {'in_features', 'out_features'},
+                                      {'bias', 'device', 'dtype'})
+
+function Linear:init(in_features, out_features, ...)
+  local opts = linear_options(...)
   in_features = positive_int(in_features, 'Linear', 'in_features')
   out_features = positive_int(out_features, 'Linear', 'out_features')
   self.in_features, self.out_features = in_features, out_features
@@ -60,11 +65,11 @@ function Identity:forward(x) return x end
 local Flatten = Module:extend 'Flatten'
 M.Flatten = Flatten
 
-function Flatten:init(start_dim, end_dim)
-  if type(start_dim) == 'table' then
-    start_dim, end_dim = start_dim.start_dim, start_dim.end_dim
-  end
-  self.start_dim, self.end_dim = integer_value(start_dim or 2), integer_value(end_dim or -1)
+local flatten_options = options.parser('Flatten', {}, {'start_dim', 'end_dim'})
+
+function Flatten:init(...)
+  local opts = flatten_options(...)
+  self.start_dim, self.end_dim = integer_value(opts.start_dim or 2), integer_value(opts.end_dim or -1)
   for _, d in ipairs{self.start_dim, self.end_dim} do
     if math.type(d) ~= 'integer' or d == 0 then
       error('Flatten: dims are 1-based integers (negative from the end), got ' .. tostring(d), 0)

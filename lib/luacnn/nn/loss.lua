@@ -1,7 +1,10 @@
 -- Losses: nn.CrossEntropyLoss({reduction = 'mean', label_smoothing = 0}) over logits (N, C)
 -- and int64 class labels 1..C (or class probabilities), and nn.MSELoss({reduction = 'mean'}).
+-- Options by name only (PyTorch's positional order starts with ones luacnn lacks: weight,
+-- size_average); a misspelt one is an error.
 local module = require 'luacnn.nn.module'
 local F = require 'luacnn.functional'
+local options = require 'luacnn.options'
 local Module = module.Module
 
 local M = {}
@@ -16,8 +19,10 @@ end
 local CrossEntropyLoss = Module:extend 'CrossEntropyLoss'
 M.CrossEntropyLoss = CrossEntropyLoss
 
-function CrossEntropyLoss:init(opts)
-  opts = opts or {}
+local ce_options = options.parser('CrossEntropyLoss', {}, {reduction = true, label_smoothing = true})
+
+function CrossEntropyLoss:init(...)
+  local opts = ce_options(...)
   self.reduction = check_reduction(opts.reduction, 'CrossEntropyLoss')
   self.label_smoothing = opts.label_smoothing or 0
   if type(self.label_smoothing) ~= 'number' or self.label_smoothing < 0 or self.label_smoothing > 1 then
@@ -26,7 +31,8 @@ function CrossEntropyLoss:init(opts)
 end
 
 function CrossEntropyLoss:forward(logits, target)
-  return F.cross_entropy(logits, target, self)
+  return F.cross_entropy(logits, target, {reduction = self.reduction,
+                                          label_smoothing = self.label_smoothing})
 end
 
 function CrossEntropyLoss:extra_repr()
@@ -37,10 +43,12 @@ end
 local MSELoss = Module:extend 'MSELoss'
 M.MSELoss = MSELoss
 
-function MSELoss:init(opts)
-  self.reduction = check_reduction((opts or {}).reduction, 'MSELoss')
+local mse_options = options.parser('MSELoss', {}, {reduction = true})
+
+function MSELoss:init(...)
+  self.reduction = check_reduction(mse_options(...).reduction, 'MSELoss')
 end
 
-function MSELoss:forward(input, target) return F.mse_loss(input, target, self) end
+function MSELoss:forward(input, target) return F.mse_loss(input, target, {reduction = self.reduction}) end
 
 return M

@@ -1,12 +1,14 @@
 -- Batch normalisation: nn.BatchNorm1d(num_features) for (N, C) or (N, C, L) inputs and
 -- nn.BatchNorm2d(num_features) for (N, C, H, W), with PyTorch's options and defaults:
---   {eps = 1e-5, momentum = 0.1, affine = true, track_running_stats = true}
+--   {eps = 1e-5, momentum = 0.1, affine = true, track_running_stats = true, dtype, device}
+-- as a table or in PyTorch's order: nn.BatchNorm2d(3, 1e-3) is nn.BatchNorm2d(3, {eps = 1e-3}).
 -- momentum = false gives the cumulative moving average (PyTorch's momentum=None).
 -- In training mode the batch statistics normalise and the running ones move towards them
 -- (the variance unbiased); in eval mode the running statistics are used.
 local lc = require 'luacnn'
 local module = require 'luacnn.nn.module'
 local F = require 'luacnn.functional'
+local options = require 'luacnn.options'
 local Module = module.Module
 
 local M = {}
@@ -14,9 +16,11 @@ local M = {}
 local function make(name, dims_ok, dims_text)
   local cls = Module:extend(name)
   M[name] = cls
+  local parse = options.parser(name, {'num_features'},
+    {'eps', 'momentum', 'affine', 'track_running_stats', 'device', 'dtype'})
 
-  function cls:init(num_features, opts)
-    opts = opts or {}
+  function cls:init(num_features, ...)
+    local opts = parse(...)
     if math.type(num_features) == 'float' then num_features = math.tointeger(num_features) or num_features end
     if math.type(num_features) ~= 'integer' or num_features < 1 then
       error(string.format('%s: num_features must be a positive integer, got %s', name,

@@ -1,8 +1,10 @@
 -- Pooling layers: nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d (PyTorch's semantics;
--- the stride defaults to the kernel size).
+-- the stride defaults to the kernel size). Options as a table or in PyTorch's order:
+-- nn.MaxPool2d(2, 2) is nn.MaxPool2d(2, {stride = 2}); nn.MaxPool2d(3, {2, 1}) a stride pair.
 local module = require 'luacnn.nn.module'
 local F = require 'luacnn.functional'
 local core = require 'luacnn.core'
+local options = require 'luacnn.options'
 local Module = module.Module
 
 local M = {}
@@ -25,15 +27,20 @@ local function set_window(self, op, kernel_size, opts)
 end
 
 -- nn.MaxPool2d(kernel_size, {stride = kernel_size, padding = 0, dilation = 1, ceil_mode = false})
+-- or nn.MaxPool2d(kernel_size, stride, padding, dilation, return_indices, ceil_mode)
 local MaxPool2d = Module:extend 'MaxPool2d'
 M.MaxPool2d = MaxPool2d
 
-function MaxPool2d:init(kernel_size, opts)
-  opts = opts or {}
-  self.dilation = set_window(self, 'max_pool2d', kernel_size, opts)
+local max_options = options.parser('MaxPool2d', {'kernel_size'},
+  {'stride', 'padding', 'dilation', 'return_indices', 'ceil_mode'}, {return_indices = false})
+
+function MaxPool2d:init(kernel_size, ...)
+  self.dilation = set_window(self, 'max_pool2d', kernel_size, max_options(...))
 end
 
-function MaxPool2d:forward(x) return F.max_pool2d(x, self.kernel_size, self) end
+function MaxPool2d:forward(x)
+  return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+end
 
 function MaxPool2d:extra_repr()
   return string.format('kernel_size=%s, stride=%s, padding=%s, dilation=%s, ceil_mode=%s',
@@ -43,18 +50,25 @@ end
 
 -- nn.AvgPool2d(kernel_size, {stride = kernel_size, padding = 0, ceil_mode = false,
 --                            count_include_pad = true, divisor_override = nil})
+-- or nn.AvgPool2d(kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
 local AvgPool2d = Module:extend 'AvgPool2d'
 M.AvgPool2d = AvgPool2d
 
-function AvgPool2d:init(kernel_size, opts)
-  opts = opts or {}
+local avg_options = options.parser('AvgPool2d', {'kernel_size'},
+  {'stride', 'padding', 'ceil_mode', 'count_include_pad', 'divisor_override'})
+
+function AvgPool2d:init(kernel_size, ...)
+  local opts = avg_options(...)
   set_window(self, 'avg_pool2d', kernel_size, {stride = opts.stride, padding = opts.padding,
                                                 ceil_mode = opts.ceil_mode})
   self.count_include_pad = opts.count_include_pad ~= false
   self.divisor_override = opts.divisor_override
 end
 
-function AvgPool2d:forward(x) return F.avg_pool2d(x, self.kernel_size, self) end
+function AvgPool2d:forward(x)
+  return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                      self.count_include_pad, self.divisor_override)
+end
 
 function AvgPool2d:extra_repr()
   return string.format('kernel_size=%s, stride=%s, padding=%s', pair_str(self.kernel_size),

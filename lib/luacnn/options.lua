@@ -1,0 +1,117 @@
+-- The optional arguments of layers, F functions, optimizers and schedulers: PyTorch's
+-- positional order or an options table, and a misspelt option name is an error.
+--
+--   local conv_options = options.parser('Conv2d', {'in_channels', 'out_channels', 'kernel_size'},
+--     {'stride', 'padding', 'dilation', 'groups', 'bias', 'padding_mode', 'device', 'dtype'},
+--     {padding_mode = 'zeros'})
+--   function Conv2d:init(in_channels, out_channels, kernel_size, ...)
+--     local opts = conv_options(...)
+--
+-- Then nn.Conv2d(1, 6, 5, 1, 2), nn.Conv2d(1, 6, 5, {padding = 2}) and
+-- nn.Conv2d(1, 6, 5, 1, {padding = 2}) all give opts = {stride = 1, padding = 2}, and
+--   nn.Conv2d(1, 6, 5, {paddin = 2})   Conv2d: unknown option 'paddin' (did you mean 'padding'?)
+--
+-- The options table is the last argument: a plain table with string keys, or {} (the
+-- defaults). A table of values only ({2, 1}, Adam's betas, milestones) is a positional
+-- value, and so is a tensor. The named (hash) part of the names table lists options taken by
+-- name only; unsupported maps an option luacnn lacks to the one value it accepts (PyTorch's
+-- default). Errors are raised at level 0, as the layers' own: the traceback shows the line.
+local lc = require 'luacnn'
+local suggest = require 'luacnn.suggest'
+
+local options = {}
+
+-- Is v an options table rather than a positional value?
+local function is_options(v)
+  if type(v) ~= 'table' then return false end  -- tensors are userdata
+  if #v == 0 then return not lc.is_tensor(v) end
+  for k in pairs(v) do
+    if type(k) == 'string' then return true end
+  end
+  return false
+end
+options.is_options = is_options
+
+local function show(v)
+  return type(v) == 'string' and ("'" .. v .. "'") or tostring(v)
+end
+
+-- A function (...) -> opts for `who`: `required` names the arguments before the optional
+-- ones (for messages), `names` the optional ones in PyTorch's order (array part) and those
+-- taken by name only (string keys, any value).
+function options.parser(who, required, names, unsupported)
+  local order, known = {}, {}
+  for i, name in ipairs(names) do order[i], known[name] = name, true end
+  for k in pairs(names) do
+    if type(k) == 'string' then known[k] = true end
+  end
+  local valid = suggest.keys(known)
+  local all = {}
+  for _, name in ipairs(required) do all[#all + 1] = name end
+  for _, name in ipairs(order) do all[#all + 1] = name end
+  local signature = '(' .. table.concat(all, ', ') .. ')'
+  unsupported = unsupported or {}
+
+  local function unknown(k, v)
+    if type(k) ~= 'string' then
+      error(string.format('%s: the options table has an entry without a name ([%s] = %s); ' ..
+                          'options are name = value, one of: %s', who, tostring(k), show(v),
+                          table.concat(valid, ', ')), 0)
+    end
+    local guess = suggest.nearest(k, valid)
+    if guess then
+      error(string.format("%s: unknown option '%s' (did you mean '%s'?)", who, k, guess), 0)
+    end
+    error(string.format("%s: unknown option '%s' (options: %s)", who, k,
+                        #valid > 0 and table.concat(valid, ', ') or 'none'), 0)
+  end
+
+  return function(...)
+    local args, n = {...}, select('#', ...)
+    while n > 0 and args[n] == nil do n = n - 1 end
+    local opts = {}
+    if is_options(args[n]) then
+      local last = args[n]
+      for k, v in pairs(last) do
+        if not known[k] then unknown(k, v) end
+        opts[k] = v
+      end
+      n = n - 1
+    end
+    if n > #order then
+      if #order == 0 then
+        error(string.format('%s: too many arguments (%d given); %soptions go by name, in a ' ..
+                            'last table {name = value} (%s)', who, #required + n,
+                            #all > 0 and ('it takes ' .. signature .. ', then ') or '',
+                            table.concat(valid, ', ')), 0)
+      end
+      error(string.format('%s: too many arguments (%d given); the order is %s, and options may ' ..
+                          'follow as a last table {name = value}', who, #required + n, signature), 0)
+    end
+    for i = 1, n do
+      local v, name = args[i], order[i]
+      -- (a quick look: tables of list items are values, and the layers check those)
+      if type(v) == 'table' and #v == 0 and not lc.is_tensor(v) then
+        error(string.format('%s: the options table must be the last argument (found one as ' ..
+                            "argument %d, '%s'; the order is %s)", who, #required + i, name,
+                            signature), 0)
+      end
+      if v ~= nil then
+        if opts[name] ~= nil then
+          error(string.format("%s: '%s' given twice, as argument %d and in the options table",
+                              who, name, #required + i), 0)
+        end
+        opts[name] = v
+      end
+    end
+    for name, only in pairs(unsupported) do
+      if opts[name] ~= nil and opts[name] ~= only then
+        error(string.format('%s: %s = %s is not supported (only %s)', who, name, show(opts[name]),
+                            show(only)), 0)
+      end
+    end
+    return opts
+  end
+end
+
+return options
