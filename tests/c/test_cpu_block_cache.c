@@ -1,4 +1,4 @@
-/* The cache of large freed CPU blocks (runtime/cpu_block_cache.h): a freed block of 1 MB or
+/* The cache of large freed CPU blocks (runtime/cpu_block_cache.h): a freed block of 128 KB or
  * more comes back for the next allocation of the same size, small blocks and other sizes do
  * not, the cap evicts the oldest blocks, trim empties it, and tensors built on reused blocks
  * hold what is written into them. */
@@ -20,6 +20,7 @@ int main(void)
   check(lc_cpu_cache_bytes() == 0, "the cache is empty again");
   void *small = malloc(1000);
   check(lc_cpu_cache_give(small, 1000) == 0, "a small block is declined (the caller frees it)");
+  check(LC_CPU_CACHE_MIN <= ((size_t)128 << 10), "blocks from 128 KB (glibc's mmap threshold) are kept");
   free(small);
   /* the cap: 8 MB; four 3 MB blocks keep only the last two */
   void *b[4];

@@ -33,5 +33,5 @@ function data.to_tensor(images, opts)
   if size and (size[1] ~= images:size(3) or size[2] ~= images:size(4)) then
     images = lc().core._F.resize_bilinear(images, size[1], size[2])
   end
-  return images:float():div_(scale_255(images.device))  -- in place: the float copy is new
+  return images:float():div(scale_255(images.device))
 end
