@@ -109,6 +109,15 @@ void lc_cpu_unary(lc_unary_op op, lc_dtype dtype, int ndim, const int64_t *sizes
     CHUNKED_RUN(it, lc_cpu_sigmoid_f32(n, (const float *)a.data + start, (float *)out.data + start));
     return;
   }
+  if (dtype == LC_FLOAT32 && so == 1 && sa == 1 && lc_cpu_unary_contig_f32(op, 0, NULL, NULL, 0, 0)) {
+    float *o = out.data;
+    const float *x = a.data;
+    if (lc_cpu_iter_runs(&it) == 1)
+      CHUNKED_RUN(it, lc_cpu_unary_contig_f32(op, n, o + start, x + start, s0, s1));
+    else
+      FOR_EACH_RUN(it, 2, lc_cpu_unary_contig_f32(op, len_, o + off[0], x + off[1], s0, s1));
+    return;
+  }
   const int compare = LC_UN_IS_COMPARISON(op);
 #define DISPATCH(T, SFX)                                                                   \
   if (compare) {                                                                           \

@@ -51,6 +51,35 @@ int lc_cpu_binary_scalar_f32(lc_binary_op op, int64_t n, float *o, const float *
 }
 
 LC_CLONES
+int lc_cpu_unary_contig_f32(lc_unary_op op, int64_t n, float *o, const float *a, double s0,
+                            double s1)
+{
+  const float p = (float)s0, q = (float)s1;
+#define LOOP(expr)                                        \
+  _Pragma("omp simd") for (int64_t i = 0; i < n; i++) {   \
+    float x = a[i];                                       \
+    o[i] = (expr);                                        \
+  }
+  switch (op) {
+  case LC_UN_NEG: LOOP(-x); return 1;
+  case LC_UN_ABS: LOOP(x < 0 ? -x : x); return 1;
+  case LC_UN_RELU: LOOP(x < 0 ? 0 : x); return 1;
+  case LC_UN_RECIPROCAL: LOOP(1 / x); return 1;
+  case LC_UN_ADD_SCALAR: LOOP(x + p); return 1;
+  case LC_UN_MUL_SCALAR: LOOP(x * p); return 1;
+  case LC_UN_RSUB_SCALAR: LOOP(p - x); return 1;
+  case LC_UN_RDIV_SCALAR: LOOP(p / x); return 1;
+  case LC_UN_DIV_SCALAR: LOOP(x / p); return 1;
+  case LC_UN_CLAMP: LOOP(x < p ? p : (x > q ? q : x)); return 1;
+  case LC_UN_SIGMOID_GRAD_FROM_OUTPUT: LOOP(x * (1 - x)); return 1;
+  case LC_UN_TANH_GRAD_FROM_OUTPUT: LOOP(1 - x * x); return 1;
+  case LC_UN_STEP: LOOP(x > 0 ? 1 : 0); return 1;
+  default: return 0;
+  }
+#undef LOOP
+}
+
+LC_CLONES
 void lc_cpu_u8_to_f32(int64_t n, float *o, const uint8_t *a)
 {
 #pragma omp simd

@@ -1,6 +1,7 @@
 /* float32 loops over contiguous arrays, vectorised for the processor's widest units
- * (kernels/cpu/elementwise_contig.c): the training step's gradient products and the data
- * loader's byte-to-float conversion, whose generic strided loops the compiler leaves scalar. */
+ * (kernels/cpu/elementwise_contig.c): the training step's gradient products, ReLU, the
+ * scalar arithmetic and the data loader's byte-to-float conversion, whose generic strided
+ * loops the compiler leaves scalar. */
 #ifndef LC_CPU_ELEMENTWISE_CONTIG_H
 #define LC_CPU_ELEMENTWISE_CONTIG_H
 
@@ -14,6 +15,11 @@ int lc_cpu_binary_contig_f32(lc_binary_op op, int64_t n, float *o, const float *
 
 /* The same with b one value for every element (a broadcast scalar). */
 int lc_cpu_binary_scalar_f32(lc_binary_op op, int64_t n, float *o, const float *a, float b);
+
+/* o[i] = op(a[i]) with the scalars s0, s1 (lc_cpu_unary's), for the arithmetic ops (ReLU,
+ * the scalar forms of + - * /, clamp, ...); 0 for the others (exp, log, comparisons). */
+int lc_cpu_unary_contig_f32(lc_unary_op op, int64_t n, float *o, const float *a, double s0,
+                            double s1);
 
 /* o[i] = a[i] as a float. */
 void lc_cpu_u8_to_f32(int64_t n, float *o, const uint8_t *a);

@@ -1,7 +1,8 @@
 /* The vectorised contiguous float32 loops (kernels/cpu/elementwise_contig.h) against the
  * generic strided loops of lc_cpu_binary / lc_cpu_copy, which they replace for contiguous
- * operands: the same bits for every op, length (vector bodies and tails), a broadcast scalar
- * and aliasing of the output with an input; the byte conversion for every byte value. */
+ * operands: the same bits for every binary and unary op, length (vector bodies and tails), a
+ * broadcast scalar and aliasing of the output with an input, NaN and infinities; the byte
+ * conversion for every byte value. */
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/elementwise_contig.h"
 #include "test_kernels_check.h"
@@ -59,6 +60,29 @@ static void test_op(lc_binary_op op, int64_t n)
   free(ad); free(bd); free(a); free(b); free(want); free(got); free(alias);
 }
 
+static const lc_unary_op unary_ops[] = {
+  LC_UN_NEG, LC_UN_ABS, LC_UN_RELU, LC_UN_RECIPROCAL, LC_UN_ADD_SCALAR,
+  LC_UN_MUL_SCALAR, LC_UN_RSUB_SCALAR, LC_UN_RDIV_SCALAR, LC_UN_DIV_SCALAR, LC_UN_CLAMP,
+  LC_UN_SIGMOID_GRAD_FROM_OUTPUT, LC_UN_TANH_GRAD_FROM_OUTPUT, LC_UN_STEP};
+
+static void test_unary(lc_unary_op op, int64_t n)
+{
+  double *ad = rng_array(n, -3, 3);
+  float *a = to_f32(ad, n);
+  if (n > 3) a[1] = NAN, a[2] = -INFINITY, a[3] = 0.0f * -1.0f;
+  float *a2 = calloc((size_t)(2 * n + 1), sizeof(float)), *o2 = calloc((size_t)(2 * n + 1), sizeof(float));
+  float *got = malloc(sizeof(float) * (size_t)(n + 1));
+  for (int64_t i = 0; i < n; i++) a2[2 * i] = a[i];
+  int64_t one = 1, two = 2;
+  const double s0 = -0.7, s1 = 1.3; /* the scalar, and clamp's bounds */
+  lc_cpu_unary(op, LC_FLOAT32, 1, &n, (lc_cpu_operand){o2, &two}, (lc_cpu_operand){a2, &two}, s0, s1);
+  lc_cpu_unary(op, LC_FLOAT32, 1, &n, (lc_cpu_operand){got, &one}, (lc_cpu_operand){a, &one}, s0, s1);
+  int same = 1;
+  for (int64_t i = 0; i < n; i++) same = same && !memcmp(&got[i], &o2[2 * i], sizeof(float));
+  check(same, "unary op %d, %lld elements: same bits as the strided loop", (int)op, (long long)n);
+  free(ad); free(a); free(a2); free(o2); free(got);
+}
+
 static void test_bytes(void)
 {
   uint8_t bytes[300];
@@ -80,6 +104,12 @@ int main(void)
     for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) test_op(ops[k], lengths[i]);
   check(lc_cpu_binary_contig_f32(LC_BIN_MAX, 0, NULL, NULL, NULL) == 0,
         "max is left to the generic loop (its NaN rule)");
+  for (size_t k = 0; k < sizeof unary_ops / sizeof unary_ops[0]; k++) {
+    check(lc_cpu_unary_contig_f32(unary_ops[k], 0, NULL, NULL, 0, 0) == 1, "unary op %d covered",
+          (int)unary_ops[k]);
+    for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) test_unary(unary_ops[k], lengths[i]);
+  }
+  check(lc_cpu_unary_contig_f32(LC_UN_EXP, 0, NULL, NULL, 0, 0) == 0, "exp is left to its own loops");
   test_bytes();
   return check_done("test_kernels_elementwise_contig");
 }
