@@ -182,6 +182,12 @@ static int f_resize_bilinear(lua_State *L)
   return 1;
 }
 
+static int f_to_unit_float(lua_State *L)
+{
+  lcb_push_tensor(L, lc_bytes_to_unit(lcb_check_tensor(L, 1, "to_unit_float")));
+  return 1;
+}
+
 /* Reads a list of tensors (entries may be false/nil when allowed). */
 #define MAX_PARAMS 4096
 static int tensor_list(lua_State *L, int idx, const char *op, lc_tensor **out, bool holes)
@@ -285,6 +291,7 @@ void lcb_open_nn(lua_State *L)
     {"adaptive_avg_pool2d", f_adaptive_avg_pool2d}, {"batch_norm", f_batch_norm},
     {"log_softmax", f_log_softmax}, {"softmax", f_softmax}, {"cross_entropy", f_cross_entropy},
     {"linear", f_linear}, {"dropout", f_dropout}, {"resize_bilinear", f_resize_bilinear},
+    {"to_unit_float", f_to_unit_float},
     {"sgd_step", f_sgd_step}, {"adam_step", f_adam_step}, {NULL, NULL},
   };
   lua_newtable(L);

@@ -99,6 +99,9 @@ typedef struct lc_backend {
                     lc_tensor *const *max_exp_avg_sq, const lc_adam_params *h);
   /* uint8 (N, C, H, W) -> uint8 (N, C, OH, OW), PIL-style antialiased bilinear */
   void (*resize_bilinear_u8)(const lc_tensor *src, lc_tensor *dst);
+  /* dense uint8 -> dense float32 of the same shape, each byte / 255 (ToTensor). May be NULL:
+   * the runtime then converts and divides with the ops above. */
+  void (*bytes_to_unit)(const lc_tensor *src, lc_tensor *dst);
 } lc_backend;
 
 const lc_backend *lc_backend_for(lc_device device);

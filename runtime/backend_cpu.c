@@ -9,6 +9,7 @@
 #include "kernels/cpu/batchnorm.h"
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/elementwise_contig.h"
 #include "kernels/cpu/image.h"
 #include "kernels/cpu/loss.h"
 #include "kernels/cpu/maxpool_fast.h"
@@ -401,6 +402,23 @@ static void cpu_resize_bilinear_u8(const lc_tensor *src, lc_tensor *dst)
                           (long long)dst->sizes[2], (long long)dst->sizes[3], code);
 }
 
+/* One pass, on one thread below a few batches of images: the loop is bound by memory, and a
+ * second thread costs more to wake than it saves there. */
+#define BYTES_TO_UNIT_CHUNK ((int64_t)1 << 22)
+
+static void cpu_bytes_to_unit(const lc_tensor *src, lc_tensor *dst)
+{
+  int64_t n = lc_numel(src), chunks = (n + BYTES_TO_UNIT_CHUNK - 1) / BYTES_TO_UNIT_CHUNK;
+  const uint8_t *a = lc_data(src);
+  float *o = F32(dst);
+#pragma omp parallel for if (chunks > 1)
+  for (int64_t c = 0; c < chunks; c++) {
+    int64_t start = c * BYTES_TO_UNIT_CHUNK;
+    int64_t len = n - start < BYTES_TO_UNIT_CHUNK ? n - start : BYTES_TO_UNIT_CHUNK;
+    lc_cpu_u8_to_unit_f32(len, o + start, a + start);
+  }
+}
+
 static const lc_backend cpu_backend = {
   .name = "cpu",
   .alloc = cpu_alloc,
@@ -436,6 +454,7 @@ static const lc_backend cpu_backend = {
   .sgd_step = cpu_sgd_step,
   .adam_step = cpu_adam_step,
   .resize_bilinear_u8 = cpu_resize_bilinear_u8,
+  .bytes_to_unit = cpu_bytes_to_unit,
 };
 
 const lc_backend *lc_backend_cpu(void) { return &cpu_backend; }

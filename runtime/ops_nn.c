@@ -724,6 +724,25 @@ lc_tensor *lc_resize(lc_tensor *x, int64_t out_h, int64_t out_w)
   return y;
 }
 
+lc_tensor *lc_bytes_to_unit(lc_tensor *x)
+{
+  if (x->dtype != LC_UINT8) lc_error("to_unit_float: expected uint8 images, got %s", lc_dtype_name(x->dtype));
+  const lc_backend *b = backend_of(x);
+  if (!b->bytes_to_unit) {
+    lc_tensor *f = lc_to_dtype(x, LC_FLOAT32);
+    lc_tensor *scale = lc_full(0, NULL, 255, LC_FLOAT32, x->storage->device);
+    lc_tensor *y = lc_div(f, scale);
+    lc_tensor_release(f);
+    lc_tensor_release(scale);
+    return y;
+  }
+  lc_tensor *cx = dense(x);
+  lc_tensor *y = lc_empty(x->ndim, x->sizes, LC_FLOAT32, x->storage->device);
+  if (lc_numel(y)) b->bytes_to_unit(cx, y);
+  lc_tensor_release(cx);
+  return y;
+}
+
 /* ---- optimizer steps (no autograd: they update leaves in place) ---- */
 
 static void check_step_lists(const char *op, int n, lc_tensor *const *params, lc_tensor *const *grads,

@@ -42,6 +42,8 @@ lc_tensor *lc_cross_entropy(lc_tensor *logits, lc_tensor *targets, lc_reduction 
 lc_tensor *lc_linear(lc_tensor *x, lc_tensor *w, lc_tensor *bias);
 lc_tensor *lc_dropout(lc_tensor *x, double p, bool training);
 lc_tensor *lc_resize(lc_tensor *x, int64_t out_h, int64_t out_w);
+/* uint8 images -> float32 in [0, 1]: x / 255 as torchvision's ToTensor (a new tensor, no grad). */
+lc_tensor *lc_bytes_to_unit(lc_tensor *x);
 
 void lc_sgd_step(int n, lc_tensor *const *params, lc_tensor *const *grads, lc_tensor *const *bufs,
                  const lc_sgd_params *h, bool first_step);

@@ -430,6 +430,24 @@ end)
 describe('to_tensor (Resize + ToTensor)', function()
   local function u8(rows) return lc.tensor({{rows}}, {dtype = 'uint8'}) end
 
+  it('every byte value b becomes b / 255 in float32, a true division (one pass in the core)', function()
+    local bytes = {}
+    for b = 0, 255 do bytes[#bytes + 1] = b end
+    local img = lc.tensor(bytes, {dtype = 'uint8'}):reshape(1, 1, 16, 16)
+    local got = data.to_tensor(img):reshape(-1):double():totable()
+    for b = 0, 255 do assert.are.equal(f32(b / 255), got[b + 1]) end
+    -- the same bits as converting and dividing by a float32 255 (12 / 255 is where
+    -- multiplying by the reciprocal would be 1 ulp off)
+    local want = img:float():div(lc.tensor(255))
+    assert.are.equal(0, (data.to_tensor(img) - want):abs():max():item())
+    -- a transposed (non-contiguous) batch converts as its contiguous copy
+    local t = img:transpose(3, 4)
+    assert.are.same(data.to_tensor(t:contiguous()):totable(), data.to_tensor(t):totable())
+    local ok, err = pcall(lc.core._F.to_unit_float, img:float())
+    assert.is_false(ok)
+    assert.matches('to_unit_float: expected uint8 images, got float32', err, 1, true)
+  end)
+
   it('upscales 2x2 -> 4x4 as PIL bilinear does (worked by hand)', function()
     -- PIL's triangle filter for 2 -> 4 (scale 0.5, support 1): output o has centre
     -- (o + 0.5) / 2 and reads input pixels with weights tri(x - centre + 0.5), normalised:

@@ -80,6 +80,13 @@ int lc_cpu_unary_contig_f32(lc_unary_op op, int64_t n, float *o, const float *a,
 }
 
 LC_CLONES
+void lc_cpu_u8_to_unit_f32(int64_t n, float *o, const uint8_t *a)
+{
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) o[i] = (float)a[i] / 255.0f;
+}
+
+LC_CLONES
 void lc_cpu_u8_to_f32(int64_t n, float *o, const uint8_t *a)
 {
 #pragma omp simd

@@ -21,6 +21,10 @@ int lc_cpu_binary_scalar_f32(lc_binary_op op, int64_t n, float *o, const float *
 int lc_cpu_unary_contig_f32(lc_unary_op op, int64_t n, float *o, const float *a, double s0,
                             double s1);
 
+/* o[i] = a[i] / 255 in float32 (torchvision's ToTensor: a true division, the same bits as
+ * converting, then dividing by a float32 255). */
+void lc_cpu_u8_to_unit_f32(int64_t n, float *o, const uint8_t *a);
+
 /* o[i] = a[i] as a float. */
 void lc_cpu_u8_to_f32(int64_t n, float *o, const uint8_t *a);
 

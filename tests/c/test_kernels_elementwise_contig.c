@@ -94,6 +94,14 @@ static void test_bytes(void)
   int ok = 1;
   for (int i = 0; i < 300; i++) ok = ok && got[i] == (float)bytes[i];
   check(ok, "uint8 -> float32 of 300 bytes (every value)");
+  float unit[300];
+  lc_cpu_u8_to_unit_f32(300, unit, bytes);
+  ok = 1;
+  for (int i = 0; i < 300; i++) {
+    volatile float b = (float)bytes[i], d = 255.0f; /* a true float division, not a product */
+    ok = ok && unit[i] == b / d;
+  }
+  check(ok, "uint8 -> float32 / 255 of 300 bytes: the true division's bits");
 }
 
 int main(void)

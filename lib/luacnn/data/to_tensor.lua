@@ -4,18 +4,9 @@ local data = shared.data
 local lc, check_options, resize_size = shared.lc, shared.check_options, shared.resize_size
 
 
--- ToTensor divides by 255 (img.float().div(255), a true division in float32). Dividing by a
--- Lua number would multiply by its reciprocal instead, which is 1 ulp off for some bytes
--- (12 / 255), so the divisor is a 0-dim tensor, one per device.
-local scales = {}
-local function scale_255(device)
-  local s = scales[device]
-  if not s then
-    s = lc().tensor(255):to(device)
-    scales[device] = s
-  end
-  return s
-end
+-- ToTensor divides by 255 (img.float().div(255), a true division in float32, not a
+-- multiplication by the reciprocal, which is 1 ulp off for some bytes: 12 / 255). The core
+-- does the conversion and the division in one pass (core._F.to_unit_float).
 
 -- torchvision's Resize (bilinear, on PIL images) then ToTensor, for a batch of uint8 images
 -- (N, C, H, W) in 0..255: float32 in [0, 1] on opts.device, resized to opts.resize (n or
@@ -33,5 +24,5 @@ function data.to_tensor(images, opts)
   if size and (size[1] ~= images:size(3) or size[2] ~= images:size(4)) then
     images = lc().core._F.resize_bilinear(images, size[1], size[2])
   end
-  return images:float():div(scale_255(images.device))
+  return lc().core._F.to_unit_float(images)
 end
