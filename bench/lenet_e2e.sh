@@ -34,3 +34,9 @@ awk -v l="$l_step" -v t="$t_step" 'BEGIN { printf "| train step only (batch 256)
 awk -v l="$l_e2e" -v t="$t_e2e" -v e="$epochs" 'BEGIN { printf "| end to end, %d epochs (training time) | %.0f | %.0f | %.2fx |\n", e, l, t, l / t }'
 awk -v l="$l_e2e" -v t="$t_step" 'BEGIN { printf "| luacnn end to end / PyTorch step only | | | %.2fx |\n", l / t }'
 awk -v e="$l_e2e" -v s="$l_step" 'BEGIN { printf "\nluacnn end to end is %.1f%% of its step-only figure\n", 100 * e / s }'
+# the epoch lines after the first (which also pays for oneDNN's code generation and the first
+# allocations): the steady state the issue's "epoch line" figure refers to
+steady=$(echo "$e2e" | awk '/^epoch [0-9]+\/[0-9]+  loss/ && !/^epoch 1\// { sub(/.*\(/, ""); s += $1; n++ } END { if (n) printf "%.1f", s / n }')
+if [ -n "$steady" ]; then
+  awk -v e="$steady" -v s="$l_step" 'BEGIN { printf "its epoch lines after the first: %.0f examples/sec, %.1f%% of the step-only figure\n", e, 100 * e / s }'
+fi
