@@ -6,8 +6,10 @@
  *   auto      (default) a fixed rule measured on the chapter's networks: oneDNN wherever it
  *             has an implementation and the convolution has at least 16 output channels per
  *             group (oneDNN's blocked layouts pad channels to 16: LeNet's 6-channel first
- *             layer is faster with im2col), im2col elsewhere and in a build without oneDNN. The
- *             same shape takes the same path in every run, so runs repeat exactly.
+ *             layer is faster with im2col), im2col elsewhere and in a build without oneDNN;
+ *             and im2col wherever its direct kernels serve the forward or weight gradient
+ *             (stride 1, at most 4 input channels: kernels/cpu/conv_direct.h). The same
+ *             shape takes the same path in every run, so runs repeat exactly.
  *   benchmark the first call of a (direction, shape, bias, thread count) runs both paths, times
  *             them and keeps the faster for the rest of the process, like cuDNN's benchmark
  *             mode (the result returned is always the kept path's). On a busy machine the

@@ -10,6 +10,7 @@
  * bit-identity across thread counts is asserted for oneDNN (test_kernels_conv does that for
  * im2col). In a build without oneDNN the oneDNN checks are skipped (said so) and the choice
  * layer is checked to fall back to im2col. */
+#include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/conv_dnnl.h"
 #include "runtime/conv_cpu_select.h"
 #include "test_kernels_check.h"
@@ -276,6 +277,21 @@ int main(void)
   lc_cpu_conv2d_forward_f32(&lenet1, x, w, NULL, y6, NULL, 0);
   check(!strcmp(lc_cpu_conv_last_path(0), "im2col"), "auto: LeNet's 6-channel layer takes im2col");
   free(y6);
+  /* one input channel, 16 outputs (VGG's first layer): the direct kernels of the im2col path
+   * where they serve the shape, oneDNN for the input gradient they lack */
+  lc_conv2d_shape vgg1 = shape(2, 1, 20, 20, 16, 3, 1, 1);
+  lc_conv2d_shape_finish(&vgg1);
+  float *y16 = malloc(4 * numel_y(&vgg1)), *dx16 = malloc(4 * numel_x(&vgg1));
+  lc_cpu_conv2d_forward_f32(&vgg1, x, w, NULL, y16, NULL, 0);
+  const char *want = lc_conv2d_direct_fits(&vgg1) || !have_dnnl ? "im2col" : "dnnl";
+  check(!strcmp(lc_cpu_conv_last_path(0), want), "auto: 1 -> 16 channels forward takes %s (took %s)",
+        want, lc_cpu_conv_last_path(0));
+  lc_cpu_conv2d_backward_data_f32(&vgg1, y16, w, dx16, NULL, 0);
+  check(!strcmp(lc_cpu_conv_last_path(1), have_dnnl ? "dnnl" : "im2col"),
+        "auto: 1 -> 16 channels backward_data takes %s (took %s)", have_dnnl ? "dnnl" : "im2col",
+        lc_cpu_conv_last_path(1));
+  free(y16);
+  free(dx16);
   lc_cpu_conv_set_mode(LC_CPU_CONV_BENCHMARK);
   lc_cpu_conv2d_forward_f32(&big, x, w, NULL, y, NULL, 0);
   const char *first = lc_cpu_conv_last_path(0);
