@@ -177,7 +177,8 @@ describe('nn.DistributedDataParallel in a single process', function()
     assert.matches('DistributedDataParallel%(', tostring(ddp))
     has('DistributedDataParallel: expected an nn.Module, got number',
         select(2, pcall(nn.DistributedDataParallel, 3)))
-    has('unknown option bucket', select(2, pcall(nn.DistributedDataParallel, m, {bucket = 1})))
+    has("DistributedDataParallel: unknown option 'bucket' (did you mean 'bucket_mb'?)",
+        select(2, pcall(nn.DistributedDataParallel, m, {bucket = 1})))
   end)
 
   it('an evaluation forward (no_grad) does not arm it; a shared weight still completes', function()

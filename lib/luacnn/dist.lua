@@ -15,6 +15,7 @@
 local lc = require 'luacnn'
 local core = lc.core._dist
 local nn_module = require 'luacnn.nn.module'
+local options = require 'luacnn.options'
 
 local dist = {}
 
@@ -107,13 +108,7 @@ function dist.DistributedDataParallel(net, opts)
   if not nn_module.is_module(net) then
     error('DistributedDataParallel: expected an nn.Module, got ' .. type(net), 2)
   end
-  opts = opts or {}
-  for k in pairs(opts) do
-    if k ~= 'bucket_mb' and k ~= 'broadcast_buffers' then
-      error('DistributedDataParallel: unknown option ' .. tostring(k)
-            .. ' (known: bucket_mb, broadcast_buffers)', 2)
-    end
-  end
+  opts = options.check('DistributedDataParallel', opts, {'bucket_mb', 'broadcast_buffers'}, 2)
   local bucket_mb = opts.bucket_mb or 25
   if type(bucket_mb) ~= 'number' or bucket_mb <= 0 then
     error('DistributedDataParallel: bucket_mb must be a number > 0, got ' .. tostring(bucket_mb), 2)

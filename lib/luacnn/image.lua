@@ -13,10 +13,13 @@
 -- Options: channels = 'any' (default: the file's own, gray 1, colour 3, with alpha 4), 'gray',
 -- 'rgb' or 'rgba'; scale = 1, 2, 4 or 8 (JPEG only: decode at 1/scale, each side
 -- ceil(side / scale), much faster; PNG always decodes full size).
--- Every failure (missing, truncated, corrupt, not an image) is an error naming the file.
+-- A misspelt option is an error naming the nearest ("image.read: unknown option 'chanels'
+-- (did you mean 'channels'?)"). Every failure (missing, truncated, corrupt, not an image) is
+-- an error naming the file.
 local image = {}
 
 local core = require('luacnn.core')._image
+local check = require('luacnn.options').check
 
 -- Calls into C with errors raised at the caller's line (not this file's).
 local function call(level, f, ...)
@@ -34,11 +37,7 @@ local function options(op, opts)
   if type(opts) ~= 'table' then
     error(string.format("%s: options must be a table such as {channels = 'rgb'}, got %s", op, type(opts)), 3)
   end
-  for key in pairs(opts) do
-    if key ~= 'channels' and key ~= 'scale' then
-      error(string.format("%s: unknown option '%s' (expected channels or scale)", op, tostring(key)), 3)
-    end
-  end
+  check(op, opts, {'channels', 'scale'}, 3)
   local c = 0
   if opts.channels ~= nil then
     local name = opts.channels
@@ -79,11 +78,7 @@ function image.write(path, t, opts)
   local quality = 95
   if opts ~= nil then
     if type(opts) ~= 'table' then error('image.write: options must be a table such as {quality = 90}', 2) end
-    for key in pairs(opts) do
-      if key ~= 'quality' then
-        error(string.format("image.write: unknown option '%s' (expected quality)", tostring(key)), 2)
-      end
-    end
+    check('image.write', opts, {'quality'}, 2)
     quality = opts.quality or 95
     if math.type(quality) ~= 'integer' and not (type(quality) == 'number' and quality % 1 == 0) then
       error('image.write: quality must be an integer in 1..100, got ' .. tostring(quality), 2)

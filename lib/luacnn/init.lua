@@ -180,11 +180,7 @@ function lc.autocast(opts, fn, ...)
     error('autocast: expected (options table, function) or (function), got (' .. type(opts) ..
           ', ' .. type(fn) .. ')', 2)
   end
-  for k in pairs(opts) do
-    if k ~= 'dtype' and k ~= 'enabled' then
-      error("autocast: unknown option '" .. tostring(k) .. "' (known: dtype, enabled)", 2)
-    end
-  end
+  require('luacnn.options').check('autocast', opts, {'dtype', 'enabled'}, 2)
   local ok, previous = pcall(core.set_autocast, opts.enabled ~= false and (opts.dtype or 'bfloat16') or nil)
   if not ok then error(previous, 2) end
   local results = table.pack(pcall(fn, ...))

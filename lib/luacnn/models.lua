@@ -16,6 +16,7 @@
 -- the last batch norm's weight of every block.
 local lc = require 'luacnn'
 local nn = lc.nn
+local options = require 'luacnn.options'
 
 local models = {}
 
@@ -93,18 +94,7 @@ local ResNet = nn.Module:extend 'ResNet'
 models.ResNet = ResNet
 
 local function check_opts(who, opts)
-  if opts ~= nil and type(opts) ~= 'table' then
-    error(string.format('models.%s: expected an options table {num_classes =, in_channels =, ' ..
-                        'zero_init_residual =}, got %s', who, type(opts)), 3)
-  end
-  opts = opts or {}
-  local known = {num_classes = true, in_channels = true, zero_init_residual = true}
-  for k in pairs(opts) do
-    if not known[k] then
-      error(string.format("models.%s: unknown option '%s' (num_classes, in_channels, " ..
-                          'zero_init_residual)', who, tostring(k)), 3)
-    end
-  end
+  opts = options.check('models.' .. who, opts, {'num_classes', 'in_channels', 'zero_init_residual'}, 3)
   for _, k in ipairs{'num_classes', 'in_channels'} do
     local v = opts[k]
     if v ~= nil and (math.type(v) ~= 'integer' or v < 1) then
@@ -114,9 +104,10 @@ local function check_opts(who, opts)
   return opts
 end
 
--- ResNet(block, {2, 2, 2, 2}, opts): torchvision's ResNet class.
+-- ResNet(block, {2, 2, 2, 2}, opts): torchvision's ResNet class; opts: num_classes (1000),
+-- in_channels (3), zero_init_residual, arch (the name it prints, e.g. 'resnet18').
 function ResNet:init(block, layers, opts)
-  opts = opts or {}
+  opts = options.check('ResNet', opts, {'num_classes', 'in_channels', 'zero_init_residual', 'arch'})
   self.arch = opts.arch
   self.num_classes = opts.num_classes or 1000
   self.in_channels = opts.in_channels or 3
@@ -226,7 +217,7 @@ local function shape_str(t) return tostring(t:shape()) end
 -- {loaded = n, skipped = {{key, reason}...}, missing = {...}, unexpected = {...},
 --  head_reset = bool, messages = {...}}; messages are printed unless quiet.
 function models.load_pretrained(net, src, opts)
-  opts = opts or {}
+  opts = options.check('load_pretrained', opts, {'strict', 'head', 'quiet'}, 2)
   local strict = opts.strict ~= false
   local head = opts.head or 'fc'
   local sd = src
@@ -313,8 +304,8 @@ function models.load_pretrained(net, src, opts)
   return info
 end
 
--- init_from(net, path): load_pretrained with its messages printed, the usual way to start
--- training from torchvision weights.
+-- init_from(net, path [, opts]): load_pretrained with its messages printed, the usual way to
+-- start training from torchvision weights (opts as load_pretrained's, checked there).
 function models.init_from(net, path, opts)
   return models.load_pretrained(net, path, opts)
 end

@@ -16,15 +16,27 @@
 -- value, and so is a tensor. The named (hash) part of the names table lists options taken by
 -- name only; unsupported maps an option luacnn lacks to the one value it accepts (PyTorch's
 -- default). Errors are raised at level 0, as the layers' own: the traceback shows the line.
-local lc = require 'luacnn'
+--
+-- Functions that take only an options table (loaders, d2l.train_ch6, trainer.fit, run.start,
+-- transforms, models, lc.load, net:summary, ...) check it with
+--   opts = options.check('train_ch6', opts, {'max_batches', 'quiet', ...})
+-- which refuses a misspelt key with the same message:
+--   train_ch6: unknown option 'max_batch' (did you mean 'max_batches'?)
+-- A function that passes its table on to another checks it once, with the names of both.
+--
+-- Nothing here loads the tensor library (luacnn.data and luacnn.run use this without it).
 local suggest = require 'luacnn.suggest'
 
 local options = {}
 
+local function is_tensor(v)
+  return require('luacnn').is_tensor(v)
+end
+
 -- Is v an options table rather than a positional value?
 local function is_options(v)
   if type(v) ~= 'table' then return false end  -- tensors are userdata
-  if #v == 0 then return not lc.is_tensor(v) end
+  if #v == 0 then return not is_tensor(v) end
   for k in pairs(v) do
     if type(k) == 'string' then return true end
   end
@@ -34,6 +46,50 @@ options.is_options = is_options
 
 local function show(v)
   return type(v) == 'string' and ("'" .. v .. "'") or tostring(v)
+end
+
+-- The message for the key k (value v) that is not among the sorted names valid.
+local function unknown(who, k, v, valid)
+  if type(k) ~= 'string' then
+    return string.format('%s: the options table has an entry without a name ([%s] = %s); ' ..
+                         'options are name = value, one of: %s', who, tostring(k), show(v),
+                         table.concat(valid, ', '))
+  end
+  local guess = suggest.nearest(k, valid)
+  if guess then
+    return string.format("%s: unknown option '%s' (did you mean '%s'?)", who, k, guess)
+  end
+  return string.format("%s: unknown option '%s' (options: %s)", who, k,
+                       #valid > 0 and table.concat(valid, ', ') or 'none')
+end
+
+-- names (a list, or a set name -> true) as a set and as a sorted list
+local function name_set(names)
+  local known = {}
+  for k, v in pairs(names) do
+    if type(k) == 'string' then known[k] = true else known[v] = true end
+  end
+  return known
+end
+
+-- options.check(who, opts, names [, level]) -> opts ({} for nil): every key of the table opts
+-- must be one of names (a list, or a set name -> true), else the error names the nearest
+-- ("who: unknown option 'paddin' (did you mean 'padding'?)") or lists them all. level is
+-- error()'s, counted from the function calling check (2: its caller's line); default 0, no
+-- position, as the layers' errors.
+function options.check(who, opts, names, level)
+  level = level and level > 0 and level + 1 or 0
+  if opts == nil then return {} end
+  if type(opts) ~= 'table' then
+    error(string.format('%s: expected an options table {name = value, ...}, got %s', who,
+                        type(opts)), level)
+  end
+  local known
+  for k, v in pairs(opts) do
+    known = known or name_set(names)
+    if not known[k] then error(unknown(who, k, v, suggest.keys(known)), level) end
+  end
+  return opts
 end
 
 -- A function (...) -> opts for `who`: `required` names the arguments before the optional
@@ -52,20 +108,6 @@ function options.parser(who, required, names, unsupported)
   local signature = '(' .. table.concat(all, ', ') .. ')'
   unsupported = unsupported or {}
 
-  local function unknown(k, v)
-    if type(k) ~= 'string' then
-      error(string.format('%s: the options table has an entry without a name ([%s] = %s); ' ..
-                          'options are name = value, one of: %s', who, tostring(k), show(v),
-                          table.concat(valid, ', ')), 0)
-    end
-    local guess = suggest.nearest(k, valid)
-    if guess then
-      error(string.format("%s: unknown option '%s' (did you mean '%s'?)", who, k, guess), 0)
-    end
-    error(string.format("%s: unknown option '%s' (options: %s)", who, k,
-                        #valid > 0 and table.concat(valid, ', ') or 'none'), 0)
-  end
-
   return function(...)
     local args, n = {...}, select('#', ...)
     while n > 0 and args[n] == nil do n = n - 1 end
@@ -73,7 +115,7 @@ function options.parser(who, required, names, unsupported)
     if is_options(args[n]) then
       local last = args[n]
       for k, v in pairs(last) do
-        if not known[k] then unknown(k, v) end
+        if not known[k] then error(unknown(who, k, v, valid), 0) end
         opts[k] = v
       end
       n = n - 1
@@ -91,7 +133,7 @@ function options.parser(who, required, names, unsupported)
     for i = 1, n do
       local v, name = args[i], order[i]
       -- (a quick look: tables of list items are values, and the layers check those)
-      if type(v) == 'table' and #v == 0 and not lc.is_tensor(v) then
+      if type(v) == 'table' and #v == 0 and not is_tensor(v) then
         error(string.format('%s: the options table must be the last argument (found one as ' ..
                             "argument %d, '%s'; the order is %s)", who, #required + i, name,
                             signature), 0)

@@ -18,21 +18,11 @@ function shared.file_exists(path)
   return f ~= nil
 end
 
+-- opts (nil: {}) with every key among known (a set name -> true), else an error at the
+-- caller of the loader naming the nearest (luacnn.options.check, as the layers' options).
 function shared.check_options(op, opts, known)
-  if opts == nil then return {} end
-  if type(opts) ~= 'table' then
-    error(string.format('%s: expected an options table, got %s', op, type(opts)), 3)
-  end
-  for k in pairs(opts) do
-    if not known[k] then
-      local names = {}
-      for n in pairs(known) do names[#names + 1] = n end
-      table.sort(names)
-      error(string.format("%s: unknown option '%s' (known: %s)", op, tostring(k),
-                          table.concat(names, ', ')), 3)
-    end
-  end
-  return opts
+  local checked = require('luacnn.options').check(op, opts, known, 3)
+  return checked
 end
 
 function shared.positive_integer(op, what, v)
