@@ -27,6 +27,7 @@
 --   T.MixupCutMix{mixup_alpha = 0.2, cutmix_alpha = 1.0, prob = 1.0, switch_prob = 0.5}
 local lc = require 'luacnn'
 local core = require 'luacnn.core'
+local options = require 'luacnn.options'
 
 local T = {}
 
@@ -62,15 +63,25 @@ local function check_pair(who, name, v)
   return v[1], v[2]
 end
 
+-- A misspelt option is an error naming the nearest: "Resize: unknown option 'antialais'
+-- (did you mean 'antialias'?)" (luacnn.options, as the layers' options).
 local function check_keys(who, opts, allowed)
-  for k in pairs(opts) do
-    if not allowed[k] then
-      local names = {}
-      for n in pairs(allowed) do names[#names + 1] = n end
-      table.sort(names)
-      err(who, "unknown option '%s' (options: %s)", tostring(k), table.concat(names, ', '))
-    end
+  return options.check(who, opts, allowed)
+end
+
+-- The named entries of a list that may also carry options ({t1, t2, p = {...}}).
+local function named_part(t)
+  local o = {}
+  for k, v in pairs(t) do
+    if type(k) ~= 'number' then o[k] = v end
   end
+  return o
+end
+
+-- T.X(size, opts) or T.X{size = ..., ...}: the size and the options table.
+local function size_and_opts(size, opts)
+  if options.is_options(size) then return size.size, size end
+  return size, opts
 end
 
 -- ---- image transforms ----
@@ -78,7 +89,7 @@ end
 -- T.Resize(size [, {antialias = true}]): an integer sets the smaller edge (keeping the aspect
 -- ratio), {h, w} the exact size. Bilinear with antialiasing, as torchvision on tensors.
 function T.Resize(size, opts)
-  if type(size) == 'table' and size.size ~= nil then opts, size = size, size.size end
+  size, opts = size_and_opts(size, opts)
   opts = opts or {}
   check_keys('Resize', opts, {size = true, antialias = true})
   if opts.antialias == false then
@@ -96,7 +107,7 @@ end
 -- T.RandomCrop(size [, {padding = p, pad_if_needed = false}]): a size x size (or {h, w}) crop
 -- at a uniform position, after zero padding (p, {left/right, top/bottom} or {l, t, r, b}).
 function T.RandomCrop(size, opts)
-  if type(size) == 'table' and size.size ~= nil then opts, size = size, size.size end
+  size, opts = size_and_opts(size, opts)
   opts = opts or {}
   local who = 'RandomCrop'
   check_keys(who, opts, {size = true, padding = true, pad_if_needed = true, fill = true})
@@ -115,7 +126,7 @@ end
 
 -- T.RandomResizedCrop(size, {scale = {0.08, 1}, ratio = {3/4, 4/3}}).
 function T.RandomResizedCrop(size, opts)
-  if type(size) == 'table' and size.size ~= nil then opts, size = size, size.size end
+  size, opts = size_and_opts(size, opts)
   opts = opts or {}
   local who = 'RandomResizedCrop'
   check_keys(who, opts, {size = true, scale = true, ratio = true, antialias = true})
@@ -134,7 +145,7 @@ end
 
 local function flip(kind)
   return function(p)
-    if type(p) == 'table' then p = p.p end
+    if type(p) == 'table' then p = check_keys(kind, p, {'p'}).p end
     if p == nil then p = 0.5 end
     if type(p) ~= 'number' or p < 0 or p > 1 then err(kind, 'p must be in [0, 1], got %s', fmt(p)) end
     return {kind = kind, p = p}
@@ -149,7 +160,7 @@ T.RandomVerticalFlip = flip('RandomVerticalFlip')
 -- channel) outside.
 function T.RandomRotation(degrees, opts)
   local who = 'RandomRotation'
-  if type(degrees) == 'table' and degrees.degrees ~= nil then opts, degrees = degrees, degrees.degrees end
+  if options.is_options(degrees) then opts, degrees = degrees, degrees.degrees end
   opts = opts or {}
   check_keys(who, opts, {degrees = true, fill = true})
   local lo, hi
@@ -216,7 +227,10 @@ function T.ToTensor() return {kind = 'ToTensor'} end
 -- T.Normalize{mean = {...}, std = {...}} (or T.Normalize(mean, std)): (x - mean) / std per channel.
 function T.Normalize(mean, std)
   local who = 'Normalize'
-  if type(mean) == 'table' and mean.mean ~= nil then mean, std = mean.mean, mean.std end
+  if options.is_options(mean) then
+    check_keys(who, mean, {'mean', 'std'})
+    mean, std = mean.mean, mean.std
+  end
   if type(mean) == 'number' then mean = {mean} end
   if type(std) == 'number' then std = {std} end
   if type(mean) ~= 'table' or type(std) ~= 'table' or #mean < 1 or #mean ~= #std or #mean > 4 then
@@ -242,6 +256,7 @@ T.is_pipeline = is_pipeline
 -- is spliced in.
 function T.Compose(list)
   if type(list) ~= 'table' then err('Compose', 'expected a list of transforms, got %s', type(list)) end
+  check_keys('Compose', named_part(list), {})
   local specs = {}
   for i = 1, #list do
     local t = list[i]
@@ -373,7 +388,7 @@ function Batch:__tostring() return self.name end
 
 local function check_alpha(who, opts)
   if type(opts) == 'number' then opts = {alpha = opts} end
-  opts = opts or {}
+  opts = check_keys(who, opts, {'alpha'})
   local alpha = opts.alpha == nil and 1.0 or opts.alpha
   if type(alpha) ~= 'number' or not (alpha > 0) then err(who, 'alpha must be > 0, got %s', fmt(alpha)) end
   return alpha, opts
@@ -455,6 +470,7 @@ function T.RandomChoice(list)
   for i = 1, #list do
     if getmetatable(list[i]) ~= Batch then err(who, 'item %d is not a batch transform (Mixup, CutMix)', i) end
   end
+  check_keys(who, named_part(list), {'p'})
   local p = list.p
   if p == nil then
     p = {}
@@ -489,8 +505,7 @@ end
 -- alpha of 0 turns that one off); otherwise returns X with one-hot targets.
 function T.MixupCutMix(opts)
   local who = 'MixupCutMix'
-  opts = opts or {}
-  check_keys(who, opts, {mixup_alpha = true, cutmix_alpha = true, prob = true, switch_prob = true})
+  opts = check_keys(who, opts, {'mixup_alpha', 'cutmix_alpha', 'prob', 'switch_prob'})
   local ma = opts.mixup_alpha == nil and 0.8 or opts.mixup_alpha
   local ca = opts.cutmix_alpha == nil and 1.0 or opts.cutmix_alpha
   local prob = opts.prob == nil and 1.0 or opts.prob
