@@ -31,6 +31,10 @@
 --   quiet      print nothing
 --   max_batches  stop each epoch after this many batches (quick checks)
 --   on_epoch   function(row, net) called after each epoch with its metrics
+--   script     the script's name for the run folder (default: the running file's)
+--   split_batch  false keeps the whole batch on each rank under mpirun (default: split it)
+-- A misspelt option is an error naming the nearest ("train_ch6: unknown option 'max_batch'
+-- (did you mean 'max_batches'?)"), as every options table of luacnn (luacnn.options).
 -- It returns the final metrics: {train_loss, train_acc, test_acc, examples_per_sec, epochs,
 -- train_seconds, run_dir, history = {rows}}.
 --
@@ -41,6 +45,7 @@
 -- finished: metrics, curves and a summary marked 'interrupted'; the error is re-raised.
 local lc = require 'luacnn'
 local run = require 'luacnn.run'
+local options = require 'luacnn.options'
 
 local d2l = {}
 
@@ -95,10 +100,12 @@ local function since(t0) return math.max(now() - t0, resolution / 2) end
 ---------------------------------------------------------------- data
 
 -- d2l's load_data_fashion_mnist: lc.data.fashion_mnist with the book's argument order.
--- opts: subset, root, shuffle, device (see luacnn.data).
+-- opts: subset, root, shuffle, device (see luacnn.data); batch_size and resize are arguments.
 function d2l.load_data_fashion_mnist(batch_size, resize, opts)
   local o = {}
-  for k, v in pairs(opts or {}) do o[k] = v end
+  for k, v in pairs(options.check('load_data_fashion_mnist', opts, {'subset', 'root', 'shuffle', 'device'}, 2)) do
+    o[k] = v
+  end
   o.batch_size, o.resize = batch_size, resize
   return lc.data.fashion_mnist(o)
 end
@@ -396,9 +403,14 @@ local function distribute(net, train_iter, test_iter, opts)
   return lc.nn.DistributedDataParallel(net)
 end
 
+-- the options of train_ch6 (its comment at the top of this file says what each does)
+local train_ch6_options = {'settings', 'run', 'init', 'optimizer', 'loss', 'scheduler', 'progress',
+                           'progress_interval', 'quiet', 'max_batches', 'on_epoch', 'script',
+                           'split_batch'}
+
 function d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, device, opts)
   check_args(net, train_iter, test_iter, num_epochs, lr)
-  opts = opts or {}
+  opts = options.check('train_ch6', opts, train_ch6_options, 2)
   device = d2l.device(device)
   local nn, optim = lc.nn, lc.optim
   local world, main = lc.dist.init(), lc.dist.rank() == 0
@@ -590,8 +602,11 @@ function d2l.summary_and_exit(net, args, input_shape)
   os.exit(0)
 end
 
--- The settings every chapter training script takes, on top of its own defaults.
+-- The settings every chapter training script takes, on top of its own defaults. spec:
+-- description, batch_size, lr, epochs, resize (the image side, when the net needs another
+-- than 28), extra (more lc.args declarations).
 function d2l.chapter_settings(spec)
+  options.check('chapter_settings', spec, {'description', 'batch_size', 'lr', 'epochs', 'resize', 'extra'}, 2)
   local settings = {
     spec.description,
     batch_size = {spec.batch_size, min = 1, help = 'examples per step'},

@@ -22,10 +22,13 @@
 -- over the groups, and under the metadata key 'luacnn.optimizer' a JSON document holding the
 -- param groups, the non-tensor state such as Adam's step counts, and the scheduler's state).
 -- `extra` goes to the model file's metadata as JSON under 'luacnn.extra'.
+-- A misspelt option of load, save_checkpoint or load_checkpoint is an error naming the
+-- nearest ("load: unknown option 'devce' (did you mean 'device'?)").
 local lc = require 'luacnn'
 local core = require 'luacnn.core'
 local json = require 'luacnn.json'
 local unique = require 'luacnn.unique'
+local check_options = require('luacnn.options').check
 
 local io_ = {}
 
@@ -214,12 +217,13 @@ end
 
 -- lc.load(path [, {device = ...}]) -> state dict (ordered as in the file), metadata table
 function io_.load(path, opts)
+  opts = check_options('load', opts, {'device'})
   local data = read_file(path, 'load')
   local entries, metadata, start = parse(data, path, 'load')
   local keys, map = {}, {}
   for _, e in ipairs(entries) do
     local t = bytes_tensor(data:sub(start + e.b + 1, start + e.e), e.dtype, e.shape)
-    if opts and opts.device and opts.device ~= 'cpu' then t = t:to(opts.device) end
+    if opts.device and opts.device ~= 'cpu' then t = t:to(opts.device) end
     keys[#keys + 1] = e.name
     map[e.name] = t
   end
@@ -309,6 +313,7 @@ function io_.save_checkpoint(path, what)
   if type(what) ~= 'table' or what.model == nil then
     fail('save_checkpoint: expected {model = net, optimizer = opt, extra = {...}}')
   end
+  check_options('save_checkpoint', what, {'model', 'optimizer', 'scheduler', 'extra'})
   local sd = is_module(what.model) and what.model:state_dict() or what.model
   local meta = {['luacnn.format'] = 'checkpoint-1'}
   if what.extra ~= nil then meta['luacnn.extra'] = json.encode(what.extra) end
@@ -348,7 +353,7 @@ end
 -- load_checkpoint(path, {model = net, optimizer = opt, scheduler = sched, strict = true,
 -- device}) -> extra (the table given to save_checkpoint), the model's state dict.
 function io_.load_checkpoint(path, into)
-  into = into or {}
+  into = check_options('load_checkpoint', into, {'model', 'optimizer', 'scheduler', 'strict', 'device'})
   local sd, meta = io_.load(path, {device = into.device})
   if into.model then into.model:load_state_dict(sd, {strict = into.strict ~= false}) end
   if into.optimizer then

@@ -5,7 +5,7 @@
 --   -- creates settings.run_dir, or runs/<script>-<YYYYmmdd-HHMMSS>/, and writes config.json;
 --   -- settings default to the script's lc.args result, script to the script's file name;
 --   -- other options: dir (overrides both), root ('runs'), metric ('test_acc'),
---   -- higher_is_better, quiet
+--   -- higher_is_better, quiet; a misspelt one is an error naming the nearest
 --   for epoch = 1, n do
 --     ...
 --     r:log_epoch{epoch = epoch, train_loss = l, train_acc = a, test_acc = t,
@@ -49,6 +49,7 @@
 -- run.is_interrupt(err), run.shell_quote(s), run.timestamp().
 local json = require 'luacnn.json'
 local unique = require 'luacnn.unique'
+local options = require 'luacnn.options'
 
 local run = {}
 local Run = {}
@@ -304,7 +305,8 @@ end
 local function secondary(self) return self.passive end
 
 function run.start(opts)
-  opts = opts or {}
+  opts = options.check('run.start', opts, {'settings', 'script', 'dir', 'root', 'metric',
+                                           'higher_is_better', 'quiet'}, 2)
   local dist = dist_world()
   local ok_args, args = pcall(require, 'luacnn.args')
   -- without explicit settings: the script's lc.args{...} (so --run_dir works for train_ch6)
@@ -427,10 +429,10 @@ end
 local warned_plot = false
 
 -- curves.png (or opts.path): train loss, train acc and test/valid acc against epoch, as
--- d2l's Animator draws them. Returns the path, or nil and the reason (never raises for a
--- missing plotting backend, so training goes on).
+-- d2l's Animator draws them; opts.title, opts.legend (lc.plot's) change those. Returns the
+-- path, or nil and the reason (never raises for a missing plotting backend, so training goes on).
 function Run:plot_curves(opts)
-  opts = opts or {}
+  opts = options.check('run:plot_curves', opts, {'path', 'title', 'legend'}, 2)
   if secondary(self) then return nil, 'rank 0 draws the curves' end
   local plot = require 'luacnn.plot'
   local ok, why = plot.available()
@@ -503,9 +505,10 @@ function Run:_write_summary(extra)
 end
 
 -- End the run: summary.json with status (default 'finished'), metrics = {...} adds or
--- overrides final metrics (e.g. a test accuracy measured once at the end).
+-- overrides final metrics (e.g. a test accuracy measured once at the end); error and
+-- traceback (a failed run's), plot = false (no last curves.png).
 function Run:finish(opts)
-  opts = opts or {}
+  opts = options.check('run:finish', opts, {'status', 'metrics', 'error', 'traceback', 'plot'}, 2)
   self.status = opts.status or 'finished'
   self.error = opts.error and tostring(opts.error) or self.error
   self.traceback = opts.traceback or self.traceback
@@ -520,7 +523,7 @@ end
 
 -- Run fn(self); record an interrupt or an error in the run's summary, then re-raise it.
 function Run:guard(fn, opts)
-  opts = opts or {}
+  opts = options.check('run:guard', opts, {'on_interrupt'}, 2)
   local tb
   local results = table.pack(xpcall(fn, function(e)
     tb = debug.traceback(tostring(e), 2)

@@ -27,11 +27,17 @@
 --     time_budget = nil,              -- seconds of training + validation: after epochs 1 and 2
 --                                     -- the number of epochs is lowered to fit (on_epochs(n)
 --                                     -- is called: rebuild the schedule's length there)
+--     script = 'name', settings = args,   -- for the run folder started when run is nil
+--     best_path = ..., last_path = ...,   -- checkpoint files (default: in the run folder)
+--     split_batch = true,             -- under mpirun: false keeps the whole batch per rank
+--     estimate_after = nil,           -- batches skipped before on_estimate times (default 1-3)
+--     keep_open = false,              -- true: the run folder is left for the caller to finish
 --   }
 --   -> {best_acc, best_epoch, best_path, last_path, history = {rows}, run_dir, epochs,
 --       images_per_sec}
 --
--- Loaders are iterated `for X, y in loader do`; loader:set_epoch(e) is called first when the
+-- A misspelt option is an error naming the nearest ("trainer.fit: unknown option 'epoch'
+-- (did you mean 'epochs'?)", luacnn.options). Loaders are iterated `for X, y in loader do`; loader:set_epoch(e) is called first when the
 -- loader has it, so a resumed run sees the same order and augmentation in epoch e as an
 -- uninterrupted one. Checkpoints (lc.io.save_checkpoint: model file + optimizer file):
 -- last.safetensors after every epoch, best.safetensors when the valid accuracy improved
@@ -41,6 +47,7 @@
 -- already on disk) and the message says how to resume.
 local lc = require 'luacnn'
 local run = require 'luacnn.run'
+local options = require 'luacnn.options'
 local d2l = require 'luacnn.d2l'
 local F = require 'luacnn.functional'
 
@@ -54,6 +61,9 @@ local now = d2l.now
 -- a LambdaLR stepped once per batch: linear warmup from warmup_start * lr to lr over
 -- warmup_steps, then cosine down to min_factor * lr at total_steps.
 function trainer.warmup_cosine(opt, o)
+  if type(o) == 'table' then
+    options.check('warmup_cosine', o, {'total_steps', 'warmup_steps', 'warmup_start', 'min_factor'}, 2)
+  end
   if type(o) ~= 'table' or math.type(o.total_steps) ~= 'integer' or o.total_steps < 1 then
     error('warmup_cosine: expected {total_steps = positive integer, warmup_steps = ...}', 2)
   end
@@ -136,8 +146,17 @@ end
 
 -- ---- the loop ----
 
+-- the options of fit (the comment at the top of this file says what each does)
+local fit_options = {'model', 'train_loader', 'valid_loader', 'epochs', 'optimizer', 'scheduler',
+                     'schedule_per', 'label_smoothing', 'loss', 'batch_transform', 'device', 'run',
+                     'script', 'settings', 'best_path', 'last_path', 'meta', 'resume', 'progress',
+                     'log_every', 'quiet', 'max_batches', 'on_estimate', 'estimate_after',
+                     'on_epoch', 'on_epochs', 'stop_after_epoch', 'time_budget', 'split_batch',
+                     'keep_open'}
+
 local function check(o)
   if type(o) ~= 'table' then error('trainer.fit: expected an options table', 3) end
+  options.check('trainer.fit', o, fit_options, 3)
   for _, k in ipairs{'model', 'train_loader', 'optimizer'} do
     if o[k] == nil then error('trainer.fit: ' .. k .. ' is required', 3) end
   end

@@ -70,10 +70,11 @@ end
 -- DistributedSampler over the data set and, with opts.split_batch, batch_size / world_size
 -- per rank, so the ranks' batches together are the single process's batch (same steps per
 -- epoch, same learning rate). opts.eval: no shuffling and no padding, so every example counts
--- once (ranks' shares then differ by at most one). Other opts go to the sampler (seed, ...).
+-- once (ranks' shares then differ by at most one). num_replicas, rank and seed go to the sampler.
 -- Returns the loader; with one process it is left as it is.
 function DataLoader:distribute(opts)
-  opts = opts or {}
+  opts = check_options('DataLoader:distribute', opts, {num_replicas = true, rank = true, seed = true,
+                                                       eval = true, split_batch = true})
   local world = opts.num_replicas or lc().dist.init()
   if world == 1 then return self end
   local so = {num_replicas = world, rank = opts.rank, seed = opts.seed}

@@ -95,7 +95,8 @@ end
 -- start so ranks have equal batch counts, or, with opts.eval, each image once. opts.split_batch:
 -- batch_size / world_size per rank. With one process the loader is left as it is.
 function ImageLoader:distribute(opts)
-  opts = opts or {}
+  opts = check_options('ImageLoader:distribute', opts, {num_replicas = true, rank = true, seed = true,
+                                                        eval = true, split_batch = true})
   local dist = lc().dist
   local world = opts.num_replicas or dist.init()
   if world == 1 then return self end

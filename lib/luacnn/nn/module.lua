@@ -12,6 +12,7 @@
 -- Only the registries and `training` live in the instance table itself; everything else is
 -- reached through __index.
 local lc = require 'luacnn'
+local options = require 'luacnn.options'
 
 local M = {}
 
@@ -576,10 +577,12 @@ local function collect_state(m, prefix, keys, map, keep_vars)
   end
 end
 
--- state_dict() -> ordered table name -> tensor (detached, sharing storage with the model).
+-- state_dict([{prefix = '', keep_vars = false}]) -> ordered table name -> tensor (detached,
+-- sharing storage with the model; keep_vars: the parameters themselves).
 function Module:state_dict(opts)
+  opts = options.check('state_dict', opts, {'prefix', 'keep_vars'}, 2)
   local keys, map = {}, {}
-  collect_state(self, (opts and opts.prefix) or '', keys, map, opts and opts.keep_vars)
+  collect_state(self, opts.prefix or '', keys, map, opts.keep_vars)
   return M.ordered_dict(keys, map)
 end
 
@@ -591,13 +594,15 @@ local function summarise_keys(keys)
   return table.concat(quoted, ', ')
 end
 
--- load_state_dict(sd, {strict = true}): checks everything before copying anything.
--- Returns {missing_keys = {...}, unexpected_keys = {...}}.
-function Module:load_state_dict(sd, opts)
+-- load_state_dict(sd [, strict]) or load_state_dict(sd, {strict = true}), as PyTorch's:
+-- checks everything before copying anything. Returns {missing_keys = {...},
+-- unexpected_keys = {...}}.
+local load_state_dict_options = options.parser('load_state_dict', {'state_dict'}, {'strict'})
+function Module:load_state_dict(sd, ...)
   if type(sd) ~= 'table' then
     error('load_state_dict: expected a table name -> tensor, got ' .. type(sd), 2)
   end
-  local strict = not (opts and opts.strict == false)
+  local strict = load_state_dict_options(...).strict ~= false
   local own = self:state_dict({keep_vars = true})
   local own_keys = M.state_dict_keys(own)
   local missing, unexpected, problems = {}, {}, {}
@@ -692,7 +697,7 @@ end
 -- grad), its output shape and its parameter count, then the total. depth = 2 also shows the
 -- layers inside the children, and so on. With {print = false} it returns the text instead.
 function Module:summary(shape, opts)
-  opts = opts or {}
+  opts = options.check('summary', opts, {'depth', 'dtype', 'device', 'print'}, 2)
   local input
   if lc.is_tensor(shape) then
     input = shape
