@@ -3,7 +3,10 @@
 -- (out, in, k1, k2, ...) fan_in = in * k1 * k2 ..., fan_out = out * k1 * k2 ...
 --   nn.init.xavier_uniform_(w [, gain])        nn.init.kaiming_normal_(w, {mode = 'fan_out',
 --   nn.init.normal_(w, 0, 0.01)                                        nonlinearity = 'relu'})
+-- The optional arguments go in PyTorch's order or by name in a last table (normal_(w, {std =
+-- 0.01})); a misspelt name is an error naming the nearest (luacnn.options).
 local lc = require 'luacnn'
+local options = require 'luacnn.options'
 
 local init = {}
 
@@ -57,15 +60,19 @@ local function fan(t, mode, who)
                       tostring(mode)), 3)
 end
 
-function init.uniform_(t, a, b)
+local uniform_options = options.parser('nn.init.uniform_', {'tensor'}, {'a', 'b'})
+function init.uniform_(t, ...)
   check_float(t, 'uniform_')
-  a, b = a or 0, b or 1
+  local o = uniform_options(...)
+  local a, b = o.a or 0, o.b or 1
   return no_grad(function() return t:uniform_(a, b) end)
 end
 
-function init.normal_(t, mean, std)
+local normal_options = options.parser('nn.init.normal_', {'tensor'}, {'mean', 'std'})
+function init.normal_(t, ...)
   check_float(t, 'normal_')
-  mean, std = mean or 0, std or 1
+  local o = normal_options(...)
+  local mean, std = o.mean or 0, o.std or 1
   return no_grad(function() return t:normal_(mean, std) end)
 end
 
@@ -80,16 +87,20 @@ end
 function init.zeros_(t) return init.constant_(t, 0) end
 function init.ones_(t) return init.constant_(t, 1) end
 
-function init.xavier_uniform_(t, gain)
+local xavier_uniform_options = options.parser('nn.init.xavier_uniform_', {'tensor'}, {'gain'})
+function init.xavier_uniform_(t, ...)
   check_float(t, 'xavier_uniform_')
+  local gain = xavier_uniform_options(...).gain
   local fan_in, fan_out = init._calculate_fan_in_and_fan_out(t, 'xavier_uniform_')
   local std = (gain or 1) * math.sqrt(2 / (fan_in + fan_out))
   local a = math.sqrt(3) * std
   return no_grad(function() return t:uniform_(-a, a) end)
 end
 
-function init.xavier_normal_(t, gain)
+local xavier_normal_options = options.parser('nn.init.xavier_normal_', {'tensor'}, {'gain'})
+function init.xavier_normal_(t, ...)
   check_float(t, 'xavier_normal_')
+  local gain = xavier_normal_options(...).gain
   local fan_in, fan_out = init._calculate_fan_in_and_fan_out(t, 'xavier_normal_')
   local std = (gain or 1) * math.sqrt(2 / (fan_in + fan_out))
   return no_grad(function() return t:normal_(0, std) end)
@@ -97,24 +108,26 @@ end
 
 -- kaiming_*_(t, {a = 0, mode = 'fan_in', nonlinearity = 'leaky_relu'}) or positionally
 -- kaiming_*_(t, a, mode, nonlinearity), as torch.nn.init.
-local function kaiming_args(a, mode, nonlinearity)
-  if type(a) == 'table' then
-    return a.a or 0, a.mode or 'fan_in', a.nonlinearity or 'leaky_relu'
-  end
-  return a or 0, mode or 'fan_in', nonlinearity or 'leaky_relu'
+local kaiming_options = {
+  kaiming_uniform_ = options.parser('nn.init.kaiming_uniform_', {'tensor'}, {'a', 'mode', 'nonlinearity'}),
+  kaiming_normal_ = options.parser('nn.init.kaiming_normal_', {'tensor'}, {'a', 'mode', 'nonlinearity'}),
+}
+local function kaiming_args(who, ...)
+  local o = kaiming_options[who](...)
+  return o.a or 0, o.mode or 'fan_in', o.nonlinearity or 'leaky_relu'
 end
 
-function init.kaiming_uniform_(t, a, mode, nonlinearity)
+function init.kaiming_uniform_(t, ...)
   check_float(t, 'kaiming_uniform_')
-  a, mode, nonlinearity = kaiming_args(a, mode, nonlinearity)
+  local a, mode, nonlinearity = kaiming_args('kaiming_uniform_', ...)
   local std = init.calculate_gain(nonlinearity, a) / math.sqrt(fan(t, mode, 'kaiming_uniform_'))
   local bound = math.sqrt(3) * std
   return no_grad(function() return t:uniform_(-bound, bound) end)
 end
 
-function init.kaiming_normal_(t, a, mode, nonlinearity)
+function init.kaiming_normal_(t, ...)
   check_float(t, 'kaiming_normal_')
-  a, mode, nonlinearity = kaiming_args(a, mode, nonlinearity)
+  local a, mode, nonlinearity = kaiming_args('kaiming_normal_', ...)
   local std = init.calculate_gain(nonlinearity, a) / math.sqrt(fan(t, mode, 'kaiming_normal_'))
   return no_grad(function() return t:normal_(0, std) end)
 end
