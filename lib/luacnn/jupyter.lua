@@ -289,9 +289,10 @@ end
 
 -- lc.display(obj [, opts]): shows obj; opts.display_id names the output so that a later
 -- lc.display(other, {display_id = same, update = true}) replaces it in place. Returns the
--- display id. Outside a kernel it prints tostring(obj) and returns nil.
+-- display id; opts.metadata goes with the output. Outside a kernel it prints tostring(obj)
+-- and returns nil. A misspelt option is an error naming the nearest.
 function M.display(obj, opts)
-  opts = opts or {}
+  opts = require('luacnn.options').check('display', opts, {'display_id', 'update', 'metadata'}, 2)
   local k = kernel()
   if not k then
     print(is_png(obj) and M.bundle_one(obj)['text/plain'] or tostring(obj))

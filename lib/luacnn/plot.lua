@@ -20,7 +20,9 @@
 -- legend ('best' (default), 'upper right', 'upper left', 'lower left', 'lower right',
 -- 'right', 'center left', 'lower center', 'upper center', 'outside', 'none'), grid (true),
 -- width, height (pixels; default 800 x 500), font_scale.
--- Without `path` plot.lines returns the PNG bytes instead of writing a file.
+-- Without `path` plot.lines returns the PNG bytes instead of writing a file. A misspelt
+-- field (of a chart, a series, a figure or image_grid's options) is an error naming the
+-- nearest ("plot.lines: unknown option 'xlable' (did you mean 'xlabel'?)").
 --
 --   plot.figure{path = ..., title = ..., cols = 3, panels = {chart, chart, ...}}
 -- draws several charts side by side (each panel takes the chart fields above).
@@ -38,6 +40,7 @@
 -- x = pad + (k-1) % cols * (cell_w + pad), y = pad + (k-1) // cols * (title_h + cell_h + pad)
 -- + title_h, its title in the title_h pixels above it.
 local plot = {}
+local check_options = require('luacnn.options').check
 
 local chart_cache
 
@@ -127,10 +130,19 @@ local function number_list(v, what)
   return v
 end
 
+local SERIES_FIELDS = {'name', 'x', 'y', 'color', 'dash', 'style', 'marker', 'width', 'alpha', 'fmt'}
+-- the fields of a panel of plot.figure; plot.lines also takes these of the whole image
+local PANEL_FIELDS = {'title', 'xlabel', 'ylabel', 'xlog', 'ylog', 'xlim', 'ylim', 'xmin', 'xmax',
+                      'ymin', 'ymax', 'xticklabels', 'legend', 'grid', 'series'}
+local IMAGE_FIELDS = {'path', 'width', 'height', 'font_scale'}
+local CHART_FIELDS = {table.unpack(PANEL_FIELDS)}
+for _, k in ipairs(IMAGE_FIELDS) do CHART_FIELDS[#CHART_FIELDS + 1] = k end
+
 local function convert_series(s, i)
   if type(s) ~= 'table' then
     error(string.format('plot: series[%d] must be a table {name=, x=, y=}, got %s', i, type(s)), 3)
   end
+  check_options(string.format('plot: series[%d]', i), s, SERIES_FIELDS, 4)
   local out = {name = s.name ~= nil and tostring(s.name) or nil,
                x = number_list(s.x, 'series[' .. i .. '].x'),
                y = number_list(s.y, 'series[' .. i .. '].y'),
@@ -144,8 +156,9 @@ local function convert_series(s, i)
   return out
 end
 
-local function convert_panel(c)
+local function convert_panel(c, who, fields)
   if type(c) ~= 'table' then error('plot: a chart must be a table, got ' .. type(c), 3) end
+  check_options(who, c, fields, 3)
   local p = {title = c.title, xlabel = c.xlabel, ylabel = c.ylabel, xlog = c.xlog, ylog = c.ylog,
              legend = c.legend, grid = c.grid, xticklabels = c.xticklabels, series = {}}
   if c.xlim then p.xmin, p.xmax = c.xlim[1], c.xlim[2] end
@@ -170,7 +183,7 @@ end
 
 -- One chart; returns path (or the PNG bytes when no path is given).
 function plot.lines(c)
-  local p = convert_panel(c)
+  local p = convert_panel(c, 'plot.lines', CHART_FIELDS)
   p.width, p.height, p.font_scale = c.width, c.height, c.font_scale
   return draw(p, c.path)
 end
@@ -180,9 +193,12 @@ function plot.figure(f)
   if type(f) ~= 'table' or type(f.panels) ~= 'table' then
     error('plot.figure: expected {panels = {chart, ...}, path = ...}', 2)
   end
+  check_options('plot.figure', f, {'panels', 'path', 'title', 'cols', 'width', 'height', 'font_scale'}, 2)
   local spec = {title = f.title, cols = f.cols, width = f.width, height = f.height,
                 font_scale = f.font_scale, panels = {}}
-  for i, c in ipairs(f.panels) do spec.panels[i] = convert_panel(c) end
+  for i, c in ipairs(f.panels) do
+    spec.panels[i] = convert_panel(c, string.format('plot.figure: panels[%d]', i), PANEL_FIELDS)
+  end
   return draw(spec, f.path)
 end
 
@@ -249,6 +265,8 @@ end
 function plot.image_grid(images, opts)
   opts = opts or {}
   if type(opts) ~= 'table' then grid_error('options must be a table, got %s', type(opts)) end
+  check_options('image_grid', opts, {'labels', 'classes', 'predictions', 'truth', 'mean', 'std',
+                                     'ncols', 'scale', 'font_scale', 'path'}, 2)
   local c, why = chart()
   if not c then grid_error('cannot draw: %s', why) end
   local lc = require 'luacnn'
