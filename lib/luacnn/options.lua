@@ -24,7 +24,8 @@
 --   train_ch6: unknown option 'max_batch' (did you mean 'max_batches'?)
 -- A function that passes its table on to another checks it once, with the names of both.
 --
--- Nothing here loads the tensor library (luacnn.data and luacnn.run use this without it).
+-- Requiring this and options.check never load the tensor library (luacnn.data and luacnn.run
+-- check their options without it).
 local suggest = require 'luacnn.suggest'
 
 local options = {}
