@@ -250,6 +250,40 @@ void lcb_push_device(lua_State *L, lc_device device)
   lua_pushstring(L, lc_device_name(device, buf, sizeof buf));
 }
 
+static bool is_known(lua_State *L, int key, const char *const *known)
+{
+  if (lua_type(L, key) != LUA_TSTRING) return false;
+  const char *name = lua_tostring(L, key);
+  for (int i = 0; known[i]; i++)
+    if (strcmp(name, known[i]) == 0) return true;
+  return false;
+}
+
+void lcb_check_opts(lua_State *L, int opts, const char *op, const char *const *known)
+{
+  if (opts == 0 || !lua_istable(L, opts)) return;
+  opts = lua_absindex(L, opts);
+  lua_pushnil(L);
+  while (lua_next(L, opts)) {
+    lua_pop(L, 1); /* the value */
+    if (is_known(L, -1, known)) continue;
+    const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a name)";
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "luacnn.check_options") == LUA_TFUNCTION) {
+      lua_pushstring(L, op);
+      lua_pushvalue(L, opts);
+      lua_newtable(L);
+      for (int i = 0; known[i]; i++) {
+        lua_pushstring(L, known[i]);
+        lua_rawseti(L, -2, i + 1);
+      }
+      lua_call(L, 3, 0); /* raises */
+    } else {
+      lua_pop(L, 1);
+    }
+    luaL_error(L, "%s: unknown option '%s'", op, name);
+  }
+}
+
 static bool get_opt(lua_State *L, int opts, const char *key)
 {
   if (opts == 0 || !lua_istable(L, opts)) return false;

@@ -66,10 +66,15 @@ static lc_tensor *finish_creation(lua_State *L, lc_tensor *t, int opts)
   return t;
 }
 
+/* The options every creation function takes. */
+static const char *const creation_options[] = {"dtype", "device", "requires_grad", NULL};
+static const char *const placement_options[] = {"dtype", "device", NULL};
+
 static int l_tensor(lua_State *L)
 {
   lua_settop(L, 2);
   int opts = lua_istable(L, 2) ? 2 : 0;
+  lcb_check_opts(L, opts, "tensor", creation_options);
   lc_dtype dtype = lcb_opt_dtype(L, opts, "tensor", LC_FLOAT32);
   lc_device device = lcb_opt_device(L, opts, "tensor", LC_DEVICE_CPU);
   lc_tensor *src = lcb_test_tensor(L, 1);
@@ -113,6 +118,7 @@ static int create_filled(lua_State *L, const char *op, fill_kind kind)
   int opts = lua_istable(L, next) ? next : 0;
   if (!lua_isnoneornil(L, next) && !opts)
     return luaL_error(L, "%s: expected sizes then an options table, got %s as argument %d", op, luaL_typename(L, next), next);
+  lcb_check_opts(L, opts, op, creation_options);
   lc_dtype dtype = lcb_opt_dtype(L, opts, op, LC_FLOAT32);
   lc_device device = lcb_opt_device(L, opts, op, LC_DEVICE_CPU);
   for (int d = 0; d < ndim; d++)
@@ -142,6 +148,7 @@ static int l_full(lua_State *L)
   int ndim = lcb_check_sizes(L, 1, "full", sizes, &next);
   double value = luaL_checknumber(L, next);
   int opts = lua_istable(L, next + 1) ? next + 1 : 0;
+  lcb_check_opts(L, opts, "full", creation_options);
   lc_dtype dtype = lcb_opt_dtype(L, opts, "full", LC_FLOAT32);
   lc_device device = lcb_opt_device(L, opts, "full", LC_DEVICE_CPU);
   lcb_push_tensor(L, finish_creation(L, lc_full(ndim, sizes, value, dtype, device), opts));
@@ -155,6 +162,7 @@ static int l_randint(lua_State *L)
   int next;
   int ndim = lcb_check_sizes(L, 3, "randint", sizes, &next);
   int opts = lua_istable(L, next) ? next : 0;
+  lcb_check_opts(L, opts, "randint", placement_options);
   lc_dtype dtype = lcb_opt_dtype(L, opts, "randint", LC_INT64);
   lc_device device = lcb_opt_device(L, opts, "randint", LC_DEVICE_CPU);
   lcb_push_tensor(L, lc_randint(low, high, ndim, sizes, dtype, device));
@@ -169,6 +177,7 @@ static int l_arange(lua_State *L)
   double start = nums > 1 ? lua_tonumber(L, 1) : 0, stop = lua_tonumber(L, nums > 1 ? 2 : 1);
   double step = nums > 2 ? lua_tonumber(L, 3) : 1;
   int opts = lua_istable(L, nums + 1) ? nums + 1 : 0;
+  lcb_check_opts(L, opts, "arange", creation_options);
   bool all_int = true;
   for (int k = 1; k <= nums; k++) all_int = all_int && lua_isinteger(L, k);
   lc_dtype dtype = lcb_opt_dtype(L, opts, "arange", all_int ? LC_INT64 : LC_FLOAT32);
@@ -182,6 +191,7 @@ static int l_linspace(lua_State *L)
   double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
   lua_Integer n = luaL_checkinteger(L, 3);
   int opts = lua_istable(L, 4) ? 4 : 0;
+  lcb_check_opts(L, opts, "linspace", creation_options);
   lcb_push_tensor(L, finish_creation(L, lc_linspace(a, b, n, lcb_opt_dtype(L, opts, "linspace", LC_FLOAT32),
                                          lcb_opt_device(L, opts, "linspace", LC_DEVICE_CPU)), opts));
   return 1;
@@ -193,6 +203,7 @@ static int l_eye(lua_State *L)
   lua_Integer m = n;
   if (lua_type(L, 2) == LUA_TNUMBER) m = luaL_checkinteger(L, 2);
   int opts = lua_istable(L, 2) ? 2 : lua_istable(L, 3) ? 3 : 0;
+  lcb_check_opts(L, opts, "eye", creation_options);
   if (n < 0 || m < 0) return luaL_error(L, "eye: sizes must be non-negative");
   lcb_push_tensor(L, finish_creation(L, lc_eye(n, m, lcb_opt_dtype(L, opts, "eye", LC_FLOAT32),
                                     lcb_opt_device(L, opts, "eye", LC_DEVICE_CPU)), opts));

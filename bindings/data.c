@@ -25,6 +25,8 @@ static int l_randperm(lua_State *L)
   int64_t n = (int64_t)nn;
   if (n < 0) return luaL_error(L, "randperm: n must be >= 0, got %d", (int)n);
   int opts = lua_istable(L, 2) ? 2 : 0;
+  static const char *const known[] = {"dtype", "device", NULL};
+  lcb_check_opts(L, opts, "randperm", known);
   lc_dtype dtype = lcb_opt_dtype(L, opts, "randperm", LC_INT64);
   lc_device device = lcb_opt_device(L, opts, "randperm", LC_DEVICE_CPU);
   lc_tensor *zero_based = lc_randperm(n, LC_DEVICE_CPU);

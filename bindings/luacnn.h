@@ -42,6 +42,10 @@ int lcb_dim_value(lua_State *L, lua_Integer d, const char *op);
 int lcb_check_sizes(lua_State *L, int idx, const char *op, int64_t *sizes, int *next);
 
 /* Options tables: {dtype = ..., device = ..., requires_grad = ...}. */
+/* Refuses a key of the options table at index opts (0: none) that is not in known (a
+ * NULL-terminated list): the message is lib/luacnn/options.lua's ("op: unknown option 'dtyp'
+ * (did you mean 'dtype'?)"), through the registry hook luacnn.check_options, else a plain one. */
+void lcb_check_opts(lua_State *L, int opts, const char *op, const char *const *known);
 lc_dtype lcb_opt_dtype(lua_State *L, int opts, const char *op, lc_dtype fallback);
 lc_device lcb_opt_device(lua_State *L, int opts, const char *op, lc_device fallback);
 bool lcb_opt_bool(lua_State *L, int opts, const char *key, bool fallback);

@@ -74,7 +74,9 @@ static int m_is_floating_point(lua_State *L)
 static lc_memory_format opt_memory_format(lua_State *L, int idx, const char *op)
 {
   static const char *const names[] = {"contiguous_format", "channels_last", NULL};
+  static const char *const known[] = {"memory_format", NULL};
   if (lua_istable(L, idx)) {
+    lcb_check_opts(L, idx, op, known);
     lua_getfield(L, idx, "memory_format");
     lua_replace(L, idx);
   }
@@ -508,7 +510,9 @@ static int reduction_method(lua_State *L, const char *op, reduction_fn reduce)
 {
   lc_tensor *t = lcb_check_tensor(L, 1, op);
   bool dims[LC_MAX_DIMS], keep;
-  parse_reduction(L, t, op, dims, &keep);
+  static const char *const known[] = {"keepdim", NULL};
+  int opts = parse_reduction(L, t, op, dims, &keep);
+  lcb_check_opts(L, lua_istable(L, opts) ? opts : 0, op, known);
   push(L, reduce(t, dims, keep));
   return 1;
 }
@@ -524,6 +528,8 @@ static int m_var(lua_State *L)
   bool dims[LC_MAX_DIMS], keep;
   int opts = parse_reduction(L, t, "var", dims, &keep);
   int o = lua_istable(L, opts) ? opts : 0;
+  static const char *const known[] = {"keepdim", "unbiased", "correction", NULL};
+  lcb_check_opts(L, o, "var", known);
   double correction = lcb_opt_bool(L, o, "unbiased", true) ? 1 : 0;
   correction = lcb_opt_number(L, o, "correction", correction);
   push(L, lc_var(t, dims, keep, correction));
@@ -539,6 +545,8 @@ static int extremum(lua_State *L, bool is_min, bool want_index)
   if (!all && lua_type(L, 2) != LUA_TNUMBER)
     return luaL_error(L, "%s: expected a dim (number), got %s", op, luaL_typename(L, 2));
   int dim = all ? -LC_ALL_DIMS : lcb_check_dim(L, 2, op);
+  static const char *const known[] = {"keepdim", NULL};
+  lcb_check_opts(L, lua_istable(L, 3) ? 3 : 0, op, known);
   bool keep = lua_type(L, 3) == LUA_TBOOLEAN ? lua_toboolean(L, 3)
                                                : lcb_opt_bool(L, lua_istable(L, 3) ? 3 : 0, "keepdim", false);
   lc_tensor *values, *indices;
@@ -571,6 +579,8 @@ static int run_backward(lua_State *L)
   lc_tensor *t = lcb_check_tensor(L, 1, "backward");
   lc_tensor *grad = lcb_test_tensor(L, 2);
   int opts = lua_istable(L, 2) && !grad ? 2 : lua_istable(L, 3) ? 3 : 0;
+  static const char *const known[] = {"retain_graph", NULL};
+  lcb_check_opts(L, opts, "backward", known);
   lc_backward(t, grad, lcb_opt_bool(L, opts, "retain_graph", false));
   return 0;
 }

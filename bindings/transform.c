@@ -241,6 +241,8 @@ static void run(lua_State *L, lc_transform_trace *trace)
 {
   lc_transform *t = lcb_check_transform(L, 1);
   int opts = lua_istable(L, 3) ? 3 : 0;
+  static const char *const known[] = {"seed", "stream", "orig_size", NULL};
+  lcb_check_opts(L, opts, "transform", known);
   int c, h, w;
   uint8_t *hwc = image_hwc(L, 2, "transform", &c, &h, &w);
   int given_seed, given_stream;

@@ -1,8 +1,9 @@
 -- Options tables outside the layers (lib/luacnn/options.lua's options.check): every function
 -- that takes one refuses a misspelt key with "<who>: unknown option 'k' (did you mean 'x'?)"
 -- (or the list of its options when none is near), and still takes every option it documents.
--- The layers', F's, optimizers' and schedulers' options are in options_spec.lua; the tensor
--- creation functions parse theirs in C (bindings/create.c) and are not covered here.
+-- The layers', F's, optimizers' and schedulers' options are in options_spec.lua; the core's
+-- (tensor creation, reductions, backward: parsed in C, bindings/common.c's lcb_check_opts)
+-- at the end.
 local lc = require 'luacnn'
 local nn, T = lc.nn, lc.transforms
 local options = require 'luacnn.options'
@@ -331,5 +332,39 @@ describe('misspelt options name the nearest', function()
     assert.equal(7, lc.autocast({dtype = 'bfloat16', enabled = false}, function() return 7 end))
     refuses(function() nn.DistributedDataParallel(nn.Linear(2, 2), {bucket = 1}) end,
             'DistributedDataParallel', 'bucket', 'bucket_mb')
+  end)
+
+  it("the core's: tensor creation, reductions, backward, memory format, a transform's call", function()
+    refuses(function() lc.tensor({1, 2}, {dtyp = 'int64'}) end, 'tensor', 'dtyp', 'dtype')
+    assert.equal('int64', lc.tensor({1, 2}, {dtype = 'int64', device = 'cpu'}).dtype)
+    refuses(function() lc.zeros(2, 3, {dtype = 'float64', devce = 'cpu'}) end, 'zeros', 'devce', 'device')
+    for _, make in ipairs{lc.zeros, lc.ones, lc.empty, lc.rand, lc.randn} do
+      assert.is_true(make(2, {dtype = 'float32', device = 'cpu', requires_grad = true}).requires_grad)
+    end
+    refuses(function() lc.full({2}, 1, {requires_gard = true}) end, 'full', 'requires_gard', 'requires_grad')
+    refuses(function() lc.arange(3, {dtpe = 'float32'}) end, 'arange', 'dtpe', 'dtype')
+    refuses(function() lc.linspace(0, 1, 3, {dtpe = 'float64'}) end, 'linspace', 'dtpe', 'dtype')
+    refuses(function() lc.eye(2, {dtpe = 'float64'}) end, 'eye', 'dtpe', 'dtype')
+    refuses(function() lc.randint(1, 3, 4, {dtpe = 'int64'}) end, 'randint', 'dtpe', 'dtype')
+    refuses(function() lc.randperm(4, {dtyp = 'int64'}) end, 'randperm', 'dtyp', 'dtype')
+    refuses(function() lc.zeros_like(lc.rand(2), {dtyp = 'int64'}) end, 'zeros', 'dtyp', 'dtype')
+    assert.equal('float64', lc.zeros_like(lc.rand(2), {dtype = 'float64'}).dtype)
+    local x = lc.rand(3, 2)
+    refuses(function() x:sum(1, {keepdm = true}) end, 'sum', 'keepdm', 'keepdim')
+    assert.equal(2, x:sum(1, {keepdim = true}):dim())
+    refuses(function() x:var(1, {unbaised = false}) end, 'var', 'unbaised', 'unbiased')
+    assert.equal(2, x:var(1, {keepdim = true, unbiased = false}):dim())
+    assert.equal(1, x:var(1, {correction = 0}):dim())
+    refuses(function() x:max(1, {keepdm = true}) end, 'max', 'keepdm', 'keepdim')
+    local w = lc.rand(3, {requires_grad = true})
+    local y = (w * 2):sum()
+    refuses(function() y:backward{retain_grap = true} end, 'backward', 'retain_grap', 'retain_graph')
+    y:backward{retain_graph = true}
+    y:backward()
+    assert.equal(4, w.grad[1]:item())
+    local img = lc.rand(1, 3, 2, 2)
+    refuses(function() img:contiguous{memory_formt = 'channels_last'} end, 'contiguous', 'memory_formt',
+            'memory_format')
+    assert.is_true(img:contiguous{memory_format = 'channels_last'}:is_contiguous('channels_last'))
   end)
 end)

@@ -82,6 +82,11 @@ Size.__call = function(self) return self end
 local tensor_fields = {grad = true, requires_grad = true, dtype = true, device = true,
                        is_leaf = true, grad_fn = true, ndim = true, shape = true, T = true,
                        is_cuda = true}
+-- the core's options tables (lc.tensor, lc.zeros, x:sum, backward, ...) refuse a misspelt key
+-- with the message of every other options table (bindings/common.c, lcb_check_opts)
+debug.getregistry()['luacnn.check_options'] = function(op, opts, names)
+  require('luacnn.options').check(op, opts, names)
+end
 debug.getregistry()['luacnn.tensor_missing'] = function(t, key)
   if key == 'shape' then return shape_of(t) end
   if key == 'is_cuda' then return tostring(t.device):sub(1, 4) == 'cuda' end
