@@ -4,6 +4,7 @@
 -- 1 of 2 and resumed gives the metrics of the run that was not stopped; predict mode on a few
 -- labelled images ends with `accuracy 0.xxxx (N images)`. Also the recipes' settings.
 local lc = require 'luacnn'
+local files = dofile((debug.getinfo(1, 'S').source:match('^@(.*/)') or './') .. 'helpers/files.lua')
 local run = require 'luacnn.run'
 
 local DATA = os.getenv('LUACNN_DATA')
@@ -57,12 +58,8 @@ local function lines(path)
 end
 
 describe('scripts/resnet_leaves.lua', function()
-  setup(function()
-    local p = io.popen('mktemp -d')
-    tmpdir = p:read('l')
-    p:close()
-  end)
-  teardown(function() if tmpdir then os.execute('rm -rf ' .. tmpdir) end end)
+  setup(function() tmpdir = files.tempdir() end)
+  teardown(function() files.rmtree(tmpdir) end)
 
   it('recipes fill the settings not given on the command line', function()
     local leaves = require 'luacnn.leaves'

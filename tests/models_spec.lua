@@ -5,6 +5,7 @@
 -- torch; LUACNN_PYTHON names another interpreter command), and our checkpoints open in
 -- Python's `safetensors` package (where it is installed). Skipped parts say so loudly.
 local lc = require 'luacnn'
+local files = dofile((debug.getinfo(1, 'S').source:match('^@(.*/)') or './') .. 'helpers/files.lua')
 local nn = lc.nn
 local models = lc.models
 local dir = debug.getinfo(1, 'S').source:match('^@(.*/)') or './'
@@ -58,14 +59,8 @@ local function skip(what, why)
 end
 
 describe('lc.models', function()
-  setup(function()
-    local p = io.popen('mktemp -d')
-    tmpdir = p:read('l')
-    p:close()
-  end)
-  teardown(function()
-    if tmpdir then os.execute('rm -rf ' .. tmpdir) end
-  end)
+  setup(function() tmpdir = files.tempdir() end)
+  teardown(function() files.rmtree(tmpdir) end)
 
   for _, arch in ipairs{'resnet18', 'resnet34', 'resnet50'} do
     it(arch .. "'s state dict has torchvision's names, order, dtypes and shapes", function()

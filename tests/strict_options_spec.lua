@@ -5,6 +5,7 @@
 -- (tensor creation, reductions, backward: parsed in C, bindings/common.c's lcb_check_opts)
 -- at the end.
 local lc = require 'luacnn'
+local files = dofile((debug.getinfo(1, 'S').source:match('^@(.*/)') or './') .. 'helpers/files.lua')
 local nn, T = lc.nn, lc.transforms
 local options = require 'luacnn.options'
 local d2l = require 'luacnn.d2l'
@@ -57,12 +58,8 @@ describe('options.check', function()
 end)
 
 describe('misspelt options name the nearest', function()
-  setup(function()
-    local p = io.popen('mktemp -d')
-    tmpdir = p:read('l')
-    p:close()
-  end)
-  teardown(function() if tmpdir then os.execute('rm -rf ' .. tmpdir) end end)
+  setup(function() tmpdir = files.tempdir() end)
+  teardown(function() files.rmtree(tmpdir) end)
 
   it('lc.data loaders (as the layers, not their own message)', function()
     local X, y = blobs(8)

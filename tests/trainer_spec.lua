@@ -3,6 +3,7 @@
 -- metrics as the run that was never stopped (model, optimizer, schedule and lc's generator
 -- all restored: the fake loader shuffles and the batch transform draws from lc's generator).
 local lc = require 'luacnn'
+local files = dofile((debug.getinfo(1, 'S').source:match('^@(.*/)') or './') .. 'helpers/files.lua')
 local trainer = require 'luacnn.trainer'
 
 local tmpdir
@@ -11,12 +12,8 @@ local function tmp(name) return tmpdir .. '/' .. name end
 local fit = dofile((debug.getinfo(1, 'S').source:match('^@(.*/)') or './') .. 'fixtures/trainer_fit.lua')
 
 describe('trainer.fit', function()
-  setup(function()
-    local p = io.popen('mktemp -d')
-    tmpdir = p:read('l')
-    p:close()
-  end)
-  teardown(function() if tmpdir then os.execute('rm -rf ' .. tmpdir) end end)
+  setup(function() tmpdir = files.tempdir() end)
+  teardown(function() files.rmtree(tmpdir) end)
 
   local full
   it('learns, logs every epoch and keeps best and last checkpoints with their metadata', function()
