@@ -131,12 +131,29 @@ local function scheduler_class(name)
   return cls
 end
 
-local function positive_int(v, who, what)
-  local i = math.type(v) == 'float' and math.tointeger(v) or v
-  if math.type(i) ~= 'integer' or i < 1 then
-    error(string.format('%s: %s must be a positive integer, got %s', who, what, tostring(v)), 0)
+local positive_int = options.positive_int
+
+-- new(opt, ...) of a scheduler whose settings are plain fields, `names` in PyTorch's order
+-- after the optimizer (then last_epoch): a missing one takes defaults[name], the class's
+-- check_fields checks them all (as a loaded state dict's), and they are set on the object.
+local function plain_constructor(cls, name, names, defaults)
+  local order = table.move(names, 1, #names, 1, {})
+  order[#order + 1] = 'last_epoch'
+  local parse = options.parser(name, {'optimizer'}, order)
+  return function(opt, ...)
+    local opts = parse(...)
+    local fields = {}
+    for _, k in ipairs(names) do
+      local v = opts[k]
+      if not v and defaults[k] ~= nil then v = defaults[k] end
+      fields[k] = v
+    end
+    cls.check_fields(fields, name)
+    local self = Scheduler.new(cls, name, opt, opts.last_epoch)
+    for k, v in pairs(fields) do self[k] = v end
+    self:_initial_step()
+    return self
   end
-  return i
 end
 
 -- StepLR(opt, {step_size, gamma = 0.1}): lr = base_lr * gamma ^ floor(epoch / step_size)
@@ -145,15 +162,7 @@ function StepLR.check_fields(f, who)
   positive_int(f.step_size, who, 'step_size')
   check_number(f.gamma, who, 'gamma', 0)
 end
-local step_options = options.parser('StepLR', {'optimizer'}, {'step_size', 'gamma', 'last_epoch'})
-function StepLR.new(opt, ...)
-  local opts = step_options(...)
-  StepLR.check_fields({step_size = opts.step_size, gamma = opts.gamma or 0.1}, 'StepLR')
-  local self = Scheduler.new(StepLR, 'StepLR', opt, opts.last_epoch)
-  self.step_size, self.gamma = opts.step_size, opts.gamma or 0.1
-  self:_initial_step()
-  return self
-end
+StepLR.new = plain_constructor(StepLR, 'StepLR', {'step_size', 'gamma'}, {gamma = 0.1})
 function StepLR:get_lr()
   local out = {}
   for i, base in ipairs(self.base_lrs) do
@@ -203,16 +212,8 @@ function CosineAnnealingLR.check_fields(f, who)
   positive_int(f.T_max, who, 'T_max')
   check_number(f.eta_min, who, 'eta_min', 0)
 end
-local cosine_options = options.parser('CosineAnnealingLR', {'optimizer'},
-                                      {'T_max', 'eta_min', 'last_epoch'})
-function CosineAnnealingLR.new(opt, ...)
-  local opts = cosine_options(...)
-  CosineAnnealingLR.check_fields({T_max = opts.T_max, eta_min = opts.eta_min or 0}, 'CosineAnnealingLR')
-  local self = Scheduler.new(CosineAnnealingLR, 'CosineAnnealingLR', opt, opts.last_epoch)
-  self.T_max, self.eta_min = opts.T_max, opts.eta_min or 0
-  self:_initial_step()
-  return self
-end
+CosineAnnealingLR.new = plain_constructor(CosineAnnealingLR, 'CosineAnnealingLR',
+                                          {'T_max', 'eta_min'}, {eta_min = 0})
 function CosineAnnealingLR:get_lr()
   local out = {}
   for i, base in ipairs(self.base_lrs) do
@@ -235,18 +236,8 @@ function LinearLR.check_fields(f, who)
   end
   positive_int(f.total_iters, who, 'total_iters')
 end
-local linear_options = options.parser('LinearLR', {'optimizer'},
-                                      {'start_factor', 'end_factor', 'total_iters', 'last_epoch'})
-function LinearLR.new(opt, ...)
-  local opts = linear_options(...)
-  local fields = {start_factor = opts.start_factor or 1 / 3, end_factor = opts.end_factor or 1,
-                  total_iters = opts.total_iters or 5}
-  LinearLR.check_fields(fields, 'LinearLR')
-  local self = Scheduler.new(LinearLR, 'LinearLR', opt, opts.last_epoch)
-  for k, v in pairs(fields) do self[k] = v end
-  self:_initial_step()
-  return self
-end
+LinearLR.new = plain_constructor(LinearLR, 'LinearLR', {'start_factor', 'end_factor', 'total_iters'},
+                                 {start_factor = 1 / 3, end_factor = 1, total_iters = 5})
 function LinearLR:get_lr()
   local t = math.min(self.last_epoch, self.total_iters) / self.total_iters
   local factor = self.start_factor + (self.end_factor - self.start_factor) * t

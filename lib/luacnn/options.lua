@@ -78,6 +78,16 @@ end
 -- ("who: unknown option 'paddin' (did you mean 'padding'?)") or lists them all. level is
 -- error()'s, counted from the function calling check (2: its caller's line); default 0, no
 -- position, as the layers' errors.
+-- A size or count given as an option or argument: an integer, or a float with an exact integer
+-- value such as 400/2 (Lua's C API takes those too, luaL_checkinteger); returned as an integer.
+function options.positive_int(v, who, what)
+  local i = math.type(v) == 'float' and math.tointeger(v) or v
+  if math.type(i) ~= 'integer' or i < 1 then
+    error(string.format('%s: %s must be a positive integer, got %s', who, what, tostring(v)), 0)
+  end
+  return i
+end
+
 function options.check(who, opts, names, level)
   level = level and level > 0 and level + 1 or 0
   if opts == nil then return {} end

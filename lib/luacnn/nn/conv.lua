@@ -12,14 +12,7 @@ local options = require 'luacnn.options'
 
 local Conv2d = module.Module:extend 'Conv2d'
 
--- An integer, or a float with an exact integer value (as luaL_checkinteger); as an integer.
-local function positive_int(v, what)
-  local i = math.type(v) == 'float' and math.tointeger(v) or v
-  if math.type(i) ~= 'integer' or i < 1 then
-    error(string.format('Conv2d: %s must be a positive integer, got %s', what, tostring(v)), 0)
-  end
-  return i
-end
+local function positive_int(v, what) return options.positive_int(v, 'Conv2d', what) end
 
 local function pair_table(h, w) return {h, w} end
 

@@ -8,15 +8,7 @@ local Module = module.Module
 
 local M = {}
 
--- A size as Lua's C API takes one (luaL_checkinteger): an integer, or a float with an exact
--- integer value such as 400/2; returned as an integer.
-local function positive_int(v, who, what)
-  local i = math.type(v) == 'float' and math.tointeger(v) or v
-  if math.type(i) ~= 'integer' or i < 1 then
-    error(string.format('%s: %s must be a positive integer, got %s', who, what, tostring(v)), 0)
-  end
-  return i
-end
+local positive_int = options.positive_int
 local function integer_value(v)
   if math.type(v) == 'float' then return math.tointeger(v) or v end
   return v
