@@ -148,24 +148,20 @@ void lc_cpu_binary(lc_binary_op op, lc_dtype dtype, int ndim, const int64_t *siz
   int64_t so = lc_cpu_iter_run_stride(&it, 0), sa = lc_cpu_iter_run_stride(&it, 1),
           sb = lc_cpu_iter_run_stride(&it, 2);
   const int compare = LC_BIN_IS_COMPARISON(op);
-  if (dtype == LC_FLOAT32 && so == 1 && sa == 1 && sb == 1 && !compare &&
+  /* float32 runs over contiguous a and out, b contiguous too or one value (a broadcast
+   * scalar): the vectorised loops, which cover the same ops for both */
+  if (dtype == LC_FLOAT32 && so == 1 && sa == 1 && (sb == 1 || sb == 0) && !compare &&
       lc_cpu_binary_contig_f32(op, 0, NULL, NULL, NULL)) {
     float *o = out.data;
     const float *x = a.data, *y = b.data;
+#define CONTIG_RUN(len, oo, oa, ob)                                                    \
+  (sb ? lc_cpu_binary_contig_f32(op, len, o + (oo), x + (oa), y + (ob))                \
+      : lc_cpu_binary_scalar_f32(op, len, o + (oo), x + (oa), y[ob]))
     if (lc_cpu_iter_runs(&it) == 1)
-      CHUNKED_RUN(it, lc_cpu_binary_contig_f32(op, n, o + start, x + start, y + start));
+      CHUNKED_RUN(it, CONTIG_RUN(n, start, start, start * sb));
     else
-      FOR_EACH_RUN(it, 3, lc_cpu_binary_contig_f32(op, len_, o + off[0], x + off[1], y + off[2]));
-    return;
-  }
-  if (dtype == LC_FLOAT32 && so == 1 && sa == 1 && sb == 0 && !compare &&
-      lc_cpu_binary_scalar_f32(op, 0, NULL, NULL, 0)) {
-    float *o = out.data;
-    const float *x = a.data, *y = b.data;
-    if (lc_cpu_iter_runs(&it) == 1)
-      CHUNKED_RUN(it, lc_cpu_binary_scalar_f32(op, n, o + start, x + start, *y));
-    else
-      FOR_EACH_RUN(it, 3, lc_cpu_binary_scalar_f32(op, len_, o + off[0], x + off[1], y[off[2]]));
+      FOR_EACH_RUN(it, 3, CONTIG_RUN(len_, off[0], off[1], off[2]));
+#undef CONTIG_RUN
     return;
   }
 #define DISPATCH(T, SFX)                                                                   \
